@@ -1,0 +1,45 @@
+# hrlrec: `make run` runs the pipeline end to end; `make test` runs the tests.
+# Both start with `make setup`, which builds .venv from the pins only when it is
+# missing or older than pyproject.toml / constraints.txt.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.hrlrec-setup
+WORKSPACE ?= .work/demo
+
+.PHONY: setup run test test-fast lint bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "hrlrec needs Python 3.11, found " + sys.version' 
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/python -m hrlrec.demo --workspace $(WORKSPACE)
+
+test: setup lint
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff check dags/ --select AIR3
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+
+# Re-resolve the pins in a scratch venv and rewrite constraints.txt.
+lock:
+	rm -rf .work/lock-venv && $(PYTHON) -m venv .work/lock-venv
+	.work/lock-venv/bin/pip install --quiet -e '.[dev]'
+	.work/lock-venv/bin/pip freeze --exclude-editable | sed -E 's/\+(cpu|cu[0-9]+)$$//' > constraints.txt
+	rm -rf .work/lock-venv
+
+clean:
+	rm -rf $(VENV) .work

@@ -1,0 +1,165 @@
+"""The `hrlrec` command line: one subcommand per pipeline step.
+
+Each subcommand parses arguments, opens the workspace and calls the step's
+`run` function, the same function the DVC stage and the Airflow task call.
+Exit codes: 0 success, 1 a clean "no" (a check or gate failed), 2 bad usage or
+bad input. Errors print one readable message, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from hrlrec import __version__
+from hrlrec.errors import BadInput, HrlrecError
+from hrlrec.workspace import Workspace
+
+log = logging.getLogger("hrlrec")
+
+
+def _day(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_day(text)
+    except ValueError:
+        return _bad_day(text)
+
+
+def _bad_day(text: str) -> str:
+    raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options accepted before or after the subcommand."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--workspace", type=Path, default=argparse.SUPPRESS, help="folder every output goes under (default: .)"
+    )
+    p.add_argument(
+        "--params", type=Path, default=argparse.SUPPRESS, help="params file (default: WORKSPACE/params.yaml)"
+    )
+    p.add_argument(
+        "-S",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="KEY=VALUE",
+        help="override a params key, as `dvc exp run -S` does (repeatable)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    return p
+
+
+# -- steps -------------------------------------------------------------------------------
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from hrlrec import simulator
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    if args.profile is not None:
+        overrides.append(f"profile={args.profile}")
+    ws = Workspace.open(args.workspace, args.params, overrides)
+    out = ws.root / args.out if args.out is not None else ws.landing
+    result = simulator.run(ws.cfg, args.start, args.days, out)
+    for day in result.days:
+        print(f"{day.ds}  {day.rows:>9,} impressions  CTR {day.clicks / max(day.rows, 1):.3f}  {day.path}")
+    print(
+        f"simulated {result.rows:,} impressions in {result.seconds:.1f}s ({result.rows / result.seconds:,.0f} rows/s)"
+    )
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from hrlrec import ingest
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    landing = ws.root / args.landing if args.landing is not None else ws.landing
+    result = ingest.run(ws.cfg, args.ds, landing, ws.raw, source=args.source)
+    shares = ", ".join(f"{c} {n / result.rows:.1%}" for c, n in result.rows_per_channel.items())
+    print(f"ingested {result.ds}: {result.rows:,} rows -> {result.out_dir} ({result.seconds:.1f}s)")
+    print(f"channels: {shares}")
+    if result.ignored_columns:
+        print(f"ignored extra columns: {', '.join(result.ignored_columns)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="hrlrec",
+        parents=[common],
+        description="Daily pipeline around HRL-Rec: ingest, validate, train, gate, export, publish.",
+        epilog="Exit codes: 0 success, 1 a check or gate said no, 2 bad usage or bad input.",
+    )
+    parser.add_argument("--version", action="version", version=f"hrlrec {__version__}")
+    steps = parser.add_subparsers(dest="command", metavar="STEP", required=True)
+
+    def step(name: str, summary: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = steps.add_parser(name, parents=[common], help=summary, description=summary)
+        p.set_defaults(func=func)
+        return p
+
+    p = step("simulate", "write simulated impression logs (with ground truth) for N days", _simulate)
+    p.add_argument("--start", type=_day, required=True, help="first day, YYYY-MM-DD")
+    p.add_argument("--days", type=_positive, default=1, help="number of consecutive days (default 1)")
+    p.add_argument("--out", type=Path, default=None, help="landing folder (default: paths.landing)")
+    p.add_argument("--seed", type=int, default=None, help="world seed (default: params seed)")
+    p.add_argument("--profile", default=None, help="size profile, e.g. small or full (default: params profile)")
+
+    p = step("ingest", "copy one day from the landing zone into data/raw, enforcing the contract", _ingest)
+    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
+    p.add_argument(
+        "--source",
+        choices=["simulator", "parquet"],
+        default="parquet",
+        help="simulator: simulate the day into the landing zone if missing; parquet: it must be there",
+    )
+    p.add_argument("--landing", type=Path, default=None, help="landing folder (default: paths.landing)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.workspace = getattr(args, "workspace", Path("."))
+    args.params = getattr(args, "params", None)
+    args.overrides = getattr(args, "overrides", [])
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.func(args)
+    except HrlrecError as exc:
+        print(f"hrlrec {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"hrlrec {args.command}: interrupted; outputs were left as they were", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"hrlrec {args.command}: {BadInput(str(exc))}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

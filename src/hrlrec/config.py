@@ -1,0 +1,321 @@
+"""The one typed configuration object, loaded from `params.yaml`.
+
+Every step reads its settings from `Config`. The models are frozen and strict:
+an unknown key or a value of the wrong type is rejected with the dotted name of
+the key (`simulator.users: Input should be a valid integer`), because a typo in a
+daily pipeline's parameters must stop the run, not silently fall back to a
+default. Overrides use DVC's `-S key=value` syntax so that `hrlrec -S ...` and
+`dvc exp run -S ...` mean the same thing.
+
+The defaults below are the defaults of the product; `params.yaml` at the
+project root spells them out with comments and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from hrlrec.errors import ConfigError
+
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _day_from_yaml(value: Any) -> Any:
+    # YAML reads an unquoted 2026-11-01 as a date; the config stores days as text.
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _check_day(value: str) -> str:
+    if not _DAY_RE.match(value):
+        raise ValueError(f"expected a day as YYYY-MM-DD, got {value!r}")
+    dt.date.fromisoformat(value)  # raises for 2026-02-30
+    return value
+
+
+Day = Annotated[str, BeforeValidator(_day_from_yaml), AfterValidator(_check_day)]
+
+
+class _Strict(BaseModel):
+    """Frozen, strict, and closed: unknown keys are errors, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ChannelTraits(_Strict):
+    """How one channel behaves in the simulated world (ground truth, not model input)."""
+
+    base_ctr: float = Field(0.06, gt=0, lt=1)  # click probability of an average item at position 0
+    dwell_median_s: float = Field(40.0, gt=0)  # median seconds spent on a clicked item
+    dwell_sigma: float = Field(0.6, gt=0)  # spread of log dwell time
+    item_lifetime_days: int = Field(7, ge=1)  # days an item stays in the catalog
+    new_items_per_day: int = Field(100, ge=1)  # items published per day
+    freshness_decay: float = Field(0.2, ge=0)  # logit lost per day of item age
+    peak_hour: int = Field(20, ge=0, le=23)  # UTC hour when the channel is most wanted
+
+
+class ChannelShock(_Strict):
+    """A sudden change of one channel's appeal from a given day on (for drills)."""
+
+    channel: str  # which channel is shocked
+    from_ds: Day  # first day with the shock
+    logit_delta: float  # added to the channel's click logit; negative makes it less wanted
+
+
+class SimulatorConfig(_Strict):
+    """The simulated world: the default log source and the world every test trains in."""
+
+    scale: float = Field(1.0, gt=0)  # multiplies the profile's user count
+    sessions_per_user_day: float = Field(4.0, gt=0)  # mean requests per active user per day
+    candidates_per_request: int = Field(60, ge=1)  # items the logging policy ranks per request
+    n_tags: int = Field(120, ge=2)  # size of the tag vocabulary
+    tags_per_item_max: int = Field(3, ge=1)  # items carry 1..this many tags
+    latent_dim: int = Field(16, ge=2)  # dimension of user and item taste vectors
+    devices: list[str] = Field(default_factory=lambda: ["android", "ios", "web"])  # device names
+    regions: int = Field(30, ge=1)  # number of known regions (0 = unknown is extra)
+    taste_weight: float = 1.2  # weight of user-item taste match in the click logit
+    channel_pref_sd: float = Field(0.7, ge=0)  # spread of users' channel preferences
+    hour_effect: float = 0.5  # amplitude of the hour x channel interaction
+    device_effect: float = 0.5  # spread of the device x channel interaction
+    age_effect: float = 0.4  # spread of the age bucket x channel interaction
+    history_weight: float = 0.6  # pull of channels clicked in earlier sessions today
+    history_decay: float = Field(0.6, ge=0, le=1)  # how much of that pull survives each session
+    channel_fatigue: float = 0.25  # logit lost per earlier item of the same channel in the list
+    tag_fatigue: float = 0.35  # logit lost per tag already shown earlier in the list
+    position_bias: float = Field(0.5, ge=0)  # examination probability is 1 / (1 + position) ** this
+    drift_amplitude: float = Field(0.4, ge=0)  # size of slow taste drift
+    drift_period_days: list[float] = Field(default_factory=lambda: [30.0, 120.0])  # drift periods span
+    weekend_volume: float = Field(1.15, gt=0)  # request volume on Sat/Sun relative to weekdays
+    logging_temperature: float = Field(1.0, gt=0)  # randomness of the logging policy's ranking
+    logging_noise_sd: float = Field(1.0, ge=0)  # error of the logging policy's taste estimate
+    users_per_file: int = Field(5000, ge=1)  # users simulated together and written as one file
+    default_traits: ChannelTraits = Field(default_factory=ChannelTraits)  # for channels without traits
+    traits: dict[str, ChannelTraits] = Field(
+        default_factory=lambda: {
+            "news": ChannelTraits(
+                base_ctr=0.07,
+                dwell_median_s=35,
+                dwell_sigma=0.5,
+                item_lifetime_days=3,
+                new_items_per_day=250,
+                freshness_decay=0.7,
+                peak_hour=8,
+            ),
+            "article": ChannelTraits(
+                base_ctr=0.05,
+                dwell_median_s=110,
+                dwell_sigma=0.6,
+                item_lifetime_days=21,
+                new_items_per_day=60,
+                freshness_decay=0.05,
+                peak_hour=21,
+            ),
+            "long_video": ChannelTraits(
+                base_ctr=0.09,
+                dwell_median_s=80,
+                dwell_sigma=0.8,
+                item_lifetime_days=30,
+                new_items_per_day=40,
+                freshness_decay=0.03,
+                peak_hour=20,
+            ),
+            "short_video": ChannelTraits(
+                base_ctr=0.16,
+                dwell_median_s=18,
+                dwell_sigma=0.5,
+                item_lifetime_days=7,
+                new_items_per_day=300,
+                freshness_decay=0.25,
+                peak_hour=19,
+            ),
+        }
+    )  # per-channel behaviour, keyed by channel name
+    shock: ChannelShock | None = None  # optional sudden channel shock
+
+    @model_validator(mode="after")
+    def _check(self) -> SimulatorConfig:
+        if len(self.drift_period_days) != 2 or not 0 < self.drift_period_days[0] <= self.drift_period_days[1]:
+            raise ValueError("drift_period_days must be [shortest, longest] with 0 < shortest <= longest")
+        if not self.devices or len(set(self.devices)) != len(self.devices):
+            raise ValueError("devices must be a non-empty list of distinct names")
+        return self
+
+    def traits_for(self, channel: str) -> ChannelTraits:
+        """The traits of `channel`, or the default traits when none are configured."""
+        return self.traits.get(channel, self.default_traits)
+
+
+class ProfileConfig(_Strict):
+    """A size profile: `small` keeps a CPU run short, `full` is the paper's section 4.3."""
+
+    simulator_users: int = Field(ge=1)  # simulated user population (before simulator.scale)
+    history_len: int = Field(ge=1)  # m: recent impressions in each state sequence
+    state_dim: int = Field(ge=1)  # aggregated feature embedding size
+    item_dim: int = Field(ge=1)  # item / channel embedding size
+    field_dim: int = Field(ge=1)  # per-field embedding size fed to self-attention
+    attention_heads: int = Field(ge=1)  # heads of the field self-attention
+    gamma: float = Field(ge=0, le=1)  # discount factor
+    batch_size: int = Field(ge=1)  # lists per optimisation step
+    epochs: int = Field(ge=1)  # passes over the training window
+
+
+def _default_profiles() -> dict[str, ProfileConfig]:
+    return {
+        "small": ProfileConfig(
+            simulator_users=5000,
+            history_len=20,
+            state_dim=64,
+            item_dim=16,
+            field_dim=16,
+            attention_heads=2,
+            gamma=0.3,
+            batch_size=256,
+            epochs=2,
+        ),
+        "full": ProfileConfig(
+            simulator_users=25000,
+            history_len=50,
+            state_dim=128,
+            item_dim=32,
+            field_dim=32,
+            attention_heads=4,
+            gamma=0.3,
+            batch_size=256,
+            epochs=5,
+        ),
+    }
+
+
+class PathsConfig(_Strict):
+    """Where each step reads and writes, relative to the workspace."""
+
+    landing: str = "landing"  # drop zone: ds=YYYY-MM-DD/ partitions with a _SUCCESS marker
+    raw: str = "data/raw"  # ingested days that passed the structural contract
+    quarantine: str = "data/quarantine"  # days that failed validation, kept for inspection
+    metrics: str = "metrics"  # JSON metrics that DVC tracks
+
+
+class Config(_Strict):
+    """Everything a run needs. Loaded once, passed down, never mutated."""
+
+    ds: Day = "2026-11-08"  # the day `dvc repro` runs for (the Airflow DAG passes its own)
+    profile: str = "small"  # active size profile, a key of `profiles`
+    seed: int = 7  # seeds the simulated world and training
+    channels: list[str] = Field(
+        default_factory=lambda: ["news", "article", "long_video", "short_video"]
+    )  # channels in the feed, in a fixed order (the order of the model's channel ids)
+    list_len: int = Field(10, ge=1)  # items per recommended list
+    paths: PathsConfig = Field(default_factory=PathsConfig)  # workspace layout
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)  # the simulated world
+    profiles: dict[str, ProfileConfig] = Field(default_factory=_default_profiles)  # size profiles
+
+    @model_validator(mode="after")
+    def _check(self) -> Config:
+        if not self.channels:
+            raise ValueError("channels must name at least one channel")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError(f"channels must be distinct, got {self.channels}")
+        for name in self.channels:
+            if not _NAME_RE.match(name):
+                raise ValueError(f"channel name {name!r} must be lowercase letters, digits and _")
+        unknown = sorted(set(self.simulator.traits) - set(self.channels))
+        if unknown:
+            raise ValueError(
+                f"simulator.traits names channels not in `channels`: {unknown} (remove them or list the channels)"
+            )
+        shock = self.simulator.shock
+        if shock is not None and shock.channel not in self.channels:
+            raise ValueError(f"simulator.shock.channel {shock.channel!r} is not in `channels`")
+        if self.profile not in self.profiles:
+            raise ValueError(f"profile {self.profile!r} is not one of {sorted(self.profiles)}")
+        return self
+
+    @property
+    def active(self) -> ProfileConfig:
+        """The settings of the active size profile."""
+        return self.profiles[self.profile]
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split `a.b.c=value` into (["a", "b", "c"], value), the value read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like key=value (e.g. simulator.users_per_file=5000)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except ValueError:
+        value = raw  # e.g. 2026-13-01 looks like a date but is not one: let the field judge it
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {key}: value {raw!r} is not valid YAML: {exc}") from exc
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of `data` with each `key=value` override set (nested keys by dots)."""
+    merged: dict[str, Any] = _deep_copy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = merged
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: {'.'.join(path[: i + 1])} is not a section")
+            node = child
+        node[path[-1]] = value
+    return merged
+
+
+def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+
+
+def from_dict(data: Mapping[str, Any], source: str = "params") -> Config:
+    """Build a Config, turning pydantic's errors into one message that names each bad key."""
+    try:
+        return Config.model_validate(dict(data))
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if err["type"] == "extra_forbidden":
+                lines.append(f"{key}: unknown key")
+            else:
+                got = f" (got {err['input']!r})" if err["type"] not in ("missing",) and _short(err["input"]) else ""
+                lines.append(f"{key}: {err['msg']}{got}")
+        raise ConfigError(f"{source}: invalid configuration\n  " + "\n  ".join(lines)) from None
+
+
+def _short(value: Any) -> bool:
+    return not isinstance(value, (dict, list)) or len(repr(value)) < 80
+
+
+def load(path: Path | None = None, overrides: Sequence[str] = ()) -> Config:
+    """Load `params.yaml` (or the built-in defaults when `path` is None) and apply overrides."""
+    data: dict[str, Any] = Config().model_dump()
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such params file") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(loaded).__name__}")
+        data = loaded
+    if overrides:
+        data = apply_overrides(data, overrides)
+        source += " with overrides " + " ".join(overrides)
+    return from_dict(data, source)

@@ -1,0 +1,247 @@
+"""Ingest one day of impression logs from the landing zone into `data/raw/ds=D/`.
+
+Ingestion owns the *structure* of a day: the partition is complete (`_SUCCESS`),
+every file is readable Parquet, every contract column exists with the contract's
+type or one that casts losslessly (see `hrlrec.contract`), and `ds` equals the
+partition. Content rules are validation's job.
+
+The day is streamed record batch by record batch, so memory stays bounded by
+the batch size whatever the day's size, and written to a temporary folder that
+replaces `data/raw/ds=D/` only when the whole day passed. Re-running a day
+rewrites the same content; it never appends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from hrlrec import atomic, contract, simulator
+from hrlrec.config import Config
+from hrlrec.errors import ContractError
+from hrlrec.simulator import SUCCESS, partition
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 65_536  # rows held in memory at once while streaming
+ROWS_PER_FILE = 1_000_000  # rows per output Parquet file
+MANIFEST = "_manifest.json"
+EXAMPLES = 3  # example rows quoted in an error
+
+Source = Literal["simulator", "parquet"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What landed in `data/raw/ds=D/`."""
+
+    ds: str
+    rows: int
+    files_in: int
+    files_out: int
+    out_dir: Path
+    rows_per_channel: dict[str, int]
+    ignored_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def landing_files(day_dir: Path) -> list[Path]:
+    """The day's data files in a stable order: visible `*.parquet` files, recursively."""
+    files = [
+        p
+        for p in day_dir.rglob("*.parquet")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(day_dir).parts)
+    ]
+    return sorted(files)
+
+
+def run(cfg: Config, ds: str, landing: Path, raw_root: Path, source: Source = "parquet") -> IngestResult:
+    """Check and copy day `ds` from `landing/ds=ds/` to `raw_root/ds=ds/` atomically.
+
+    With `source="simulator"` a day missing from the landing zone is simulated
+    there first (deterministic, so re-running gives the same day). Raises
+    ContractError, naming file, column and example rows, for any structural
+    problem; in that case nothing under `raw_root` changes.
+    """
+    t0 = time.perf_counter()
+    src = partition(landing, ds)
+    if source == "simulator" and not (src / SUCCESS).is_file():
+        log.info("simulating %s into %s", ds, landing)
+        simulator.run(cfg, ds, 1, landing)
+    if not src.is_dir():
+        raise ContractError(f"{src}: landing partition for {ds} does not exist")
+    if not (src / SUCCESS).is_file():
+        raise ContractError(f"{src}: no {SUCCESS} marker; the day is not complete (or still being written)")
+    files = landing_files(src)
+    if not files:
+        raise ContractError(f"{src}: no Parquet files in the partition; an empty day is not ingested")
+    readers = [_open(f) for f in files]
+    ignored = sorted({name for r in readers for name in r.schema_arrow.names} - set(contract.COLUMNS))
+    for f, r in zip(files, readers, strict=True):
+        _check_schema(f, r)
+    total = sum(r.metadata.num_rows for r in readers)
+    if total == 0:
+        raise ContractError(f"{src}: {len(files)} file(s) but no rows; an empty day is not ingested")
+
+    dest = partition(raw_root, ds)
+    channels: Counter[str] = Counter()
+    with atomic.atomic_dir(dest) as tmp:
+        writer = _RollingWriter(tmp)
+        try:
+            for f, r in zip(files, readers, strict=True):
+                row0 = 0
+                for batch in _batches(f, r):
+                    table = _conform(f, row0, pa.Table.from_batches([batch]), ds)
+                    channels.update(_count(table.column("channel")))
+                    writer.write(table)
+                    row0 += batch.num_rows
+        finally:
+            writer.close()
+        manifest = {
+            "ds": ds,
+            "rows": total,
+            "source": str(src),
+            "source_files": [str(f.relative_to(src)) for f in files],
+            "rows_per_channel": dict(sorted(channels.items())),
+            "ignored_columns": ignored,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (tmp / SUCCESS).touch()
+    seconds = time.perf_counter() - t0
+    log.info("ingested %s: %d rows from %d file(s) in %.1fs", ds, total, len(files), seconds)
+    if ignored:
+        log.info("ignored extra columns: %s", ", ".join(ignored))
+    return IngestResult(
+        ds=ds,
+        rows=total,
+        files_in=len(files),
+        files_out=writer.files,
+        out_dir=dest,
+        rows_per_channel=dict(sorted(channels.items())),
+        ignored_columns=ignored,
+        seconds=seconds,
+    )
+
+
+def _open(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ContractError(f"{path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
+
+
+def _batches(path: Path, reader: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+    """Stream the contract columns; a page that fails to decode names its file."""
+    batches = reader.iter_batches(batch_size=BATCH_ROWS, columns=list(contract.COLUMNS))
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise ContractError(f"{path}: Parquet data cannot be decoded (corrupt file?): {exc}") from None
+        yield batch
+
+
+def _check_schema(path: Path, reader: pq.ParquetFile) -> None:
+    """Reject missing columns and impossible types, all of them in one message."""
+    schema = reader.schema_arrow
+    problems = []
+    missing = [c for c in contract.COLUMNS if c not in schema.names]
+    if missing:
+        problems.append(f"missing column(s): {', '.join(missing)}")
+    for name in contract.COLUMNS:
+        if name not in schema.names:
+            continue
+        source = schema.field(name).type
+        why = contract.cast_refusal(name, source)
+        if why is not None:
+            target = contract.SCHEMA.field(name).type
+            examples = _examples(reader, name)
+            problems.append(f"column {name!r} has type {source}, contract needs {target} ({why}); {examples}")
+    if problems:
+        raise ContractError(f"{path}: breaks the impression contract:\n  " + "\n  ".join(problems))
+
+
+def _examples(reader: pq.ParquetFile, name: str) -> str:
+    if reader.metadata.num_row_groups == 0:
+        return "the file has no rows"
+    try:
+        values = reader.read_row_group(0, columns=[name]).column(0).slice(0, EXAMPLES).to_pylist()
+    except (pa.ArrowException, OSError):
+        return "example rows unreadable"
+    return "example rows: " + ", ".join(f"row {i}: {v!r}" for i, v in enumerate(values))
+
+
+def _conform(path: Path, row0: int, table: pa.Table, ds: str) -> pa.Table:
+    """Cast a batch to the contract and check `ds` against the partition."""
+    columns = []
+    for name in contract.COLUMNS:
+        try:
+            columns.append(contract.conform_column(name, table.column(name)))
+        except contract.CastFailure as exc:
+            rows = exc.rows[:EXAMPLES]
+            values = table.column(name).take(rows).to_pylist()
+            shown = ", ".join(f"row {row0 + r}: {v!r}" for r, v in zip(rows, values, strict=True))
+            raise ContractError(
+                f"{path}: column {name!r}: {len(exc.rows)} value(s) cannot be cast without loss "
+                f"({exc.why}); examples {shown}"
+            ) from None
+        except pa.ArrowException as exc:
+            raise ContractError(f"{path}: column {name!r} cannot be cast to the contract type: {exc}") from None
+    out = pa.Table.from_arrays(columns, schema=contract.SCHEMA)
+    wrong = pc.fill_null(pc.not_equal(out.column("ds"), pa.scalar(ds)), True)
+    if pc.any(wrong).as_py():
+        idx = pc.indices_nonzero(wrong)
+        rows = idx.slice(0, EXAMPLES).to_pylist()
+        values = out.column("ds").take(rows).to_pylist()
+        shown = ", ".join(f"row {row0 + r}: {v!r}" for r, v in zip(rows, values, strict=True))
+        raise ContractError(
+            f"{path}: column 'ds' disagrees with the partition ds={ds} in {len(idx)} row(s) "
+            f"of this batch; examples {shown}"
+        )
+    return out
+
+
+def _count(values: pa.ChunkedArray) -> dict[str, int]:
+    counts = pc.value_counts(values)
+    return {v["values"].as_py(): v["counts"].as_py() for v in counts}
+
+
+class _RollingWriter:
+    """Write a stream of tables as part-NNNNN.parquet files of bounded size."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files = 0
+        self._rows = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        while table.num_rows:
+            if self._writer is None:
+                path = self.folder / f"part-{self.files:05d}.parquet"
+                self._writer = pq.ParquetWriter(path, contract.SCHEMA, compression="zstd")
+                self.files += 1
+                self._rows = 0
+            take = min(table.num_rows, ROWS_PER_FILE - self._rows)
+            self._writer.write_table(table.slice(0, take), row_group_size=BATCH_ROWS * 2)
+            self._rows += take
+            table = table.slice(take)
+            if self._rows >= ROWS_PER_FILE:
+                self.close()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
