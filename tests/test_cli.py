@@ -1,0 +1,77 @@
+"""The installed `hrlrec` entry point, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from tests.conftest import DAY, ROOT
+
+HRLREC = Path(sys.executable).with_name("hrlrec")
+
+
+def hrlrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(HRLREC), *args], cwd=cwd, capture_output=True, text=True, timeout=120, env={**os.environ}, check=False
+    )
+
+
+def _workspace(tmp_path: Path) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    return tmp_path
+
+
+def test_help_lists_every_step_with_a_line() -> None:
+    out = hrlrec("--help", cwd=ROOT)
+    assert out.returncode == 0
+    for step in ("simulate", "ingest"):
+        assert step in out.stdout
+    assert "Exit codes" in out.stdout
+
+
+def test_simulate_then_ingest_under_the_workspace(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path / "ws")
+    small = "-S", "profiles.small.simulator_users=300"
+    sim = hrlrec("--workspace", str(ws), *small, "simulate", "--start", DAY, "--days", "2", cwd=tmp_path)
+    assert sim.returncode == 0, sim.stderr
+    assert (ws / "landing" / f"ds={DAY}" / "_SUCCESS").is_file()
+    ing = hrlrec("ingest", "--ds", DAY, "--workspace", str(ws), cwd=tmp_path)  # options after the step work too
+    assert ing.returncode == 0, ing.stderr
+    assert f"ingested {DAY}" in ing.stdout
+    assert pq.read_table(ws / "data" / "raw" / f"ds={DAY}").num_rows > 0
+
+
+def test_default_workspace_is_the_current_directory(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    out = hrlrec("-S", "profiles.small.simulator_users=200", "ingest", "--ds", DAY, "--source", "simulator", cwd=ws)
+    assert out.returncode == 0, out.stderr
+    assert (ws / "data" / "raw" / f"ds={DAY}" / "_SUCCESS").is_file()
+
+
+def test_contract_breach_exits_2_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    day = ws / "landing" / f"ds={DAY}"
+    day.mkdir(parents=True)
+    (day / "part-0.parquet").write_bytes(b"garbage")
+    (day / "_SUCCESS").touch()
+    out = hrlrec("ingest", "--ds", DAY, cwd=ws)
+    assert out.returncode == 2
+    assert "not a readable Parquet file" in out.stderr and "Traceback" not in out.stderr
+    assert not (ws / "data").exists()
+
+
+def test_bad_params_exit_2_naming_the_key(tmp_path: Path) -> None:
+    out = hrlrec("-S", "simulator.userz=3", "simulate", "--start", DAY, cwd=_workspace(tmp_path))
+    assert out.returncode == 2
+    assert "simulator.userz: unknown key" in out.stderr
+
+
+def test_bad_usage_exits_2(tmp_path: Path) -> None:
+    assert hrlrec("ingest", "--ds", "2026-11-31", cwd=tmp_path).returncode == 2
+    assert hrlrec("simulate", "--start", DAY, "--days", "0", cwd=tmp_path).returncode == 2
+    assert hrlrec("frobnicate", cwd=tmp_path).returncode == 2

@@ -1,0 +1,60 @@
+"""`dvc repro` runs the stages built so far, for real, in a throwaway copy of the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def run(*cmd: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}"
+    return out
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The project's pipeline files in a fresh git + DVC repo (never the developer's checkout)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["profiles"]["small"]["simulator_users"] = 300
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run("git", "init", "-q", cwd=repo)
+    run(str(BIN / "dvc"), "init", "-q", cwd=repo)
+    return repo
+
+
+@pytest.mark.slow
+def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> None:
+    dvc = str(BIN / "dvc")
+    ds = yaml.safe_load((project_copy / "params.yaml").read_text())["ds"]
+    run(dvc, "repro", cwd=project_copy)
+    raw = project_copy / "data" / "raw" / f"ds={ds}"
+    assert pq.read_table(raw).num_rows > 0
+    lock = yaml.safe_load((project_copy / "dvc.lock").read_text())
+    assert set(lock["stages"]) == {"simulate", "ingest"}
+    assert "up to date" in run(dvc, "status", cwd=project_copy).stdout
+
+    # A parameter change re-runs the stages that read it, as `dvc exp run -S` would.
+    params = yaml.safe_load((project_copy / "params.yaml").read_text())
+    params["seed"] = 11
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert "simulate" in run(dvc, "status", cwd=project_copy).stdout
+    dag = run(dvc, "dag", cwd=project_copy).stdout
+    assert "simulate" in dag and "ingest" in dag
