@@ -71,9 +71,8 @@ def main() -> None:
             results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"{'phase':<10}{'rows':>12}{'seconds':>10}{'rows/s':>14}{'peak RSS MB':>14}")
     for phase, r in results.items():
-        print(
-            f"{phase:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows'] / r['seconds']:>14,.0f}{r['peak_rss_mb']:>14,.0f}"
-        )
+        rate = r["rows"] / r["seconds"]
+        print(f"{phase:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{rate:>14,.0f}{r['peak_rss_mb']:>14,.0f}")
     ratio = results["ingest"]["seconds"] / results["bare"]["seconds"]
     print(f"ingest / bare pyarrow read+write time: {ratio:.2f}x")
 

@@ -1,0 +1,22 @@
+# The hrlrec image: Airflow 3 + the hrlrec package, for every service in
+# docker-compose.yml. torch resolves to PyPI's CUDA build on Linux, so the same
+# image serves the CPU and the GPU Celery workers.
+FROM python:3.11-slim-bookworm
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PYTHONUNBUFFERED=1 \
+    AIRFLOW_HOME=/opt/airflow
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 50000 airflow
+
+WORKDIR /opt/hrlrec
+COPY pyproject.toml constraints.txt README.md ./
+COPY src ./src
+RUN pip install -c constraints.txt . "apache-airflow[celery,postgres,redis]==3.3.2"
+
+COPY dags /opt/airflow/dags
+USER airflow
+WORKDIR /workspace

@@ -1,0 +1,43 @@
+"""docker-compose.yml: the designed services, a GPU reservation, and no baked-in secrets."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.conftest import ROOT
+
+COMPOSE = (ROOT / "docker-compose.yml").read_text()
+
+
+def test_has_the_designed_services() -> None:
+    services = yaml.safe_load(COMPOSE)["services"]
+    expected = {
+        "postgres",
+        "redis",
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "worker-cpu",
+        "worker-gpu",
+    }
+    assert expected <= set(services)
+    for name in expected - {"airflow-init"}:
+        assert "healthcheck" in services[name], name
+
+
+def test_gpu_worker_serves_queue_gpu_with_an_nvidia_reservation() -> None:
+    gpu = yaml.safe_load(COMPOSE)["services"]["worker-gpu"]
+    assert "gpu" in gpu["command"][gpu["command"].index("--queues") + 1]
+    device = gpu["deploy"]["resources"]["reservations"]["devices"][0]
+    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+
+
+def test_no_secret_has_a_default() -> None:
+    for var in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET"):
+        uses = re.findall(r"\$\{" + var + r"([^}]*)\}", COMPOSE)
+        assert uses, var
+        assert all(not u.startswith(":-") and not u.startswith("-") for u in uses), (var, uses)
+        assert any(u.startswith(":?") for u in uses), f"{var} must be required (${{{var}:?...}})"
