@@ -33,6 +33,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/validate.py
 
 # Re-resolve the pins in a scratch venv and rewrite constraints.txt.
 lock:

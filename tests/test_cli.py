@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tests.conftest import DAY, ROOT
@@ -29,7 +30,7 @@ def _workspace(tmp_path: Path) -> Path:
 def test_help_lists_every_step_with_a_line() -> None:
     out = hrlrec("--help", cwd=ROOT)
     assert out.returncode == 0
-    for step in ("simulate", "ingest"):
+    for step in ("simulate", "ingest", "validate"):
         assert step in out.stdout
     assert "Exit codes" in out.stdout
 
@@ -75,3 +76,32 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     assert hrlrec("ingest", "--ds", "2026-11-31", cwd=tmp_path).returncode == 2
     assert hrlrec("simulate", "--start", DAY, "--days", "0", cwd=tmp_path).returncode == 2
     assert hrlrec("frobnicate", cwd=tmp_path).returncode == 2
+
+
+def test_validate_exit_codes_and_release(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    small = ("-S", "profiles.small.simulator_users=300")
+    assert hrlrec(*small, "ingest", "--ds", DAY, "--source", "simulator", cwd=ws).returncode == 0
+    ok = hrlrec(*small, "validate", "--ds", DAY, cwd=ws)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("PASS") and "SKIPPED volume" in ok.stdout and "data docs:" in ok.stdout
+
+    # A day with a dwell time but no click: a clean "no" (exit 1), quarantined, with the way out printed.
+    raw = ws / "data" / "raw" / f"ds={DAY}" / "part-00000.parquet"
+    table = pq.read_table(raw)
+    dwell = [5.0] * table.num_rows
+    table = table.set_column(
+        table.schema.get_field_index("dwell_time_s"), "dwell_time_s", pa.array(dwell, pa.float32())
+    )
+    pq.write_table(table, raw)
+    bad = hrlrec(*small, "validate", "--ds", DAY, cwd=ws)
+    assert bad.returncode == 1, bad.stderr
+    assert "FAILED no_dwell_without_click [dwell_time_s]" in bad.stdout
+    assert "--accept --reason" in bad.stdout
+    assert (ws / "data" / "quarantine" / f"ds={DAY}").is_dir()
+
+    assert hrlrec("validate", "--ds", DAY, "--accept", cwd=ws).returncode == 2  # no reason given
+    released = hrlrec("validate", "--ds", DAY, "--accept", "--reason", "known logger bug", cwd=ws)
+    assert released.returncode == 0, released.stderr
+    assert released.stdout.startswith("WARN") and "known logger bug" in released.stdout
+    assert hrlrec("validate", "--ds", "2026-12-01", cwd=ws).returncode == 2  # never ingested

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ def project_copy(tmp_path: Path) -> Path:
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "data_checks", repo / "data_checks")
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["profiles"]["small"]["simulator_users"] = 300
@@ -48,7 +50,9 @@ def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> 
     raw = project_copy / "data" / "raw" / f"ds={ds}"
     assert pq.read_table(raw).num_rows > 0
     lock = yaml.safe_load((project_copy / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"simulate", "ingest"}
+    assert set(lock["stages"]) == {"simulate", "ingest", "validate"}
+    metrics = json.loads(run(dvc, "metrics", "show", "--json", cwd=project_copy).stdout)
+    assert metrics[""]["data"]["metrics/validate.json"]["data"]["verdict"] == "PASS"
     assert "up to date" in run(dvc, "status", cwd=project_copy).stdout
 
     # A parameter change re-runs the stages that read it, as `dvc exp run -S` would.

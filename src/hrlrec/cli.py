@@ -101,6 +101,34 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from hrlrec import validation
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    if args.accept:
+        if not args.reason:
+            raise BadInput("--accept needs --reason '...': the release is recorded with it")
+        result = validation.release(ws.cfg, args.ds, ws.root, args.reason)
+    else:
+        if args.reason:
+            raise BadInput("--reason only goes with --accept")
+        result = validation.run(ws.cfg, args.ds, ws.root)
+    print(f"{result.verdict}  ds={result.ds}  {result.rows:,} rows  {result.reason}")
+    for o in result.failed:
+        where = f" [{o.column}]" if o.column else ""
+        count = f", {o.unexpected_count:,} rows ({o.unexpected_percent:.2f}%)" if o.unexpected_count else ""
+        print(f"  FAILED {o.check}{where}: {o.why}; observed {o.observed!r}{count}; threshold {o.threshold}")
+        if o.examples:
+            print(f"         e.g. {o.examples[:3]}")
+    for s in result.skipped:
+        print(f"  SKIPPED {s['suite']}: {s['reason']}")
+    if result.state == "quarantined":
+        print(f"  quarantined: moved to {ws.cfg.paths.quarantine}/ds={result.ds}")
+        print(f"  release on purpose: hrlrec validate --ds {result.ds} --accept --reason '...'")
+    print(f"  data docs: {ws.root / result.data_docs}" if result.data_docs else "")
+    return 0 if result.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -133,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulator: simulate the day into the landing zone if missing; parquet: it must be there",
     )
     p.add_argument("--landing", type=Path, default=None, help="landing folder (default: paths.landing)")
+
+    p = step(
+        "validate", "check an ingested day with the Great Expectations suites; quarantine it on failure", _validate
+    )
+    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
+    p.add_argument("--accept", action="store_true", help="release a quarantined day on purpose (needs --reason)")
+    p.add_argument("--reason", default=None, help="why a quarantined day is released; recorded with your name")
     return parser
 
 
@@ -148,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Great Expectations logs its own internals at INFO; keep the on-call's terminal readable.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except HrlrecError as exc:

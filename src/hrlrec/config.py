@@ -199,7 +199,22 @@ class PathsConfig(_Strict):
     landing: str = "landing"  # drop zone: ds=YYYY-MM-DD/ partitions with a _SUCCESS marker
     raw: str = "data/raw"  # ingested days that passed the structural contract
     quarantine: str = "data/quarantine"  # days that failed validation, kept for inspection
+    validation: str = "data/validation"  # per-day validation results and day statistics
+    data_docs: str = "reports/data_docs"  # Great Expectations Data Docs, one site per day
     metrics: str = "metrics"  # JSON metrics that DVC tracks
+
+
+class ValidationConfig(_Strict):
+    """Thresholds of the Great Expectations suites in data_checks/."""
+
+    event_time_tolerance_s: float = Field(300.0, ge=0)  # event_time may lie this far outside the day
+    trailing_days: int = Field(7, ge=1)  # earlier days the day is compared with
+    min_history_days: int = Field(3, ge=1)  # validated days needed in that window to compare at all
+    max_volume_ratio: float = Field(3.0, gt=1)  # today's rows / trailing mean must lie in [1/x, x]
+    max_share_change: float = Field(0.3, gt=0)  # |channel share / trailing share - 1| at most this
+    max_ctr_change: float = Field(0.4, gt=0)  # |channel CTR / trailing CTR - 1| at most this
+    chunk_rows: int = Field(2_000_000, ge=1)  # impressions held in pandas at once (lists never split)
+    suites_dir: str | None = None  # suites folder (workspace-relative); None = WORKSPACE/data_checks or the checkout's
 
 
 class Config(_Strict):
@@ -214,6 +229,7 @@ class Config(_Strict):
     list_len: int = Field(10, ge=1)  # items per recommended list
     paths: PathsConfig = Field(default_factory=PathsConfig)  # workspace layout
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)  # the simulated world
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)  # data checks
     profiles: dict[str, ProfileConfig] = Field(default_factory=_default_profiles)  # size profiles
 
     @model_validator(mode="after")

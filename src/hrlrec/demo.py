@@ -15,14 +15,15 @@ import logging
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from hrlrec import ingest
+from hrlrec import ingest, validation
 from hrlrec.errors import HrlrecError
 from hrlrec.simulator import days_from
 from hrlrec.workspace import PARAMS, Workspace
 
-NOT_BUILT = ("validate", "dataset", "train", "evaluate", "stability", "export", "publish", "report")
+NOT_BUILT = ("dataset", "train", "evaluate", "stability", "export", "publish", "report")
 DAYS = 8
 
 
@@ -34,11 +35,23 @@ def prepare(workspace: Path, params: Path) -> Workspace:
     return Workspace.open(workspace)
 
 
-def run(ws: Workspace, days: int = DAYS) -> list[ingest.IngestResult]:
-    """Simulate and ingest `days` days ending at the configured `ds`."""
+@dataclass(frozen=True)
+class DayRun:
+    """What the built steps did with one day."""
+
+    ingested: ingest.IngestResult
+    validated: validation.ValidationResult
+
+
+def run(ws: Workspace, days: int = DAYS) -> list[DayRun]:
+    """Simulate, ingest and validate `days` days ending at the configured `ds`."""
     last = dt.date.fromisoformat(ws.cfg.ds)
     start = (last - dt.timedelta(days=days - 1)).isoformat()
-    return [ingest.run(ws.cfg, ds, ws.landing, ws.raw, source="simulator") for ds in days_from(start, days)]
+    out = []
+    for ds in days_from(start, days):
+        ingested = ingest.run(ws.cfg, ds, ws.landing, ws.raw, source="simulator")
+        out.append(DayRun(ingested, validation.run(ws.cfg, ds, ws.root)))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,20 +60,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path(PARAMS), help="params copied into a new workspace")
     parser.add_argument("--days", type=int, default=DAYS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
     try:
         ws = prepare(args.workspace, args.params)
         print(f"workspace: {ws.root}")
-        print(f"{'day':<12}{'weekday':<9}{'rows':>10}  {'files':>5}  channel shares")
-        for r in run(ws, args.days):
+        print(f"{'day':<12}{'weekday':<9}{'rows':>10}  {'validation':<34}channel shares")
+        results = run(ws, args.days)
+        for day in results:
+            r, v = day.ingested, day.validated
             weekday = dt.date.fromisoformat(r.ds).strftime("%a")
             shares = "  ".join(f"{c} {n / r.rows:.1%}" for c, n in r.rows_per_channel.items())
-            print(f"{r.ds:<12}{weekday:<9}{r.rows:>10,}  {r.files_out:>5}  {shares}")
+            checks = f"{v.verdict} {v.evaluated - len(v.failed)}/{v.evaluated}" + (
+                f" ({len(v.skipped)} skipped)" if v.skipped else ""
+            )
+            print(f"{r.ds:<12}{weekday:<9}{r.rows:>10,}  {checks:<34}{shares}")
     except HrlrecError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"simulated and ingested {args.days} days in {time.perf_counter() - t0:.1f}s; raw days under {ws.raw}")
+    seconds = time.perf_counter() - t0
+    print(f"simulated, ingested and validated {args.days} days in {seconds:.1f}s; workspace {ws.root}")
+    print(f"data docs of the last day: {ws.root / results[-1].validated.data_docs}")
     print("not built yet (open issues): " + ", ".join(NOT_BUILT))
     return 0
 

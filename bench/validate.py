@@ -1,0 +1,72 @@
+"""Benchmark: validate a large simulated day with the Great Expectations suites.
+
+    python bench/validate.py               # ~1M rows (profile full)
+    python bench/validate.py --scale 5     # ~5M rows (validated in chunks of validation.chunk_rows)
+
+Prints rows/s and the peak RSS of the validating process (set-up of the day
+runs in a separate process so its memory is not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DAY = "2026-11-02"
+
+
+def _prepare(root: Path, scale: float) -> None:
+    from hrlrec import config, ingest
+
+    cfg = config.load(None, ["profile=full", f"simulator.scale={scale}"])
+    ingest.run(cfg, DAY, root / "landing", root / "data" / "raw", source="simulator")
+
+
+def _validate(root: Path, scale: float) -> dict[str, float]:
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    from hrlrec import config, validation
+
+    cfg = config.load(None, ["profile=full", f"simulator.scale={scale}"])
+    t0 = time.perf_counter()
+    result = validation.run(cfg, DAY, root)
+    seconds = time.perf_counter() - t0
+    return {
+        "rows": result.rows,
+        "seconds": seconds,
+        "checks": result.evaluated,
+        "verdict": result.verdict,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--phase", choices=["prepare", "validate"], help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "prepare":
+        _prepare(args.root, args.scale)
+        return
+    if args.phase == "validate":
+        print(json.dumps(_validate(args.root, args.scale)))
+        return
+    with tempfile.TemporaryDirectory(prefix="hrlrec-bench-") as tmp:
+        base = [sys.executable, __file__, "--root", tmp, "--scale", str(args.scale)]
+        subprocess.run([*base, "--phase", "prepare"], check=True)
+        out = subprocess.run([*base, "--phase", "validate"], check=True, capture_output=True, text=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"validated {r['rows']:,} rows with {r['checks']} checks in {r['seconds']:.1f}s: {r['verdict']}")
+    print(f"throughput {r['rows'] / r['seconds']:,.0f} rows/s, peak RSS {r['peak_rss_mb']:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

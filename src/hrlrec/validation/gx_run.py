@@ -1,0 +1,173 @@
+"""Run suites through Great Expectations 1.x and turn its results into plain outcomes.
+
+One ephemeral data context per validation run: a pandas data source with one
+dataframe asset per frame, a validation definition per suite, and a checkpoint
+whose UpdateDataDocsAction renders the day's Data Docs into a folder we choose.
+Nothing is kept in a GX project folder: the suites live in data_checks/, the
+results in metrics/validate.json and the Data Docs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hrlrec.validation.suites import Suite
+
+log = logging.getLogger(__name__)
+
+SITE = "day"
+# Which columns identify a failing row in each frame (shown as examples).
+ROW_IDS = {"impressions": ["session_id", "position"], "sessions": ["session_id"], "channels": ["channel"], "day": []}
+THRESHOLD_KEYS = (
+    "min_value",
+    "max_value",
+    "value_set",
+    "column_set",
+    "column_list",
+    "type_",
+    "mostly",
+    "row_condition",
+)
+
+
+@dataclass
+class Outcome:
+    """One expectation's verdict on one frame (chunks of a frame merged)."""
+
+    suite: str
+    check: str
+    expectation: str
+    column: str | None
+    why: str
+    success: bool
+    threshold: dict[str, Any]
+    observed: Any = None
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    examples: list[Any] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def merge(self, other: Outcome) -> None:
+        """Fold the same expectation's outcome on another chunk into this one."""
+        self.success = self.success and other.success
+        if other.element_count is not None:
+            self.element_count = (self.element_count or 0) + other.element_count
+        if other.unexpected_count is not None:
+            self.unexpected_count = (self.unexpected_count or 0) + other.unexpected_count
+        if self.element_count and self.unexpected_count is not None:
+            self.unexpected_percent = 100.0 * self.unexpected_count / self.element_count
+        self.examples = (self.examples + other.examples)[:5]
+        if self.observed is None:
+            self.observed = other.observed
+
+
+class GxRunner:
+    """A GX data context set up for one day: register suites, validate frames, build Data Docs."""
+
+    def __init__(self, suites: list[Suite], docs_dir: Path) -> None:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        import great_expectations as gx
+        from great_expectations.core import ExpectationSuite
+        from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+        site = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        project = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            data_docs_sites={SITE: site},
+            analytics_enabled=False,
+        )
+        self.context = gx.get_context(mode="ephemeral", project_config=project)
+        self.context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+        source = self.context.data_sources.add_pandas("hrlrec")
+        self._checkpoints = {}
+        for suite in suites:
+            asset = source.add_dataframe_asset(suite.name)
+            batch = asset.add_batch_definition_whole_dataframe(f"{suite.name}-day")
+            gx_suite = self.context.suites.add(ExpectationSuite(name=suite.name, expectations=suite.expectations))
+            definition = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+            )
+            result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+            if ROW_IDS[suite.frame]:
+                result_format["unexpected_index_column_names"] = ROW_IDS[suite.frame]
+            self._checkpoints[suite.name] = self.context.checkpoints.add(
+                gx.Checkpoint(
+                    name=f"{suite.name}-checkpoint",
+                    validation_definitions=[definition],
+                    actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs", site_names=[SITE])],
+                    result_format=result_format,
+                )
+            )
+
+    def validate(self, suite: Suite, frame: pd.DataFrame) -> list[Outcome]:
+        """Run `suite` on `frame` through its checkpoint; Data Docs are updated as a side effect."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = self._checkpoints[suite.name].run(batch_parameters={"dataframe": frame})
+        outcomes = []
+        for run in result.run_results.values():
+            for r in run.results:
+                outcomes.append(_outcome(suite, r))
+        return outcomes
+
+
+def _outcome(suite: Suite, r: Any) -> Outcome:
+    config = r.expectation_config
+    kwargs = dict(config.kwargs)
+    meta = config.meta or {}
+    res = r.result or {}
+    if r.exception_info and r.exception_info.get("raised_exception"):
+        # An expectation that could not run is a failure, with GX's message as what was observed.
+        observed: Any = f"error: {r.exception_info.get('exception_message')}"
+        success = False
+    else:
+        observed = _plain(res.get("observed_value"))
+        success = bool(r.success)
+    examples = res.get("partial_unexpected_index_list") or res.get("partial_unexpected_list") or []
+    return Outcome(
+        suite=suite.name,
+        check=str(meta.get("check", config.type)),
+        expectation=config.type,
+        column=kwargs.get("column") or (", ".join(kwargs["column_list"]) if "column_list" in kwargs else None),
+        why=str(meta.get("why", "")),
+        success=success,
+        # A map expectation without explicit bounds asks every row to comply: mostly = 1.0.
+        threshold={k: _plain(kwargs[k]) for k in THRESHOLD_KEYS if kwargs.get(k) is not None} or {"mostly": 1.0},
+        observed=observed,
+        element_count=res.get("element_count"),
+        unexpected_count=res.get("unexpected_count"),
+        unexpected_percent=res.get("unexpected_percent"),
+        examples=[_plain(e) for e in examples[:5]] if not success else [],
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly copy of a GX/numpy value."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            return str(value)
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,287 @@
+"""Validation with the real Great Expectations: each corruption caught by the check meant for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from hrlrec import contract, ingest, simulator, validation
+from hrlrec.config import Config
+from hrlrec.errors import BadInput, Rejected
+from tests.conftest import tiny_config
+
+DAYS = ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
+TODAY = DAYS[-1]
+
+
+def _cfg() -> Config:
+    return tiny_config("profiles.small.simulator_users=800")
+
+
+@pytest.fixture(scope="module")
+def history_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with three validated days and a fourth ingested, not yet validated."""
+    root = tmp_path_factory.mktemp("ws")
+    cfg = _cfg()
+    for ds in DAYS:
+        ingest.run(cfg, ds, root / "landing", root / "data" / "raw", source="simulator")
+    for ds in DAYS[:-1]:
+        assert validation.run(cfg, ds, root).verdict == "PASS"
+    return root
+
+
+@pytest.fixture
+def ws(history_template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    shutil.copytree(history_template, root)
+    return root
+
+
+def _raw(root: Path, ds: str = TODAY) -> Path:
+    return simulator.partition(root / "data" / "raw", ds)
+
+
+def _corrupt(root: Path, change: Callable[[pa.Table], pa.Table]) -> None:
+    day = _raw(root)
+    table = pq.read_table(day)
+    for f in day.glob("*.parquet"):
+        f.unlink()
+    pq.write_table(change(table).cast(contract.SCHEMA), day / "part-00000.parquet")
+
+
+def _set(table: pa.Table, column: str, values: pa.Array | np.ndarray | list) -> pa.Table:
+    field = contract.SCHEMA.field(column)
+    return table.set_column(table.schema.get_field_index(column), field, pa.array(values, field.type))
+
+
+def _rows(table: pa.Table, n: int = 25) -> np.ndarray:
+    """Mask of the first `n` rows: a small, local corruption."""
+    mask = np.zeros(table.num_rows, dtype=bool)
+    mask[:n] = True
+    return mask
+
+
+def _where(table: pa.Table, column: str, mask: np.ndarray, value: object) -> pa.Table:
+    values = table.column(column).to_pylist()
+    return _set(table, column, [value if m else v for v, m in zip(values, mask, strict=True)])
+
+
+def _channel_mask(table: pa.Table, channel: str) -> np.ndarray:
+    return pc.equal(table.column("channel"), channel).to_numpy(zero_copy_only=False)
+
+
+def dwell_without_click(t: pa.Table) -> pa.Table:
+    not_clicked = (t.column("clicked").to_numpy() == 0) & _rows(t, 400)
+    return _where(t, "dwell_time_s", not_clicked, 12.5)
+
+
+def negative_dwell(t: pa.Table) -> pa.Table:
+    clicked = t.column("clicked").to_numpy() == 1
+    first = np.flatnonzero(clicked)[:10]
+    mask = np.zeros(t.num_rows, dtype=bool)
+    mask[first] = True
+    return _where(t, "dwell_time_s", mask, -3.0)
+
+
+def ctr_collapse(t: pa.Table) -> pa.Table:
+    news = _channel_mask(t, "news")
+    return _where(_where(t, "clicked", news, 0), "dwell_time_s", news, 0.0)
+
+
+def channel_vanishes(t: pa.Table) -> pa.Table:
+    return t.filter(pa.array(~_channel_mask(t, "article")))
+
+
+def volume_spike(t: pa.Table) -> pa.Table:
+    copies = []
+    for k in range(10):
+        shifted = pc.add(t.column("session_id"), k * 10**12)
+        copies.append(t.set_column(t.schema.get_field_index("session_id"), "session_id", shifted))
+    return pa.concat_tables(copies)
+
+
+def duplicated_rows(t: pa.Table) -> pa.Table:
+    return pa.concat_tables([t, t.slice(0, 50)])
+
+
+def timestamps_from_another_day(t: pa.Table) -> pa.Table:
+    other = dt.datetime.fromisoformat("2026-11-07T10:00:00+00:00")
+    return _where(t, "event_time", _rows(t), other)
+
+
+def empty_tags(t: pa.Table) -> pa.Table:
+    return _where(t, "item_tags", _rows(t), [])
+
+
+def blank_tag(t: pa.Table) -> pa.Table:
+    return _where(t, "item_tags", _rows(t), ["  "])
+
+
+def position_out_of_range(t: pa.Table) -> pa.Table:
+    return _where(t, "position", _rows(t, 1), 25)
+
+
+def null_user_ids(t: pa.Table) -> pa.Table:
+    return _where(t, "user_id", _rows(t), None)
+
+
+def session_with_two_users(t: pa.Table) -> pa.Table:
+    first_session = t.column("session_id")[0].as_py()
+    rows = pc.equal(t.column("session_id"), first_session).to_numpy(zero_copy_only=False)
+    second_row = np.flatnonzero(rows)[1]
+    mask = np.zeros(t.num_rows, dtype=bool)
+    mask[second_row] = True
+    return _where(t, "user_id", mask, 999_999_999)
+
+
+def unknown_channel(t: pa.Table) -> pa.Table:
+    return _where(t, "channel", _rows(t), "podcast")
+
+
+def clicked_not_binary(t: pa.Table) -> pa.Table:
+    return _where(t, "clicked", _rows(t), 2)
+
+
+def null_channel(t: pa.Table) -> pa.Table:
+    return _where(t, "channel", _rows(t), None)
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
+    "dwell without click": (dwell_without_click, "no_dwell_without_click"),
+    "negative dwell": (negative_dwell, "dwell_non_negative"),
+    "CTR collapse in one channel": (ctr_collapse, "channel_ctr_vs_trailing"),
+    "a channel vanishing": (channel_vanishes, "channel_share_vs_trailing"),
+    "10x volume spike": (volume_spike, "volume_vs_trailing"),
+    "duplicated rows": (duplicated_rows, "unique_session_position"),
+    "timestamps from another day": (timestamps_from_another_day, "event_time_in_day"),
+    "empty tags": (empty_tags, "tags_not_empty"),
+    "blank tag": (blank_tag, "tags_not_blank"),
+    "out-of-range position": (position_out_of_range, "position_range"),
+    "null user ids": (null_user_ids, "null_user_id"),
+    "a session with two users": (session_with_two_users, "one_user_per_session"),
+    "a channel not in the configured list": (unknown_channel, "channel_known"),
+    "clicked not 0/1": (clicked_not_binary, "clicked_binary"),
+    "null channel": (null_channel, "null_channel"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_corruption_is_caught_by_its_check_and_quarantined(case: str, ws: Path) -> None:
+    corrupt, check = CORRUPTIONS[case]
+    _corrupt(ws, corrupt)
+    result = validation.run(_cfg(), TODAY, ws)
+
+    assert result.verdict == "FAIL"
+    failed = {o.check: o for o in result.failed}
+    assert check in failed, f"{case}: expected {check}, failed {sorted(failed)}"
+    outcome = failed[check]
+    assert outcome.threshold, "the failure must say what it was judged against"
+    assert outcome.observed is not None or outcome.unexpected_count
+
+    # The day went to quarantine, with its result beside the data; nothing deleted.
+    quarantined = simulator.partition(ws / "data" / "quarantine", TODAY)
+    assert not _raw(ws).exists()
+    assert (quarantined / "_validation.json").is_file() and any(quarantined.glob("*.parquet"))
+    metrics = json.loads((ws / "metrics" / "validate.json").read_text())
+    assert metrics["verdict"] == "FAIL" and check in {f["check"] for f in metrics["failed"]}
+    with pytest.raises(Rejected, match="quarantined"):
+        validation.require_validated(_cfg(), TODAY, ws)
+
+
+def test_a_clean_day_passes_every_check_with_history(ws: Path) -> None:
+    result = validation.run(_cfg(), TODAY, ws)
+    assert result.verdict == "PASS", [o.to_json() for o in result.failed]
+    assert result.skipped == []
+    assert result.history == DAYS[:-1]
+    assert result.evaluated >= 38
+    assert validation.require_validated(_cfg(), TODAY, ws) == _raw(ws)
+    docs = ws / result.data_docs
+    assert docs.is_file() and "impressions" in docs.read_text()
+
+
+def test_without_enough_history_trailing_checks_are_skipped_visibly(ws: Path) -> None:
+    first = validation.run(_cfg(), DAYS[0], ws)
+    assert first.verdict == "PASS"
+    assert {s["suite"] for s in first.skipped} == {"volume", "channel_drift"}
+    assert "trailing comparisons need 3" in first.skipped[0]["reason"]
+    metrics = json.loads((ws / "metrics" / "validate.json").read_text())
+    assert metrics["checks"]["skipped"] == 2 and metrics["skipped"]
+
+
+def test_release_of_a_quarantined_day_is_deliberate_and_recorded(ws: Path) -> None:
+    _corrupt(ws, duplicated_rows)
+    assert validation.run(_cfg(), TODAY, ws).verdict == "FAIL"
+    with pytest.raises(BadInput, match="needs a reason"):
+        validation.release(_cfg(), TODAY, ws, reason=" ")
+    with pytest.raises(BadInput, match="in quarantine"):
+        validation.run(_cfg(), TODAY, ws)
+
+    released = validation.release(_cfg(), TODAY, ws, reason="duplicates are a known logger retry", by="alice")
+    assert released.verdict == "WARN" and released.state == "released"
+    assert validation.require_validated(_cfg(), TODAY, ws) == _raw(ws)
+    log = (ws / "data" / "validation" / "releases.jsonl").read_text().splitlines()
+    entry = json.loads(log[-1])
+    assert entry["by"] == "alice" and entry["reason"] == "duplicates are a known logger retry"
+    assert set(entry["failed_checks"]) == {"unique_session_position", "list_length"}
+    with pytest.raises(BadInput, match="not in quarantine"):
+        validation.release(_cfg(), TODAY, ws, reason="again")
+
+
+def test_never_validated_or_changed_days_are_refused(ws: Path) -> None:
+    with pytest.raises(BadInput, match="never validated"):
+        validation.require_validated(_cfg(), TODAY, ws)
+    validation.run(_cfg(), TODAY, ws)
+    _corrupt(ws, lambda t: t.slice(0, t.num_rows - 10))  # re-ingested with other content
+    with pytest.raises(BadInput, match="changed since it was validated"):
+        validation.require_validated(_cfg(), TODAY, ws)
+
+
+def test_a_day_never_ingested_is_unusable_input(ws: Path) -> None:
+    with pytest.raises(BadInput, match="has not been ingested"):
+        validation.run(_cfg(), "2026-12-01", ws)
+
+
+def test_large_days_are_checked_in_chunks_of_whole_lists(ws: Path) -> None:
+    cfg = tiny_config("profiles.small.simulator_users=800", "validation.chunk_rows=7000")
+    _corrupt(ws, duplicated_rows)
+    result = validation.run(cfg, TODAY, ws)
+    failed = {o.check: o for o in result.failed}
+    assert set(failed) == {"unique_session_position", "list_length"}
+    assert failed["unique_session_position"].unexpected_count == 100  # 50 rows, each seen twice
+    assert (
+        failed["unique_session_position"].element_count
+        == pq.read_metadata(simulator.partition(ws / "data" / "quarantine", TODAY) / "part-00000.parquet").num_rows
+    )
+
+
+def test_suites_come_from_the_workspace_when_it_has_them(ws: Path) -> None:
+    own = ws / "data_checks"
+    own.mkdir()
+    (own / "only.yaml").write_text(
+        "name: only\nframe: impressions\nexpectations:\n"
+        "  - {type: expect_column_values_to_be_between, kwargs: {column: position, max_value: 3},"
+        " meta: {check: short_lists, why: 'a stricter local rule'}}\n"
+    )
+    result = validation.run(_cfg(), TODAY, ws)
+    assert result.evaluated == 1 and [o.check for o in result.failed] == ["short_lists"]
+
+
+def test_a_suite_with_an_unknown_parameter_is_refused(ws: Path) -> None:
+    own = ws / "data_checks"
+    own.mkdir()
+    (own / "bad.yaml").write_text(
+        "name: bad\nframe: impressions\nexpectations:\n"
+        "  - {type: expect_column_values_to_be_between, kwargs: {column: position, max_value: {$PARAMETER: nope}},"
+        " meta: {check: c}}\n"
+    )
+    with pytest.raises(BadInput, match="unknown parameter 'nope'"):
+        validation.run(_cfg(), TODAY, ws)
