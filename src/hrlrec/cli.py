@@ -129,6 +129,39 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def _dataset(args: argparse.Namespace) -> int:
+    from hrlrec.data import build
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    r = build.run(ws.cfg, args.ds, ws.root)
+    print(f"dataset {r.ds}: {r.rows:,} stream rows, lists {r.lists} -> {r.out_dir} ({r.seconds:.1f}s)")
+    print(f"training window: {', '.join(r.train_days)}")
+    for day, why in r.skipped_days.items():
+        print(f"  skipped {day}: {why}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from hrlrec import train
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    models = [m.strip() for m in args.model.split(",")] if args.model else None
+    if models == ["all"]:
+        models = list(train.MODELS)
+    r = train.run(ws.cfg, args.ds, ws.root, models=models, device=args.device, progress=not args.no_progress)
+    if not r.models:  # a non-zero rank of a torchrun job: rank 0 reports
+        return 0
+    oracle = f"{r.oracle_auc:.4f}" if r.oracle_auc is not None else "n/a (no ground truth)"
+    print(f"trained on {r.device} in {r.seconds:.0f}s; test day {r.ds}; oracle AUC {oracle}")
+    print(f"{'model':<10}{'AUC':>8}{'LogLoss':>9}{'RelaImpr':>10}{'gap closed':>12}{'epochs':>8}{'sec':>7}")
+    for name, m in sorted(r.models.items(), key=lambda kv: kv[1]["auc"]):
+        rel = f"{m['relaimpr_over_lr']:+.2%}" if m["relaimpr_over_lr"] is not None else "n/a"
+        gap = f"{m['lr_to_oracle_gap_closed']:.1%}" if m["lr_to_oracle_gap_closed"] is not None else "n/a"
+        print(f"{name:<10}{m['auc']:>8.4f}{m['logloss']:>9.4f}{rel:>10}{gap:>12}{m['epochs']:>8}{m['seconds']:>7.0f}")
+    print(f"weights and cards: {r.out_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -168,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
     p.add_argument("--accept", action="store_true", help="release a quarantined day on purpose (needs --reason)")
     p.add_argument("--reason", default=None, help="why a quarantined day is released; recorded with your name")
+
+    p = step("dataset", "build training lists from validated days (window before D, D held out)", _dataset)
+    p.add_argument("--ds", type=_day, required=True, help="the held-out test day, YYYY-MM-DD")
+
+    p = step("train", "train HRL-Rec and baselines on the dataset of D; write weights and metrics", _train)
+    p.add_argument("--ds", type=_day, required=True, help="the held-out test day, YYYY-MM-DD")
+    p.add_argument(
+        "--model", default=None,
+        help="comma-separated: hrlrec, lr, fm, nfm, afm, widedeep, deepfm, autoint, or all (default: train.models)",
+    )  # fmt: skip
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default: train.device")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still say each epoch)")
     return parser
 
 

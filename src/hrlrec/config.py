@@ -156,6 +156,7 @@ class ProfileConfig(_Strict):
     """A size profile: `small` keeps a CPU run short, `full` is the paper's section 4.3."""
 
     simulator_users: int = Field(ge=1)  # simulated user population (before simulator.scale)
+    train_days: int = Field(ge=1)  # days before ds that form the training window
     history_len: int = Field(ge=1)  # m: recent impressions in each state sequence
     state_dim: int = Field(ge=1)  # aggregated feature embedding size
     item_dim: int = Field(ge=1)  # item / channel embedding size
@@ -167,30 +168,88 @@ class ProfileConfig(_Strict):
 
 
 def _default_profiles() -> dict[str, ProfileConfig]:
+    # fmt: off
     return {
         "small": ProfileConfig(
-            simulator_users=5000,
-            history_len=20,
-            state_dim=64,
-            item_dim=16,
-            field_dim=16,
-            attention_heads=2,
-            gamma=0.3,
-            batch_size=256,
-            epochs=2,
+            simulator_users=5000, train_days=3, history_len=10, state_dim=64, item_dim=32, field_dim=16,
+            attention_heads=2, gamma=0.3, batch_size=512, epochs=2,
         ),
         "full": ProfileConfig(
-            simulator_users=25000,
-            history_len=50,
-            state_dim=128,
-            item_dim=32,
-            field_dim=32,
-            attention_heads=4,
-            gamma=0.3,
-            batch_size=256,
-            epochs=5,
+            simulator_users=25000, train_days=7, history_len=50, state_dim=128, item_dim=32, field_dim=32,
+            attention_heads=4, gamma=0.3, batch_size=256, epochs=5,
         ),
     }
+    # fmt: on
+
+
+class DatasetConfig(_Strict):
+    """How logged days become training lists (paper 4.1: chronological split)."""
+
+    lookback_days: int = Field(2, ge=0)  # earlier days read only as history for the window's first lists
+    val_fraction: float = Field(0.1, gt=0, lt=1)  # latest share of training lists kept for early stopping
+    user_buckets: int = Field(20_000, ge=2)  # hashed user ids (stable across days, no vocabulary to keep)
+    item_buckets: int = Field(50_000, ge=2)  # hashed item ids
+    tag_buckets: int = Field(4096, ge=2)  # hashed tags
+    region_buckets: int = Field(1024, ge=2)  # hashed regions
+    device_buckets: int = Field(64, ge=2)  # hashed device names
+    max_tags: int = Field(3, ge=1)  # tags kept per item
+    recent_sessions: int = Field(5, ge=1)  # earlier sessions whose clicks make the cumulative click features
+
+
+class ModelConfig(_Strict):
+    """HRL-Rec's rewards, losses and ablation switches (paper section 3)."""
+
+    reward_bias: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # b_i of eq. (7)
+    default_reward_weights: list[float] = Field(
+        default_factory=lambda: [1.0, 0.3, 0.2, 0.1]
+    )  # lambda_i of eq. (7) for click, dwell, diversity, novelty
+    reward_weights: dict[str, list[float]] = Field(
+        default_factory=lambda: {
+            "news": [1.0, 0.2, 0.2, 0.2],
+            "article": [1.0, 0.6, 0.2, 0.1],
+            "long_video": [1.0, 0.4, 0.2, 0.1],
+            "short_video": [1.0, 0.1, 0.3, 0.1],
+        }
+    )  # channel-specific lambda_i; channels not listed use default_reward_weights
+    dwell_scale_s: float = Field(60.0, gt=0)  # dwell reward is log1p(dwell / this)
+    # eq. (18) l:h:c:s. The paper's 5:5:1:1 with beta = 1 costs AUC on the simulated world
+    # (docs/results.md): the similarity and actor terms pull the actions the click model
+    # reads. Set [5, 5, 1, 1] and beta 1 to train exactly as the paper.
+    loss_weights: list[float] = Field(default_factory=lambda: [5.0, 5.0, 1.0, 0.1])
+    beta: float = Field(0.1, ge=0)  # actor loss weight inside eqs. (11) and (14)
+    critic_updates_per_actor: int = Field(5, ge=1)  # critics are updated this many times per actor update
+    action_noise: float = Field(0.1, ge=0)  # sd of Gaussian noise on actions while training
+    tau: float = Field(0.01, gt=0, le=1)  # soft update rate of the target networks
+    use_gru: bool = True  # ablation: False replaces the GRU by mean pooling + a dense layer
+    use_attention: bool = True  # ablation: False replaces field self-attention by a dense layer
+    use_similarity_loss: bool = True  # ablation: drop L_s
+    use_supervised_loss: bool = True  # ablation: drop L_c
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        for name, weights in [("default_reward_weights", self.default_reward_weights), *self.reward_weights.items()]:
+            if len(weights) != 4:
+                raise ValueError(f"reward weights {name} need 4 values (click, dwell, diversity, novelty)")
+        if len(self.reward_bias) != 4 or len(self.loss_weights) != 4:
+            raise ValueError("reward_bias and loss_weights need 4 values each")
+        return self
+
+    def weights_for(self, channel: str) -> list[float]:
+        """lambda of eq. (7) for `channel`."""
+        return self.reward_weights.get(channel, self.default_reward_weights)
+
+
+class TrainConfig(_Strict):
+    """How models are trained."""
+
+    models: list[str] = Field(default_factory=lambda: ["hrlrec", "lr"])  # trained by `hrlrec train` by default
+    learning_rate: float = Field(5e-3, gt=0)  # Adam
+    weight_decay: float = Field(0.0, ge=0)  # Adam weight decay
+    baseline_epochs: int = Field(6, ge=1)  # epochs of the (much cheaper) CTR baselines; HRL-Rec uses the profile's
+    patience: int = Field(1, ge=0)  # epochs without validation improvement before stopping
+    device: str = "auto"  # auto (CUDA when present), cpu or cuda
+    threads: int = Field(0, ge=0)  # CPU threads for torch; 0 = torch's default
+    max_grad_norm: float = Field(5.0, gt=0)  # gradient clipping
 
 
 class PathsConfig(_Strict):
@@ -202,6 +261,8 @@ class PathsConfig(_Strict):
     validation: str = "data/validation"  # per-day validation results and day statistics
     data_docs: str = "reports/data_docs"  # Great Expectations Data Docs, one site per day
     metrics: str = "metrics"  # JSON metrics that DVC tracks
+    datasets: str = "data/datasets"  # training lists per day
+    models: str = "models"  # checkpoints of trained candidates
 
 
 class ValidationConfig(_Strict):
@@ -230,6 +291,9 @@ class Config(_Strict):
     paths: PathsConfig = Field(default_factory=PathsConfig)  # workspace layout
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)  # the simulated world
     validation: ValidationConfig = Field(default_factory=ValidationConfig)  # data checks
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)  # training window and features
+    model: ModelConfig = Field(default_factory=ModelConfig)  # HRL-Rec rewards, losses, ablations
+    train: TrainConfig = Field(default_factory=TrainConfig)  # optimisation
     profiles: dict[str, ProfileConfig] = Field(default_factory=_default_profiles)  # size profiles
 
     @model_validator(mode="after")
@@ -249,6 +313,9 @@ class Config(_Strict):
         shock = self.simulator.shock
         if shock is not None and shock.channel not in self.channels:
             raise ValueError(f"simulator.shock.channel {shock.channel!r} is not in `channels`")
+        unknown = sorted(set(self.model.reward_weights) - set(self.channels))
+        if unknown:
+            raise ValueError(f"model.reward_weights names channels not in `channels`: {unknown}")
         if self.profile not in self.profiles:
             raise ValueError(f"profile {self.profile!r} is not one of {sorted(self.profiles)}")
         return self

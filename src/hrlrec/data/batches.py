@@ -1,0 +1,201 @@
+"""Load a built dataset into tensors and cut it into batches by index arithmetic.
+
+Two views of the same stream:
+
+- lists (HRL-Rec): for each list, the user's last m impressions before it
+  followed by the list's own positions, gathered as one padded sequence;
+- impressions (the CTR baselines): the rows of the lists, one sample each.
+
+Nothing is copied per sample ahead of time: a batch is a gather from the
+stream tensors, which is cheap on CPU and on GPU alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from hrlrec.data.build import LISTS, META, SPLITS, STREAM
+
+# Feedback codes of a behaviour in a state sequence.
+NOT_CLICKED, CLICKED, UNKNOWN, PAD = 0, 1, 2, 3
+FEEDBACK_CODES = 4
+
+
+@dataclass
+class Stream:
+    """A dataset in memory: per-row features and labels, and the list index."""
+
+    cat: torch.Tensor  # (N, F) int64 categorical ids, columns = cat_columns
+    dense: torch.Tensor  # (N, 2C) float32 cumulative channel features
+    clicked: torch.Tensor  # (N,) float32
+    dwell: torch.Tensor  # (N,) float32 seconds
+    cat_columns: list[str]
+    offset: np.ndarray  # per list: first stream row
+    length: np.ndarray  # per list: rows
+    user_start: np.ndarray  # per list: first stream row of its user
+    split: np.ndarray  # per list: SPLITS code
+    session_id: np.ndarray  # per row: the logged list id (to join ground truth)
+    meta: dict
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.meta["channels"])
+
+    def column(self, name: str) -> int:
+        return self.cat_columns.index(name)
+
+    def lists(self, split: str) -> np.ndarray:
+        """Indices of the lists in `split` (train, val or test)."""
+        return np.flatnonzero(self.split == SPLITS[split])
+
+    def rows(self, lists: np.ndarray) -> np.ndarray:
+        """Stream rows of the given lists, in list order."""
+        starts, lengths = self.offset[lists], self.length[lists]
+        within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return np.repeat(starts, lengths) + within
+
+    def to(self, device: torch.device) -> Stream:
+        pin = device.type == "cuda"
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return (t.pin_memory() if pin else t).to(device, non_blocking=pin)
+
+        return Stream(
+            move(self.cat), move(self.dense), move(self.clicked), move(self.dwell), self.cat_columns,
+            self.offset, self.length, self.user_start, self.split, self.session_id, self.meta,
+        )  # fmt: skip
+
+
+def load(folder: Path) -> Stream:
+    """Read stream.parquet, lists.parquet and meta.json written by the dataset step."""
+    meta = json.loads((folder / META).read_text())
+    table = pq.read_table(folder / STREAM)
+    names = table.column_names
+    dense_cols = [n for n in names if n.startswith("recent_")]
+    cat_cols = [n for n in names if n not in dense_cols and n not in ("clicked", "dwell", "session_id", "day")]
+    cat = torch.from_numpy(np.stack([table.column(c).to_numpy().astype(np.int64) for c in cat_cols], axis=1))
+    dense = torch.from_numpy(np.stack([table.column(c).to_numpy().astype(np.float32) for c in dense_cols], axis=1))
+    lists = pq.read_table(folder / LISTS)
+    return Stream(
+        cat=cat,
+        dense=dense,
+        clicked=torch.from_numpy(table.column("clicked").to_numpy().astype(np.float32)),
+        dwell=torch.from_numpy(table.column("dwell").to_numpy().astype(np.float32)),
+        cat_columns=cat_cols,
+        offset=lists.column("offset").to_numpy(),
+        length=lists.column("length").to_numpy(),
+        user_start=lists.column("user_start").to_numpy(),
+        split=lists.column("split").to_numpy(),
+        session_id=table.column("session_id").to_numpy(),
+        meta=meta,
+    )
+
+
+@dataclass
+class ListBatch:
+    """B lists, each as [last m impressions] + [its own positions], right-padded.
+
+    Sequence position j holds history row j while j < hist_len, list position
+    j - hist_len after that, padding beyond hist_len + list_len. The state
+    *before* list position t is the encoder output after hist_len + t steps.
+    """
+
+    seq_cat: torch.Tensor  # (B, T, F) long, T = m + K
+    seq_dense: torch.Tensor  # (B, T, 2C)
+    feedback: torch.Tensor  # (B, T) long: NOT_CLICKED / CLICKED in history, UNKNOWN in the list, PAD
+    hist_len: torch.Tensor  # (B,) long, 0..m
+    list_len: torch.Tensor  # (B,) long, 1..K
+    list_cat: torch.Tensor  # (B, K, F) features of the list's own rows
+    list_dense: torch.Tensor  # (B, K, 2C) their cumulative channel features
+    clicked: torch.Tensor  # (B, K) float labels (0 on padding)
+    dwell: torch.Tensor  # (B, K) float seconds
+    list_mask: torch.Tensor  # (B, K) bool, True on real positions
+    hist_cat: torch.Tensor  # (B, m, F) features of the history rows (for the novelty reward)
+    hist_clicked: torch.Tensor  # (B, m) float, 0 on padding
+    hist_mask: torch.Tensor  # (B, m) bool
+
+    @property
+    def size(self) -> int:
+        return self.seq_cat.shape[0]
+
+
+def list_batch(stream: Stream, lists: np.ndarray, history_len: int, list_len: int) -> ListBatch:
+    """Gather the lists `lists` of `stream` into one ListBatch."""
+    device = stream.cat.device
+    s0 = torch.as_tensor(stream.offset[lists], device=device)
+    u0 = torch.as_tensor(stream.user_start[lists], device=device)
+    n_list = torch.as_tensor(stream.length[lists], device=device).clamp(max=list_len).long()
+    n_hist = torch.minimum(s0 - u0, torch.tensor(history_len, device=device))
+    T = history_len + list_len
+    j = torch.arange(T, device=device)[None, :]
+    in_hist = j < n_hist[:, None]
+    valid = j < (n_hist + n_list)[:, None]
+    rows = torch.where(in_hist, s0[:, None] - n_hist[:, None] + j, s0[:, None] + j - n_hist[:, None])
+    rows = torch.where(valid, rows, torch.zeros_like(rows))
+
+    clicked_rows = stream.clicked[rows]
+    feedback = torch.where(in_hist, clicked_rows.long(), torch.full_like(rows, UNKNOWN))
+    feedback = torch.where(valid, feedback, torch.full_like(rows, PAD))
+
+    k = torch.arange(list_len, device=device)[None, :]
+    list_mask = k < n_list[:, None]
+    list_rows = torch.where(list_mask, s0[:, None] + k, torch.zeros_like(k))
+    h = torch.arange(history_len, device=device)[None, :]
+    hist_mask = h < n_hist[:, None]
+    hist_rows = torch.where(hist_mask, s0[:, None] - n_hist[:, None] + h, torch.zeros_like(h))
+    return ListBatch(
+        seq_cat=stream.cat[rows],
+        seq_dense=stream.dense[rows] * valid[..., None],
+        feedback=feedback,
+        hist_len=n_hist.long(),
+        list_len=n_list,
+        list_cat=stream.cat[list_rows],
+        list_dense=stream.dense[list_rows],
+        clicked=stream.clicked[list_rows] * list_mask,
+        dwell=stream.dwell[list_rows] * list_mask,
+        list_mask=list_mask,
+        hist_cat=stream.cat[hist_rows],
+        hist_clicked=stream.clicked[hist_rows] * hist_mask,
+        hist_mask=hist_mask,
+    )
+
+
+def iterate_lists(
+    stream: Stream,
+    lists: np.ndarray,
+    batch_size: int,
+    history_len: int,
+    list_len: int,
+    rng: np.random.Generator | None = None,
+) -> Iterator[ListBatch]:
+    """Batches of lists; shuffled when `rng` is given (training), in order otherwise."""
+    order = rng.permutation(lists) if rng is not None else lists
+    for i in range(0, len(order), batch_size):
+        yield list_batch(stream, order[i : i + batch_size], history_len, list_len)
+
+
+@dataclass
+class ImpressionBatch:
+    """B impressions with their features, for the point-wise CTR baselines."""
+
+    cat: torch.Tensor  # (B, F) long
+    dense: torch.Tensor  # (B, 2C)
+    clicked: torch.Tensor  # (B,)
+
+
+def iterate_impressions(
+    stream: Stream, rows: np.ndarray, batch_size: int, rng: np.random.Generator | None = None
+) -> Iterator[ImpressionBatch]:
+    """Batches of stream rows; shuffled when `rng` is given."""
+    order = rng.permutation(rows) if rng is not None else rows
+    device = stream.cat.device
+    for i in range(0, len(order), batch_size):
+        idx = torch.as_tensor(order[i : i + batch_size], device=device)
+        yield ImpressionBatch(stream.cat[idx], stream.dense[idx], stream.clicked[idx])

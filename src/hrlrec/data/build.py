@@ -1,0 +1,315 @@
+"""The dataset step: validated days -> one event stream plus an index of lists.
+
+Every impression of the lookback days, the training window and the test day
+is laid out in one *stream*, sorted by (user, time, list, position), with
+integer feature ids. A training sample is a list (session): its rows are
+contiguous in the stream and the user's previous impressions are the rows
+just before it, so "the last m impressions before the list" is index
+arithmetic at batch time, never a copy per sample.
+
+Feature ids are hashes (user, item, tag, region, device) or fixed codes
+(channel order of params.yaml, hour, weekday), so they mean the same on every
+day and yesterday's model can score today's data; an unseen id lands in some
+bucket, never in an error. Channels outside `channels` map to 0 ("unknown").
+
+Outputs under `data/datasets/ds=D/` (written atomically):
+    stream.parquet   one row per impression, features + labels
+    lists.parquet    one row per list: stream offset, length, user's first row, split
+    meta.json        sizes, days used and skipped, split counts
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from hrlrec import atomic, validation
+from hrlrec.config import Config
+from hrlrec.errors import BadInput, HrlrecError
+from hrlrec.simulator import partition
+
+log = logging.getLogger(__name__)
+
+STREAM = "stream.parquet"
+LISTS = "lists.parquet"
+META = "meta.json"
+SPLITS = {"history": 0, "train": 1, "val": 2, "test": 3}
+
+READ_COLUMNS = [
+    "event_time", "user_id", "session_id", "position", "channel", "item_id", "item_tags", "clicked",
+    "dwell_time_s", "user_age_bucket", "user_gender", "user_region", "device",
+]  # fmt: skip
+AGE_CODES = 16  # age buckets are clipped into 0..15
+GENDER_CODES = 4  # genders are clipped into 0..3
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """What the dataset step built."""
+
+    ds: str
+    out_dir: Path
+    rows: int
+    lists: dict[str, int]
+    train_days: list[str]
+    skipped_days: dict[str, str]
+    seconds: float
+
+
+def _stable_hash(values: np.ndarray, buckets: int, salt: int) -> np.ndarray:
+    """splitmix64 of int64 ids, folded into [1, buckets): the same on every machine and day (0 = padding)."""
+    x = values.astype(np.uint64) + np.uint64((salt * 0x9E3779B97F4A7C15) % 2**64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return (x % np.uint64(buckets - 1)).astype(np.int64) + 1
+
+
+def _encode(array: pa.Array | pa.ChunkedArray) -> tuple[list, np.ndarray]:
+    """Distinct values and, per row, the index of its value (len(values) for null)."""
+    encoded = pc.dictionary_encode(array)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    values = encoded.dictionary.to_pylist()
+    return values, pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
+
+
+def _hash_strings(array: pa.Array | pa.ChunkedArray, buckets: int) -> np.ndarray:
+    """Bucket of each string, hashed once per distinct value (few), never once per row in Python."""
+    values, idx = _encode(array)
+    digest = [int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little") for v in values]
+    table = np.array([1 + h % (buckets - 1) for h in digest] + [0], dtype=np.int64)
+    return table[idx]
+
+
+def _channel_codes(array: pa.ChunkedArray, channels: list[str]) -> np.ndarray:
+    """1.. in the order of params.yaml `channels`; 0 for a channel not configured."""
+    values, idx = _encode(array)
+    code = {c: i + 1 for i, c in enumerate(channels)}
+    return np.array([code.get(v, 0) for v in values] + [0], dtype=np.int64)[idx]
+
+
+def _window(cfg: Config, ds: str) -> tuple[list[str], list[str]]:
+    day = dt.date.fromisoformat(ds)
+    n, back = cfg.active.train_days, cfg.dataset.lookback_days
+    train = [(day - dt.timedelta(days=k)).isoformat() for k in range(n, 0, -1)]
+    lookback = [(day - dt.timedelta(days=k)).isoformat() for k in range(n + back, n, -1)]
+    return lookback, train
+
+
+def run(cfg: Config, ds: str, root: Path) -> DatasetResult:
+    """Build the stream and lists for test day `ds` from validated days only."""
+    t0 = time.perf_counter()
+    lookback, train = _window(cfg, ds)
+    test_dir = validation.require_validated(cfg, ds, root)  # the held-out day must be clean too
+    usable: dict[str, Path] = {}
+    skipped: dict[str, str] = {}
+    for day in [*lookback, *train]:
+        try:
+            usable[day] = validation.require_validated(cfg, day, root)
+        except HrlrecError as exc:
+            skipped[day] = str(exc).split(";")[0]
+    train_used = [d for d in train if d in usable]
+    if not train_used:
+        reasons = "; ".join(f"{d}: {r}" for d, r in skipped.items() if d in train)
+        raise BadInput(f"no validated day in the training window {train[0]}..{train[-1]} of {ds}: {reasons}")
+    for day, why in skipped.items():
+        log.warning("dataset %s: skipping %s (%s)", ds, day, why)
+
+    days = [d for d in [*lookback, *train] if d in usable] + [ds]
+    split_of_day = {d: SPLITS["history"] for d in lookback} | {d: SPLITS["train"] for d in train} | {ds: SPLITS["test"]}
+    tables = []
+    for day in days:
+        t = pq.read_table(usable.get(day, test_dir), columns=READ_COLUMNS)
+        tables.append(t.append_column("day", pa.array(np.full(t.num_rows, _day_number(day), np.int32))))
+    raw = pa.concat_tables(tables)
+    del tables
+
+    stream, lists = _build(cfg, raw, split_of_day)
+    counts = {name: int(np.sum(lists["split"] == code)) for name, code in SPLITS.items() if name != "history"}
+    if counts["train"] == 0 or counts["test"] == 0:
+        raise BadInput(f"dataset {ds}: no lists to train on or to test ({counts})")
+    meta = {
+        "ds": ds,
+        "channels": list(cfg.channels),
+        "list_len": cfg.list_len,
+        "days": days,
+        "train_days": train_used,
+        "lookback_days": [d for d in lookback if d in usable],
+        "skipped_days": skipped,
+        "rows": stream.num_rows,
+        "lists": counts,
+        "vocab": vocab_sizes(cfg),
+        "fingerprints": {d: validation.fingerprint(usable.get(d, test_dir)) for d in days},
+    }
+    out = partition(root / cfg.paths.datasets, ds)
+    with atomic.atomic_dir(out) as tmp:
+        pq.write_table(stream, tmp / STREAM, compression="zstd")
+        pq.write_table(pa.table(lists), tmp / LISTS, compression="zstd")
+        (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
+    seconds = time.perf_counter() - t0
+    log.info("dataset %s: %d rows, lists %s in %.1fs", ds, stream.num_rows, counts, seconds)
+    return DatasetResult(ds, out, stream.num_rows, counts, train_used, skipped, seconds)
+
+
+def _day_number(ds: str) -> int:
+    return (dt.date.fromisoformat(ds) - dt.date(1970, 1, 1)).days
+
+
+def vocab_sizes(cfg: Config) -> dict[str, int]:
+    """Embedding table sizes of every categorical field (0 is padding / unknown in each)."""
+    d = cfg.dataset
+    return {
+        "user": d.user_buckets,
+        "age": AGE_CODES,
+        "gender": GENDER_CODES,
+        "region": d.region_buckets,
+        "hour": 24,
+        "weekday": 7,
+        "device": d.device_buckets,
+        "channel": len(cfg.channels) + 1,
+        "item": d.item_buckets,
+        "tag": d.tag_buckets,
+        "position": cfg.list_len,
+    }
+
+
+def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    d = cfg.dataset
+
+    # Order: user, list start time, list, position; every list is then a contiguous
+    # run of rows (sorting by row time would interleave a user's overlapping lists).
+    def column(name: str) -> np.ndarray:
+        return pc.fill_null(raw.column(name), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    times = pc.cast(raw.column("event_time"), pa.int64()).to_numpy(zero_copy_only=False)
+    lists_seen, list_of_row = np.unique(column("session_id"), return_inverse=True)
+    list_time = np.full(len(lists_seen), np.iinfo(np.int64).max)
+    np.minimum.at(list_time, list_of_row, times)
+    order = np.lexsort((column("position"), column("session_id"), list_time[list_of_row], column("user_id")))
+    raw = raw.take(pa.array(order))
+    n = raw.num_rows
+    col = {name: raw.column(name) for name in raw.column_names}
+
+    def ints(name: str) -> np.ndarray:
+        return pc.fill_null(col[name], 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    user_id = ints("user_id")
+    session = ints("session_id")
+    micros = pc.cast(col["event_time"], pa.int64()).to_numpy(zero_copy_only=False)
+    seconds_of_day = (micros // 1_000_000) % 86_400
+    day_number = ints("day")
+    channel = _channel_codes(col["channel"], cfg.channels)
+    C = len(cfg.channels)
+
+    features: dict[str, np.ndarray] = {
+        "user": _stable_hash(user_id, d.user_buckets, 1),
+        "age": np.clip(ints("user_age_bucket"), 0, AGE_CODES - 1),
+        "gender": np.clip(ints("user_gender"), 0, GENDER_CODES - 1),
+        "region": _stable_hash(ints("user_region"), d.region_buckets, 2),
+        "hour": seconds_of_day // 3600,
+        "weekday": (day_number + 3) % 7,  # 1970-01-01 was a Thursday; 0 = Monday
+        "device": _hash_strings(col["device"], d.device_buckets),
+        "channel": channel,
+        "item": _stable_hash(ints("item_id"), d.item_buckets, 3),
+        "position": np.clip(ints("position"), 0, cfg.list_len - 1),
+    }
+    tags = col["item_tags"].combine_chunks()
+    flat_tags = _hash_strings(pc.list_flatten(tags), d.tag_buckets)
+    parents = pc.list_parent_indices(tags).to_numpy(zero_copy_only=False)
+    starts = np.r_[0, np.cumsum(np.bincount(parents, minlength=n))[:-1]]
+    rank = np.arange(len(parents)) - starts[parents]
+    keep = rank < d.max_tags
+    tag_matrix = np.zeros((n, d.max_tags), dtype=np.int64)
+    tag_matrix[parents[keep], rank[keep]] = flat_tags[keep]
+    for k in range(d.max_tags):
+        features[f"tag{k}"] = tag_matrix[:, k]
+
+    clicked = ints("clicked").clip(0, 1)
+    dwell = pc.fill_null(col["dwell_time_s"], 0.0).to_numpy(zero_copy_only=False).astype(np.float32)
+
+    # User and list boundaries in the sorted stream.
+    new_user = np.r_[True, user_id[1:] != user_id[:-1]]
+    new_list = new_user | np.r_[True, session[1:] != session[:-1]]
+    user_start = np.maximum.accumulate(np.where(new_user, np.arange(n), 0))
+    list_start = np.maximum.accumulate(np.where(new_list, np.arange(n), 0))
+
+    # Cumulative channel features (paper 3.2 (d)): channel mix of the user's previous
+    # m impressions (earlier positions of the same list included: they are known
+    # when the list is built), and click mix of the user's previous sessions (clicks
+    # of the current list are not known yet, so they are never counted).
+    m = cfg.active.history_len
+    onehot = np.zeros((n, C), dtype=np.float32)
+    valid = channel > 0
+    onehot[np.flatnonzero(valid), channel[valid] - 1] = 1.0
+    recent = _trailing_sum(onehot, user_start, m) / float(m)
+    recent_clicks = _session_click_mix(onehot * clicked[:, None], list_start, new_list, user_start, d.recent_sessions)
+
+    split_code = {_day_number(k): v for k, v in split_of_day.items()}
+    day_values, day_of_row = np.unique(day_number, return_inverse=True)
+    split_rows = np.array([split_code[int(v)] for v in day_values], dtype=np.int64)[day_of_row]
+
+    columns = {name: pa.array(values.astype(np.int32)) for name, values in features.items()}
+    for c in range(C):
+        columns[f"recent_ch{c}"] = pa.array(recent[:, c])
+    for c in range(C):
+        columns[f"recent_click_ch{c}"] = pa.array(recent_clicks[:, c])
+    columns["clicked"] = pa.array(clicked.astype(np.int8))
+    columns["dwell"] = pa.array(dwell)
+    columns["session_id"] = pa.array(session)
+    columns["day"] = pa.array(day_number.astype(np.int32))
+    stream = pa.table(columns)
+
+    # One row per list: where it starts, how long it is, where its user starts.
+    starts_idx = np.flatnonzero(new_list)
+    lengths = np.diff(np.r_[starts_idx, n])
+    split = split_rows[starts_idx]
+    train_idx = np.flatnonzero(split == SPLITS["train"])
+    if len(train_idx):
+        # The latest lists of the window (by time) are the validation slice.
+        times = micros[starts_idx[train_idx]]
+        n_val = max(1, round(len(train_idx) * cfg.dataset.val_fraction))
+        val = train_idx[np.argsort(times, kind="stable")[-n_val:]]
+        split[val] = SPLITS["val"]
+    lists = {
+        "offset": starts_idx.astype(np.int64),
+        "length": lengths.astype(np.int32),
+        "user_start": user_start[starts_idx].astype(np.int64),
+        "split": split.astype(np.int8),
+        "day": day_number[starts_idx].astype(np.int32),
+    }
+    return stream, lists
+
+
+def _trailing_sum(values: np.ndarray, group_start: np.ndarray, window: int) -> np.ndarray:
+    """Sum of `values` over the previous `window` rows of the same group (current row excluded)."""
+    n = len(values)
+    csum = np.vstack([np.zeros((1, values.shape[1]), values.dtype), np.cumsum(values, axis=0, dtype=np.float64)])
+    idx = np.arange(n)
+    lo = np.maximum(idx - window, group_start)
+    return (csum[idx] - csum[lo]).astype(np.float32)
+
+
+def _session_click_mix(
+    clicks: np.ndarray, list_start: np.ndarray, new_list: np.ndarray, user_start: np.ndarray, sessions: int
+) -> np.ndarray:
+    """Per row: clicks per channel over the user's previous `sessions` lists, as shares of those clicks."""
+    starts = np.flatnonzero(new_list)
+    per_list = np.add.reduceat(clicks, starts, axis=0) if len(starts) else clicks[:0]
+    list_user_start = user_start[starts]
+    first_list_of_user = np.searchsorted(starts, list_user_start)
+    summed = _trailing_sum(per_list, first_list_of_user, sessions)
+    total = summed.sum(1, keepdims=True)
+    shares = np.divide(summed, total, out=np.zeros_like(summed), where=total > 0)
+    list_of_row = np.searchsorted(starts, list_start)
+    return shares[list_of_row]

@@ -1,0 +1,1 @@
+"""HRL-Rec and the CTR baselines, in PyTorch."""

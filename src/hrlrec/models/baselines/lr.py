@@ -1,0 +1,18 @@
+"""Logistic regression: one weight per feature value, the RelaImpr base (Peng et al. 2002)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hrlrec.models.baselines.common import FeatureSpec
+
+
+class LR(nn.Module):
+    def __init__(self, spec: FeatureSpec) -> None:
+        super().__init__()
+        self.weights = spec.embedding(dim=1)  # a 1-d "embedding" is a per-value weight
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, cat: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        return self.weights(cat, dense).sum((1, 2)) + self.bias

@@ -1,0 +1,84 @@
+"""The state encoder of both agents: field self-attention per behaviour, GRU over behaviours.
+
+One encoder call runs the GRU once per list over [last m impressions] +
+[the list's positions], and returns the state before every position of the
+list (paper eq. 2: the state at t sees the history and the t-1 items already
+placed in the list). Padding is skipped with packed sequences, so a user with
+a short history is not fed zeros.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from hrlrec.models.layers import PROFILE_FIELDS, FieldEmbedding, FieldSelfAttention
+
+
+class StateEncoder(nn.Module):
+    """Behaviour sequence -> states s_0..s_K before each list position."""
+
+    def __init__(
+        self,
+        fields: FieldEmbedding,
+        heads: int,
+        field_dim: int,
+        state_dim: int,
+        use_attention: bool = True,
+        use_gru: bool = True,
+    ) -> None:
+        super().__init__()
+        self.fields = fields
+        self.attention = FieldSelfAttention(fields.n_fields, field_dim, heads, enabled=use_attention)
+        self.use_gru = use_gru
+        profile_idx = [fields.fields.index(f) for f in PROFILE_FIELDS if f in fields.fields]
+        self.register_buffer("profile_idx", torch.tensor(profile_idx, dtype=torch.long), persistent=False)
+        self.profile = nn.Linear(len(profile_idx) * field_dim, state_dim)  # initial state from the profile
+        if use_gru:
+            self.gru = nn.GRU(self.attention.out_dim, state_dim, batch_first=True)
+        else:
+            # Ablation of Table 4: average pooling of the behaviours seen so far, then a dense layer.
+            self.pool = nn.Sequential(nn.Linear(self.attention.out_dim, state_dim), nn.Tanh())
+        self.state_dim = state_dim
+
+    def behaviours(
+        self, seq_cat: torch.Tensor, seq_dense: torch.Tensor, feedback: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-behaviour vectors f_i (B, T, n*d) and the field matrix (B, T, n, d)."""
+        B, T = seq_cat.shape[:2]
+        matrix = self.fields(seq_cat, seq_dense, {"feedback": feedback})  # (B, T, n, d)
+        f = self.attention(matrix.reshape(B * T, *matrix.shape[2:]))  # (B*T, n*d), eq. (1)
+        return f.reshape(B, T, -1), matrix
+
+    def initial_state(self, matrix: torch.Tensor) -> torch.Tensor:
+        """h_0 from the user profile fields of the first behaviour: (B, state_dim)."""
+        profile = matrix[:, 0].index_select(1, self.profile_idx).flatten(1)  # (B, p*d)
+        return torch.tanh(self.profile(profile))
+
+    def forward(
+        self,
+        seq_cat: torch.Tensor,
+        seq_dense: torch.Tensor,
+        feedback: torch.Tensor,
+        hist_len: torch.Tensor,
+        list_len: torch.Tensor,
+        positions: int,
+    ) -> torch.Tensor:
+        """States before each of `positions` + 1 steps of the list: (B, positions + 1, state_dim)."""
+        f, matrix = self.behaviours(seq_cat, seq_dense, feedback)
+        h0 = self.initial_state(matrix)  # (B, S)
+        lengths = hist_len + list_len  # (B,)
+        if self.use_gru:
+            packed = pack_padded_sequence(f, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = self.gru(packed, h0.unsqueeze(0).contiguous())  # eq. (2)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=f.shape[1])  # (B, T, S)
+        else:
+            valid = (torch.arange(f.shape[1], device=f.device)[None, :] < lengths[:, None]).float()
+            running = torch.cumsum(f * valid[..., None], 1) / torch.cumsum(valid, 1).clamp(min=1)[..., None]
+            out = self.pool(running)
+        outs = torch.cat([h0.unsqueeze(1), out], dim=1)  # (B, T + 1, S): index i = after i behaviours
+        # The state before list position t has seen hist_len + t behaviours.
+        t = torch.arange(positions + 1, device=f.device)[None, :]
+        idx = (hist_len[:, None] + t).clamp(max=outs.shape[1] - 1)
+        return outs.gather(1, idx[..., None].expand(-1, -1, outs.shape[-1]))

@@ -1,0 +1,135 @@
+"""HRL-Rec (paper section 3): two state encoders, two agents, an item tower and a click head.
+
+Shapes: B lists, K positions, T = m + K behaviours, S state size, A = item_dim.
+
+Two departures from eq. (16), on purpose:
+
+- the click model is f(a, d) = sigmoid(w . [a; d; a_l * d; a_h * d] + b): the
+  element-wise products of actions and item are added to the concatenation.
+  With the bare concatenation the logit is a user term plus an item term, which
+  cannot express "this user likes this item"; the products give it the kind of
+  interaction FM-style models have;
+- d, "the real item displayed", describes the impression: the item (id, tags,
+  channel), where it was shown (position, hour, weekday, device) and the
+  cumulative channel features at that point (paper 3.2 (d)). Without them the
+  state before position 0 knows nothing of the current request. When ranking,
+  every candidate of a request shares the context, so the choice among items
+  is unchanged by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hrlrec.config import Config
+from hrlrec.data.batches import FEEDBACK_CODES, ListBatch
+from hrlrec.models.channel_selector import ChannelSelector
+from hrlrec.models.encoder import StateEncoder
+from hrlrec.models.item_recommender import ItemRecommender
+from hrlrec.models.layers import CONTEXT_FIELDS, PROFILE_FIELDS, FieldEmbedding
+
+# Fields of one behaviour (paper 3.2): profile, context, current channel (LRA) or item (HRA),
+# feedback (clicked / not / unknown inside the list being built), cumulative channel features.
+LRA_FIELDS = [*PROFILE_FIELDS, *CONTEXT_FIELDS, "channel", "feedback", "dense"]
+HRA_FIELDS = [*PROFILE_FIELDS, *CONTEXT_FIELDS, "channel", "item", "tags", "feedback", "dense"]
+
+
+@dataclass
+class Forward:
+    """Everything one pass over a batch of logged lists produces."""
+
+    s_low: torch.Tensor  # (B, K + 1, S) LRA states before each position (and after the last)
+    s_high: torch.Tensor  # (B, K + 1, S) HRA states
+    item_emb: torch.Tensor  # (B, K, A) embeddings d of the logged items
+    a_low: torch.Tensor  # (B, K, A) LRA actions
+    a_high: torch.Tensor  # (B, K, A) HRA actions
+    logits: torch.Tensor  # (B, K) click logits of f(a, d)
+
+
+ITEM_FIELDS = ["item", "tags", "channel", *CONTEXT_FIELDS]
+
+
+class ItemTower(nn.Module):
+    """d: a displayed item's embedding from its id, tags, channel and context, in the actions' space."""
+
+    def __init__(
+        self, vocab: dict[str, int], cat_columns: list[str], dense_dim: int, field_dim: int, item_dim: int
+    ) -> None:
+        super().__init__()
+        self.fields = FieldEmbedding(vocab, cat_columns, [*ITEM_FIELDS, "dense"], dense_dim, field_dim)
+        width = self.fields.n_fields * field_dim
+        self.proj = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, item_dim), nn.Tanh())
+        self.dim = item_dim
+
+    def forward(self, cat: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        """(..., F) ids and (..., D) cumulative features -> (..., A)."""
+        return self.proj(self.fields(cat, dense).flatten(-2))
+
+
+class HRLRec(nn.Module):
+    """The integrated recommender: LRA picks channels, HRA picks items inside them."""
+
+    def __init__(self, cfg: Config, vocab: dict[str, int], cat_columns: list[str], dense_dim: int) -> None:
+        super().__init__()
+        p, m = cfg.active, cfg.model
+        self.list_len = cfg.list_len
+        self.noise = m.action_noise
+        extra = {"feedback": FEEDBACK_CODES}
+
+        def encoder(fields: list[str]) -> StateEncoder:
+            emb = FieldEmbedding(vocab, cat_columns, fields, dense_dim, p.field_dim, extra=extra)
+            return StateEncoder(emb, p.attention_heads, p.field_dim, p.state_dim, m.use_attention, m.use_gru)
+
+        self.low_encoder = encoder(LRA_FIELDS)
+        self.high_encoder = encoder(HRA_FIELDS)
+        self.items = ItemTower(vocab, cat_columns, dense_dim, p.field_dim, p.item_dim)
+        self.lra = ChannelSelector(p.state_dim, p.item_dim)
+        self.hra = ItemRecommender(p.state_dim, p.item_dim)
+        self.click = nn.Linear(5 * p.item_dim, 1)  # eq. (16), with products (see module doc)
+        self.channel_col = cat_columns.index("channel")
+
+    def states(self, batch: ListBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """LRA and HRA states before each list position: 2 x (B, K + 1, S)."""
+        args = (batch.seq_cat, batch.seq_dense, batch.feedback, batch.hist_len, batch.list_len, self.list_len)
+        return self.low_encoder(*args), self.high_encoder(*args)
+
+    def click_logit(self, a_low: torch.Tensor, a_high: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
+        """f(a, d) before the sigmoid: (..., A) x3 -> (...)."""
+        return self.click(torch.cat([a_low, a_high, item, a_low * item, a_high * item], -1)).squeeze(-1)
+
+    def forward(self, batch: ListBatch, noise: bool | None = None) -> Forward:
+        noisy = self.training if noise is None else noise
+        sigma = self.noise if noisy else 0.0
+        s_low, s_high = self.states(batch)
+        item_emb = self.items(batch.list_cat, batch.list_dense)  # (B, K, A)
+        a_low = self.lra.act(s_low[:, :-1], sigma)  # eq. (3)
+        a_high = self.hra.act(s_high[:, :-1], sigma)  # eq. (6)
+        return Forward(s_low, s_high, item_emb, a_low, a_high, self.click_logit(a_low, a_high, item_emb))
+
+    @torch.no_grad()
+    def score(self, batch: ListBatch) -> torch.Tensor:
+        """Click probabilities of the logged items (B, K): how offline AUC is measured (Table 2)."""
+        return torch.sigmoid(self.forward(batch, noise=False).logits)
+
+    def candidates(self, batch: ListBatch, pool: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Up to `pool` logged items of the batch as one candidate pool: embeddings (N, A), channels, mask.
+
+        The paper's candidates are the top 200 items per channel; a pool of that
+        order drawn from the batch keeps the similarity loss linear in the batch.
+        """
+        cat = batch.list_cat.reshape(-1, batch.list_cat.shape[-1])
+        dense = batch.list_dense.reshape(-1, batch.list_dense.shape[-1])
+        mask = batch.list_mask.reshape(-1)
+        idx = torch.nonzero(mask).squeeze(-1)
+        if len(idx) > pool:
+            idx = idx[torch.randperm(len(idx), device=idx.device)[:pool]]
+        cat, dense = cat[idx], dense[idx]
+        ones = torch.ones(len(idx), dtype=torch.bool, device=idx.device)
+        return self.items(cat, dense), cat[:, self.channel_col], ones
+
+    def update_targets(self, tau: float) -> None:
+        self.lra.update_targets(tau)
+        self.hra.update_targets(tau)

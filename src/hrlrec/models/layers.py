@@ -1,0 +1,106 @@
+"""Blocks shared by HRL-Rec and the baselines: field embeddings, field self-attention, MLP."""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+
+PROFILE_FIELDS = ("user", "age", "gender", "region")  # user long-term profile (paper 3.2 (a))
+CONTEXT_FIELDS = ("hour", "weekday", "device", "position")  # recommendation context (b)
+
+
+class FieldEmbedding(nn.Module):
+    """Turn a row's features into a matrix of fields, one `dim` vector per field.
+
+    Categorical fields each have a table (0 is padding / unknown); the tag
+    columns tag0..tagT share one table and pool into a single `tags` field; the
+    dense cumulative channel features become one `dense` field through a linear
+    map; `extra` fields (e.g. feedback) are ids passed separately.
+    """
+
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        cat_columns: list[str],
+        fields: list[str],
+        dense_dim: int,
+        dim: int,
+        extra: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.fields = list(fields)
+        self.extra = dict(extra or {})
+        self.tag_cols = [i for i, c in enumerate(cat_columns) if c.startswith("tag")]
+        self.col = {c: i for i, c in enumerate(cat_columns)}
+        tables = {}
+        for f in self.fields:
+            if f == "dense":
+                continue
+            size = self.extra[f] if f in self.extra else vocab["tag" if f == "tags" else f]
+            tables[f] = nn.Embedding(size, dim, padding_idx=0 if f not in self.extra else None)
+        self.tables = nn.ModuleDict(tables)
+        self.dense = nn.Linear(dense_dim, dim) if "dense" in self.fields else None
+        for table in self.tables.values():
+            nn.init.normal_(table.weight, std=0.05)
+
+    @property
+    def n_fields(self) -> int:
+        return len(self.fields)
+
+    def forward(
+        self, cat: torch.Tensor, dense: torch.Tensor, extra: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """(..., F) ids and (..., D) dense -> (..., n_fields, dim)."""
+        out = []
+        for f in self.fields:
+            if f == "dense":
+                out.append(self.dense(dense))
+            elif f == "tags":
+                ids = cat[..., self.tag_cols]  # (..., T)
+                emb = self.tables[f](ids)  # (..., T, dim); padding rows are zero
+                count = (ids > 0).sum(-1, keepdim=True).clamp(min=1)
+                out.append(emb.sum(-2) / count)
+            elif f in self.extra:
+                out.append(self.tables[f](extra[f]))
+            else:
+                out.append(self.tables[f](cat[..., self.col[f]]))
+        return torch.stack(out, dim=-2)
+
+
+class FieldSelfAttention(nn.Module):
+    """Multi-head self-attention over the fields of one behaviour, concatenated (eq. 1).
+
+    With `enabled=False` (the ablation of Table 4) the fields are only
+    concatenated and passed through a dense layer.
+    """
+
+    def __init__(self, n_fields: int, dim: int, heads: int, enabled: bool = True) -> None:
+        super().__init__()
+        self.enabled = enabled
+        if enabled:
+            self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+            self.norm = nn.LayerNorm(dim)
+        else:
+            self.dense = nn.Sequential(nn.Linear(n_fields * dim, n_fields * dim), nn.ReLU())
+        self.out_dim = n_fields * dim
+
+    def forward(self, fields: torch.Tensor) -> torch.Tensor:
+        """(N, n, d) -> (N, n * d)."""
+        if not self.enabled:
+            return self.dense(fields.flatten(-2))
+        mixed, _ = self.attn(fields, fields, fields, need_weights=False)
+        return self.norm(fields + mixed).flatten(-2)
+
+
+def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)

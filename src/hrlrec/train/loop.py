@@ -1,0 +1,198 @@
+"""One training loop for every model: epochs, early stopping, a NaN guard, DDP, progress.
+
+HRL-Rec trains on batches of lists, the baselines on batches of impressions;
+everything else (optimizer, clipping, validation AUC after each epoch, keeping
+the best weights, stopping after `patience` epochs without improvement) is the
+same code. Under `torchrun` each process trains on its shard of every epoch's
+shuffled batches and DistributedDataParallel averages the gradients.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from hrlrec import metrics
+from hrlrec.config import Config
+from hrlrec.data.batches import Stream, iterate_impressions, iterate_lists
+from hrlrec.errors import HrlrecError
+from hrlrec.models.hrlrec import HRLRec
+from hrlrec.train.objective import BCEObjective, HRLRecObjective
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(HrlrecError):
+    """A loss became NaN or infinite; nothing is written."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> Dist:
+        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+
+
+@dataclass
+class Predictions:
+    """Scores of the impressions of some lists, in stream order."""
+
+    labels: np.ndarray
+    probs: np.ndarray
+    channel: np.ndarray
+    rows: np.ndarray
+
+
+@dataclass
+class FitResult:
+    name: str
+    state: dict[str, torch.Tensor]
+    epochs: int
+    best_val_auc: float
+    seconds: float
+    impressions: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def impressions_per_s(self) -> float:
+        return self.impressions / self.seconds if self.seconds else math.nan
+
+
+def predict(model: nn.Module, stream: Stream, lists: np.ndarray, cfg: Config, batch_size: int = 1024) -> Predictions:
+    """Click probabilities of every impression of `lists` (in eval mode, no noise)."""
+    was_training = model.training
+    model.eval()
+    probs, labels, channels = [], [], []
+    ch = stream.column("channel")
+    with torch.no_grad():
+        if isinstance(model, HRLRec):
+            for b in iterate_lists(stream, lists, batch_size, cfg.active.history_len, cfg.list_len):
+                p = model.score(b)
+                probs.append(p[b.list_mask].float().cpu())
+                labels.append(b.clicked[b.list_mask].cpu())
+                channels.append(b.list_cat[..., ch][b.list_mask].cpu())
+        else:
+            for b in iterate_impressions(stream, stream.rows(lists), batch_size * cfg.list_len):
+                probs.append(torch.sigmoid(model(b.cat, b.dense)).float().cpu())
+                labels.append(b.clicked.cpu())
+                channels.append(b.cat[:, ch].cpu())
+    model.train(was_training)
+    return Predictions(
+        labels=torch.cat(labels).numpy(),
+        probs=torch.cat(probs).numpy(),
+        channel=torch.cat(channels).numpy(),
+        rows=stream.rows(lists),
+    )
+
+
+def _guard(name: str, logs: dict[str, torch.Tensor], epoch: int, step: int) -> None:
+    bad = {k: float(v) for k, v in logs.items() if not torch.isfinite(v).all()}
+    if bad:
+        terms = ", ".join(f"{k}={v}" for k, v in bad.items())
+        raise TrainingDiverged(
+            f"{name}: training diverged at epoch {epoch}, step {step}: {terms}. Nothing was written; "
+            "check the day's data (NaN features?) or lower train.learning_rate"
+        )
+
+
+def fit(
+    name: str, model: nn.Module, cfg: Config, stream: Stream, device: torch.device, rank: Dist, progress: bool = True
+) -> FitResult:
+    """Train `model` on the stream's train lists; keep the weights with the best validation AUC."""
+    is_hrlrec = isinstance(model, HRLRec)
+    objective: nn.Module = HRLRecObjective(model, cfg) if is_hrlrec else BCEObjective(model)
+    objective.to(device)
+    trainable = [p for p in objective.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
+    wrapped = objective
+    if rank.world > 1:
+        wrapped = nn.parallel.DistributedDataParallel(objective, find_unused_parameters=True)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    )  # bf16 on GPU; CPU stays float32
+    p = cfg.active
+    train_lists, val_lists = stream.lists("train"), stream.lists("val")
+    best_auc, best_state, bad_epochs, history = -math.inf, None, 0, []
+    impressions, t0, global_step, epoch = 0, time.perf_counter(), 0, 0
+    epochs = p.epochs if is_hrlrec else cfg.train.baseline_epochs
+    for epoch in range(1, epochs + 1):
+        rng = np.random.default_rng([cfg.seed, epoch])
+        order = rng.permutation(train_lists)[rank.rank :: rank.world]
+        batches: Iterator
+        if is_hrlrec:
+            batches = iterate_lists(stream, order, p.batch_size, p.history_len, cfg.list_len)
+            n_batches = math.ceil(len(order) / p.batch_size)
+        else:
+            rows = rng.permutation(stream.rows(order))
+            batches = iterate_impressions(stream, rows, p.batch_size * cfg.list_len)
+            n_batches = math.ceil(len(rows) / (p.batch_size * cfg.list_len))
+        bar = tqdm(
+            batches, total=n_batches, desc=f"{name} epoch {epoch}/{epochs}", unit="batch",
+            disable=True if not (progress and rank.main) else None,  # None: only on a terminal
+            mininterval=2.0, leave=False,
+        )  # fmt: skip
+        epoch_t0, epoch_imps, running = time.perf_counter(), 0, 0.0
+        for step, batch in enumerate(bar, 1):
+            with autocast:
+                if is_hrlrec:
+                    actor_step = global_step % cfg.model.critic_updates_per_actor == 0
+                    loss, logs = wrapped(batch, actor_step)
+                else:
+                    loss, logs = wrapped(batch)
+            _guard(name, logs, epoch, step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(trainable, cfg.train.max_grad_norm)
+            optimizer.step()
+            if is_hrlrec:
+                model.update_targets(cfg.model.tau)
+            global_step += 1
+            n = int(batch.list_mask.sum()) if is_hrlrec else batch.clicked.shape[0]
+            epoch_imps += n
+            value = float(loss.detach())
+            running = 0.98 * running + 0.02 * value if step > 1 else value
+            if step % 20 == 0:
+                rate = epoch_imps / (time.perf_counter() - epoch_t0)
+                bar.set_postfix(loss=f"{running:.4f}", imps_per_s=f"{rate:,.0f}")
+        impressions += epoch_imps * rank.world
+        val = predict(model, stream, val_lists, cfg)
+        val_auc = metrics.auc(val.labels, val.probs)
+        history.append({"epoch": epoch, "loss": running, "val_auc": val_auc})
+        if rank.main:
+            log.info("%s epoch %d: loss %.4f, validation AUC %.4f", name, epoch, running, val_auc)
+        if best_state is None or val_auc > best_auc + 1e-5:
+            best_auc, bad_epochs = val_auc, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+            if bad_epochs > cfg.train.patience:
+                if rank.main:
+                    log.info("%s: early stop after epoch %d (best validation AUC %.4f)", name, epoch, best_auc)
+                break
+    if rank.world > 1:
+        dist.barrier()
+    model.load_state_dict(best_state)
+    return FitResult(name, best_state, epoch, best_auc, time.perf_counter() - t0, impressions, history)

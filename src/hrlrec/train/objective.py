@@ -1,0 +1,138 @@
+"""Training objectives: HRL-Rec's four losses (paper 3.4, eq. 18) and the baselines' BCE.
+
+Each objective is an nn.Module whose forward returns (loss, logs), so that
+DistributedDataParallel can wrap it as it is and every gradient, critic,
+actor, supervised and similarity alike, is averaged across processes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hrlrec.config import Config
+from hrlrec.data.batches import ImpressionBatch, ListBatch
+from hrlrec.models.agents import cosine_scores
+from hrlrec.models.channel_selector import ChannelSelector
+from hrlrec.models.hrlrec import HRLRec
+from hrlrec.models.rewards import high_level_reward, new_tags_in_list, tags_outside_profile
+
+
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+class HRLRecObjective(nn.Module):
+    """L = l_l L_l + l_h L_h + l_c L_c + l_s L_s, the DDPG update of both agents from logged lists.
+
+    Off-policy DDPG on logs: the critic of each agent regresses Q(s_t, d_t) on
+    the logged item's embedding d_t towards r_t + gamma * Q'(s_{t+1}, mu'(s_{t+1}))
+    (target actor and critic: the double strategy); the actor loss -Q(s, mu(s))
+    is added once every `critic_updates_per_actor` steps (critics update more
+    often than actors) and moves the actor only.
+    """
+
+    def __init__(self, model: HRLRec, cfg: Config) -> None:
+        super().__init__()
+        self.model = model
+        m = cfg.model
+        self.gamma = cfg.active.gamma
+        self.beta = m.beta
+        self.loss_weights = m.loss_weights
+        self.dwell_scale = m.dwell_scale_s
+        self.use_similarity = m.use_similarity_loss
+        self.use_supervised = m.use_supervised_loss
+        self.pool = len(cfg.channels) * 200  # paper 4.3: top 200 candidates per channel
+        weights = [m.default_reward_weights] + [m.weights_for(c) for c in cfg.channels]  # row 0: unknown channel
+        self.register_buffer("reward_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
+        self.register_buffer("reward_bias", torch.tensor(m.reward_bias, dtype=torch.float32), persistent=False)
+
+    def rewards(self, batch: ListBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Low-level (click) and high-level (eq. 7) rewards per position: 2 x (B, K)."""
+        model = self.model
+        tags = batch.list_cat[..., model.items.fields.tag_cols]  # (B, K, T)
+        n_tags = float(tags.shape[-1])
+        hist_tags = batch.hist_cat[..., model.items.fields.tag_cols]  # (B, m, T)
+        profile = batch.hist_mask & (batch.hist_clicked > 0)  # long-term profile: tags the user clicked
+        diversity = new_tags_in_list(tags) / n_tags
+        novelty = tags_outside_profile(tags, hist_tags, profile) / n_tags
+        channel = batch.list_cat[..., model.channel_col]
+        r_high = high_level_reward(
+            batch.clicked, batch.dwell, diversity, novelty, channel, self.reward_weights, self.reward_bias,
+            self.dwell_scale,
+        )  # fmt: skip
+        return batch.clicked, r_high * batch.list_mask
+
+    def forward(self, batch: ListBatch, actor_step: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        model = self.model
+        out = model(batch)
+        mask = batch.list_mask.float()  # (B, K)
+        K = mask.shape[1]
+        # Bootstrap only from a next position that exists in the list.
+        has_next = (torch.arange(K, device=mask.device)[None, :] + 1 < batch.list_len[:, None]).float()
+        r_low, r_high = self.rewards(batch)
+        logged = out.item_emb.detach()  # the logged action, as an item embedding
+
+        s_low, s_high = out.s_low, out.s_high
+        with torch.no_grad():  # targets of eqs. (9) and (12)
+            y_low = r_low + self.gamma * has_next * model.lra.target_q(s_low[:, 1:].detach())
+            y_high = r_high + self.gamma * has_next * model.hra.target_q(s_high[:, 1:].detach())
+        critic_low = _masked_mean((model.lra.q(s_low[:, :-1], logged) - y_low) ** 2, mask)
+        critic_high = _masked_mean((model.hra.q(s_high[:, :-1], logged) - y_high) ** 2, mask)
+
+        zero = critic_low.new_zeros(())
+        actor_low = actor_high = zero
+        if actor_step:  # eqs. (10) and (13): maximise Q of the actor's own (noisy) action
+            sl, sh = s_low[:, :-1].detach(), s_high[:, :-1].detach()
+            actor_low = -_masked_mean(model.lra.q_frozen(sl, model.lra.act(sl, model.noise)), mask)
+            actor_high = -_masked_mean(model.hra.q_frozen(sh, model.hra.act(sh, model.noise)), mask)
+
+        supervised = (
+            _masked_mean(F.binary_cross_entropy_with_logits(out.logits, batch.clicked, reduction="none"), mask)
+            if self.use_supervised
+            else zero
+        )  # eq. (15)
+        similarity = self._similarity(out.a_low, out.a_high, batch) if self.use_similarity else zero  # eq. (17)
+
+        w_l, w_h, w_c, w_s = self.loss_weights
+        loss = (
+            w_l * (critic_low + self.beta * actor_low)  # eq. (11)
+            + w_h * (critic_high + self.beta * actor_high)  # eq. (14)
+            + w_c * supervised
+            + w_s * similarity
+        )  # eq. (18)
+        logs = {
+            "loss": loss,
+            "critic_low": critic_low,
+            "critic_high": critic_high,
+            "actor_low": actor_low,
+            "actor_high": actor_high,
+            "supervised": supervised,
+            "similarity": similarity,
+        }
+        return loss, logs
+
+    def _similarity(self, a_low: torch.Tensor, a_high: torch.Tensor, batch: ListBatch) -> torch.Tensor:
+        """-cos(a, d) with d the most similar candidate: any channel for the LRA, the LRA's for the HRA."""
+        cand, cand_channel, cand_mask = self.model.candidates(batch, self.pool)
+        cand = cand.detach()
+        mask = batch.list_mask.float()
+        low = cosine_scores(a_low, cand).masked_fill(~cand_mask, float("-inf"))  # (B, K, N)
+        with torch.no_grad():
+            channel = ChannelSelector.select(a_low, cand, cand_channel, cand_mask)  # (B, K)
+        in_channel = cand_mask & (cand_channel[None, None, :] == channel[..., None])
+        high = cosine_scores(a_high, cand).masked_fill(~in_channel, float("-inf"))
+        return -_masked_mean(low.max(-1).values, mask) - _masked_mean(high.max(-1).values, mask)
+
+
+class BCEObjective(nn.Module):
+    """Binary cross-entropy of a point-wise CTR baseline."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: ImpressionBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss = F.binary_cross_entropy_with_logits(self.model(batch.cat, batch.dense), batch.clicked)
+        return loss, {"loss": loss}
