@@ -34,6 +34,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/train.py
 
 # Re-resolve the pins in a scratch venv and rewrite constraints.txt.
 lock:

@@ -18,6 +18,43 @@ def tiny_config(*overrides: str) -> Config:
     return config.load(ROOT / "params.yaml", ["profiles.small.simulator_users=400", *overrides])
 
 
+TRAIN_DAYS = ["2026-11-02", "2026-11-03", "2026-11-04"]  # the last one is the held-out test day
+SMALL_MODEL = (
+    "profiles.small.simulator_users=300",
+    "profiles.small.train_days=2",
+    "profiles.small.history_len=5",
+    "profiles.small.state_dim=16",
+    "profiles.small.item_dim=8",
+    "profiles.small.field_dim=8",
+    "profiles.small.batch_size=64",
+    "profiles.small.epochs=1",
+    "train.baseline_epochs=1",
+    "dataset.user_buckets=2000",
+    "dataset.item_buckets=5000",
+    "dataset.tag_buckets=512",
+)
+
+
+def model_config(*overrides: str) -> Config:
+    """A world and model small enough to train in seconds on a CPU."""
+    return tiny_config(*SMALL_MODEL, *overrides)
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with 3 ingested and validated days and the dataset of the last one (read-only)."""
+    from hrlrec import ingest, validation
+    from hrlrec.data import build
+
+    root = tmp_path_factory.mktemp("model-ws")
+    cfg = model_config()
+    for ds in TRAIN_DAYS:
+        ingest.run(cfg, ds, root / "landing", root / "data" / "raw", source="simulator")
+        validation.run(cfg, ds, root)
+    build.run(cfg, TRAIN_DAYS[-1], root)
+    return root
+
+
 @pytest.fixture
 def cfg() -> Config:
     return tiny_config()

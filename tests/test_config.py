@@ -15,9 +15,8 @@ def test_params_yaml_spells_out_the_defaults() -> None:
 
 
 def test_override_sets_nested_keys_with_yaml_types() -> None:
-    cfg = config.load(
-        ROOT / "params.yaml", ["simulator.scale=0.5", "list_len=5", "channels=[a, b]", "simulator.traits={}"]
-    )
+    overrides = ["simulator.scale=0.5", "list_len=5", "channels=[a, b]", "simulator.traits={}"]
+    cfg = config.load(ROOT / "params.yaml", [*overrides, "model.reward_weights={}"])
     assert cfg.simulator.scale == 0.5
     assert cfg.list_len == 5
     assert cfg.channels == ["a", "b"]
@@ -84,7 +83,7 @@ def test_config_is_frozen() -> None:
 
 
 def test_channels_are_configurable_without_traits() -> None:
-    cfg = config.load(None, ["channels=[podcast, live]", "simulator.traits={}"])
+    cfg = config.load(None, ["channels=[podcast, live]", "simulator.traits={}", "model.reward_weights={}"])
     assert cfg.simulator.traits_for("podcast") == cfg.simulator.default_traits
 
 

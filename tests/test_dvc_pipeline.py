@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, model_config
 
 BIN = Path(sys.executable).parent
 
@@ -34,9 +34,8 @@ def project_copy(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, repo / name)
     shutil.copytree(ROOT / "data_checks", repo / "data_checks")
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["profiles"]["small"]["simulator_users"] = 300
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # The project's params with a world and model small enough for a test.
+    (repo / "params.yaml").write_text(yaml.safe_dump(model_config().model_dump(), sort_keys=False))
     run("git", "init", "-q", cwd=repo)
     run(str(BIN / "dvc"), "init", "-q", cwd=repo)
     return repo
@@ -47,18 +46,23 @@ def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> 
     dvc = str(BIN / "dvc")
     ds = yaml.safe_load((project_copy / "params.yaml").read_text())["ds"]
     run(dvc, "repro", cwd=project_copy)
-    raw = project_copy / "data" / "raw" / f"ds={ds}"
-    assert pq.read_table(raw).num_rows > 0
+    raw = project_copy / "data" / "raw"
+    assert pq.read_table(raw / f"ds={ds}").num_rows > 0
+    # --backfill brought in the window the dataset reads (train_days 2 + lookback 2 in the test params)
+    assert len(list(raw.glob("ds=*"))) == 5
     lock = yaml.safe_load((project_copy / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"simulate", "ingest", "validate"}
+    assert set(lock["stages"]) == {"ingest", "validate", "dataset", "train"}
     metrics = json.loads(run(dvc, "metrics", "show", "--json", cwd=project_copy).stdout)
-    assert metrics[""]["data"]["metrics/validate.json"]["data"]["verdict"] == "PASS"
+    shown = metrics[""]["data"]
+    assert shown["metrics/validate.json"]["data"]["verdict"] == "PASS"
+    assert 0.5 < shown["metrics/train.json"]["data"]["models"]["hrlrec"]["auc"] <= 1.0
+    assert (project_copy / "models" / "candidates" / f"ds={ds}" / "hrlrec.pt").is_file()
     assert "up to date" in run(dvc, "status", cwd=project_copy).stdout
 
     # A parameter change re-runs the stages that read it, as `dvc exp run -S` would.
     params = yaml.safe_load((project_copy / "params.yaml").read_text())
     params["seed"] = 11
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert "simulate" in run(dvc, "status", cwd=project_copy).stdout
+    assert "ingest" in run(dvc, "status", cwd=project_copy).stdout
     dag = run(dvc, "dag", cwd=project_copy).stdout
-    assert "simulate" in dag and "ingest" in dag
+    assert all(stage in dag for stage in ("ingest", "validate", "dataset", "train"))

@@ -178,7 +178,7 @@ def test_channel_shock_hits_its_channel_from_its_day() -> None:
 
 
 def test_channels_come_from_config() -> None:
-    cfg = tiny_config("channels=[podcast, live, blog]", "simulator.traits={}")
+    cfg = tiny_config("channels=[podcast, live, blog]", "simulator.traits={}", "model.reward_weights={}")
     table, _ = _day(cfg)
     assert set(table.column("channel").unique().to_pylist()) == {"podcast", "live", "blog"}
 

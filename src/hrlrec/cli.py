@@ -92,6 +92,11 @@ def _ingest(args: argparse.Namespace) -> int:
 
     ws = Workspace.open(args.workspace, args.params, args.overrides)
     landing = ws.root / args.landing if args.landing is not None else ws.landing
+    if args.backfill:
+        from hrlrec import backfill
+
+        for r in backfill.ingest_window(ws.cfg, args.ds, ws.root, landing, args.source):
+            print(f"backfilled {r.ds}: {r.rows:,} rows")
     result = ingest.run(ws.cfg, args.ds, landing, ws.raw, source=args.source)
     shares = ", ".join(f"{c} {n / result.rows:.1%}" for c, n in result.rows_per_channel.items())
     print(f"ingested {result.ds}: {result.rows:,} rows -> {result.out_dir} ({result.seconds:.1f}s)")
@@ -112,6 +117,11 @@ def _validate(args: argparse.Namespace) -> int:
     else:
         if args.reason:
             raise BadInput("--reason only goes with --accept")
+        if args.backfill:
+            from hrlrec import backfill
+
+            for r in backfill.validate_window(ws.cfg, args.ds, ws.root):
+                print(f"backfilled {r.ds}: {r.verdict} ({r.reason})")
         result = validation.run(ws.cfg, args.ds, ws.root)
     print(f"{result.verdict}  ds={result.ds}  {result.rows:,} rows  {result.reason}")
     for o in result.failed:
@@ -194,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulator: simulate the day into the landing zone if missing; parquet: it must be there",
     )
     p.add_argument("--landing", type=Path, default=None, help="landing folder (default: paths.landing)")
+    p.add_argument("--backfill", action="store_true", help="first ingest the missing days the dataset of D reads")
 
     p = step(
         "validate", "check an ingested day with the Great Expectations suites; quarantine it on failure", _validate
@@ -201,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
     p.add_argument("--accept", action="store_true", help="release a quarantined day on purpose (needs --reason)")
     p.add_argument("--reason", default=None, help="why a quarantined day is released; recorded with your name")
+    p.add_argument("--backfill", action="store_true", help="first validate the unvalidated days the dataset reads")
 
     p = step("dataset", "build training lists from validated days (window before D, D held out)", _dataset)
     p.add_argument("--ds", type=_day, required=True, help="the held-out test day, YYYY-MM-DD")

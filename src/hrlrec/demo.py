@@ -2,9 +2,10 @@
 
 Creates (or reuses) a workspace folder with a copy of the project's
 `params.yaml`, then runs each built step for the 8 days ending at the
-configured `ds`, so that a week-over-week comparison has a week behind it.
-It prints one summary row per day and names the steps that are not built yet,
-instead of pretending to run them.
+configured `ds`, so that a week-over-week comparison has a week behind it:
+ingest, validate, and from the second day on build the dataset and train
+HRL-Rec and LR on the days before. It prints one summary row per day and names
+the steps that are not built yet, instead of pretending to run them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hrlrec import ingest, validation
+from hrlrec import backfill, ingest, train, validation
+from hrlrec.data import build
 from hrlrec.errors import HrlrecError
 from hrlrec.simulator import days_from
 from hrlrec.workspace import PARAMS, Workspace
 
-NOT_BUILT = ("dataset", "train", "evaluate", "stability", "export", "publish", "report")
+NOT_BUILT = ("evaluate", "stability", "export", "publish", "report")
 DAYS = 8
 
 
@@ -41,17 +43,32 @@ class DayRun:
 
     ingested: ingest.IngestResult
     validated: validation.ValidationResult
+    trained: train.TrainResult | None  # None on the first day: nothing to train on yet
 
 
-def run(ws: Workspace, days: int = DAYS) -> list[DayRun]:
-    """Simulate, ingest and validate `days` days ending at the configured `ds`."""
-    last = dt.date.fromisoformat(ws.cfg.ds)
-    start = (last - dt.timedelta(days=days - 1)).isoformat()
-    out = []
-    for ds in days_from(start, days):
-        ingested = ingest.run(ws.cfg, ds, ws.landing, ws.raw, source="simulator")
-        out.append(DayRun(ingested, validation.run(ws.cfg, ds, ws.root)))
-    return out
+def run_day(ws: Workspace, ds: str) -> DayRun:
+    """Ingest and validate `ds`; then, if an earlier day is usable, build its dataset and train."""
+    ingested = ingest.run(ws.cfg, ds, ws.landing, ws.raw, source="simulator")
+    validated = validation.run(ws.cfg, ds, ws.root)
+    trained = None
+    has_history = any(validation.record(ws.cfg, d, ws.root) for d in backfill.window(ws.cfg, ds))
+    if validated.passed and has_history:
+        build.run(ws.cfg, ds, ws.root)
+        trained = train.run(ws.cfg, ds, ws.root, progress=False)
+    return DayRun(ingested, validated, trained)
+
+
+def _row(day: DayRun) -> str:
+    r, v, t = day.ingested, day.validated, day.trained
+    weekday = dt.date.fromisoformat(r.ds).strftime("%a")
+    checks = f"{v.verdict} {v.evaluated - len(v.failed)}/{v.evaluated}" + (" (no trailing)" if v.skipped else "")
+    if t is None:
+        aucs = "not trained (no earlier day yet)"
+    else:
+        aucs = "  ".join(f"{name} {m['auc']:.4f}" for name, m in t.models.items())
+        oracle = f"  oracle {t.oracle_auc:.4f}" if t.oracle_auc else ""
+        aucs += f"{oracle}  ({t.seconds:.0f}s)"
+    return f"{r.ds:<12}{weekday:<5}{r.rows:>9,}  {checks:<24}{aucs}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,22 +82,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ws = prepare(args.workspace, args.params)
         print(f"workspace: {ws.root}")
-        print(f"{'day':<12}{'weekday':<9}{'rows':>10}  {'validation':<34}channel shares")
-        results = run(ws, args.days)
-        for day in results:
-            r, v = day.ingested, day.validated
-            weekday = dt.date.fromisoformat(r.ds).strftime("%a")
-            shares = "  ".join(f"{c} {n / r.rows:.1%}" for c, n in r.rows_per_channel.items())
-            checks = f"{v.verdict} {v.evaluated - len(v.failed)}/{v.evaluated}" + (
-                f" ({len(v.skipped)} skipped)" if v.skipped else ""
-            )
-            print(f"{r.ds:<12}{weekday:<9}{r.rows:>10,}  {checks:<34}{shares}")
+        header = "test-day AUC of the candidates trained on the days before"
+        print(f"{'day':<12}{'':<5}{'rows':>9}  {'validation':<24}{header}")
+        last = dt.date.fromisoformat(ws.cfg.ds)
+        results = []
+        for ds in days_from((last - dt.timedelta(days=args.days - 1)).isoformat(), args.days):
+            results.append(run_day(ws, ds))
+            print(_row(results[-1]), flush=True)
     except HrlrecError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return exc.exit_code
     seconds = time.perf_counter() - t0
-    print(f"simulated, ingested and validated {args.days} days in {seconds:.1f}s; workspace {ws.root}")
+    print(f"ran {args.days} days in {seconds:.0f}s; workspace {ws.root}")
     print(f"data docs of the last day: {ws.root / results[-1].validated.data_docs}")
+    if results[-1].trained is not None:
+        print(f"metrics: {ws.root / ws.cfg.paths.metrics / 'train.json'}; weights: {results[-1].trained.out_dir}")
     print("not built yet (open issues): " + ", ".join(NOT_BUILT))
     return 0
 

@@ -109,7 +109,7 @@ def predict(model: nn.Module, stream: Stream, lists: np.ndarray, cfg: Config, ba
 
 
 def _guard(name: str, logs: dict[str, torch.Tensor], epoch: int, step: int) -> None:
-    bad = {k: float(v) for k, v in logs.items() if not torch.isfinite(v).all()}
+    bad = {k: float(v.detach()) for k, v in logs.items() if not torch.isfinite(v).all()}
     if bad:
         terms = ", ".join(f"{k}={v}" for k, v in bad.items())
         raise TrainingDiverged(

@@ -307,6 +307,11 @@ def require_validated(cfg: Config, ds: str, root: Path) -> Path:
     return raw_day
 
 
+def record(cfg: Config, ds: str, root: Path) -> dict[str, Any] | None:
+    """The validation record of day `ds` (result.json), or None when it was never validated."""
+    return _read_json(Paths.of(root, cfg).record(ds) / RESULT)
+
+
 def fingerprint(day_dir: Path) -> str:
     """A content hash of an ingested day's data files, to notice a re-ingest after validation."""
     digest = hashlib.sha256()
@@ -327,4 +332,4 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         raise BadInput(f"{path}: not valid JSON ({exc}); the validation record is damaged") from None
 
 
-__all__ = ["ValidationResult", "fingerprint", "release", "require_validated", "run"]
+__all__ = ["ValidationResult", "fingerprint", "record", "release", "require_validated", "run"]

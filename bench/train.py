@@ -1,0 +1,98 @@
+"""Benchmark: training throughput and peak memory of HRL-Rec and DeepFM on the same data.
+
+    python bench/train.py [--workspace DIR] [--device auto|cpu|cuda] [-S key=value ...]
+
+Builds (or reuses) a workspace with the small profile's window, then trains
+each model alone in its own process (so peak memory is its own) for the
+profile's epochs, and prints impressions/s, peak RSS (and peak CUDA memory on
+a GPU) and the DeepFM / HRL-Rec throughput ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MODELS = ("hrlrec", "deepfm")
+
+
+def _prepare(root: Path, overrides: list[str]) -> None:
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    from hrlrec import backfill, config, ingest, validation
+    from hrlrec.data import build
+
+    cfg = config.load(None, overrides)
+    days = [*backfill.window(cfg, cfg.ds), cfg.ds]
+    for ds in days:
+        ingest.run(cfg, ds, root / cfg.paths.landing, root / cfg.paths.raw, source="simulator")
+        validation.run(cfg, ds, root)
+    build.run(cfg, cfg.ds, root)
+
+
+def _train(root: Path, model: str, device: str, overrides: list[str]) -> dict:
+    import torch
+
+    from hrlrec import config, train
+
+    cfg = config.load(None, overrides)
+    result = train.run(cfg, cfg.ds, root, models=[model], device=device, progress=False)
+    m = result.models[model]
+    out = {
+        "model": model,
+        "device": result.device,
+        "impressions_per_s": m["impressions_per_s"],
+        "seconds": m["seconds"],
+        "epochs": m["epochs"],
+        "auc": m["auc"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    if result.device.startswith("cuda"):
+        out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workspace", type=Path, default=None)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("-S", dest="overrides", action="append", default=[])
+    parser.add_argument("--phase", choices=["prepare", "train"], help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "prepare":
+        _prepare(args.workspace, args.overrides)
+        return
+    if args.phase == "train":
+        print(json.dumps(_train(args.workspace, args.model, args.device, args.overrides)))
+        return
+    root = args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-bench-train-"))
+    extra = [a for o in args.overrides for a in ("-S", o)]
+    base = [sys.executable, __file__, "--workspace", str(root), "--device", args.device, *extra]
+    if not any((root / "data" / "datasets").glob("ds=*")):
+        subprocess.run([*base, "--phase", "prepare"], check=True)
+    rows = []
+    for model in MODELS:
+        out = subprocess.run([*base, "--phase", "train", "--model", model], check=True, capture_output=True, text=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"{dt.date.today()}  workspace {root}")
+    print(f"{'model':<8}{'device':<8}{'impressions/s':>15}{'epochs':>8}{'seconds':>9}{'peak RSS MB':>13}{'AUC':>8}")
+    for r in rows:
+        cuda = f"  peak CUDA {r['peak_cuda_mb']:,.0f} MB" if "peak_cuda_mb" in r else ""
+        print(
+            f"{r['model']:<8}{r['device']:<8}{r['impressions_per_s']:>15,.0f}{r['epochs']:>8}{r['seconds']:>9.1f}"
+            f"{r['peak_rss_mb']:>13,.0f}{r['auc']:>8.4f}{cuda}"
+        )
+    ratio = rows[1]["impressions_per_s"] / rows[0]["impressions_per_s"]
+    print(f"DeepFM / HRL-Rec throughput: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""HRL-Rec's tensors: shapes, masks, the channel constraint, target networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hrlrec import simulator
+from hrlrec.data import batches
+from hrlrec.data.batches import PAD, UNKNOWN
+from hrlrec.models.channel_selector import ChannelSelector
+from hrlrec.models.item_recommender import ItemRecommender
+from hrlrec.train import build_model
+from hrlrec.train.objective import HRLRecObjective
+from tests.conftest import TRAIN_DAYS, model_config
+
+M, K = 5, 10
+
+
+@pytest.fixture(scope="module")
+def stream(trained_workspace: Path) -> batches.Stream:
+    return batches.load(simulator.partition(trained_workspace / "data" / "datasets", TRAIN_DAYS[-1]))
+
+
+def _model(stream: batches.Stream, *overrides: str):
+    cfg = model_config(*overrides)
+    torch.manual_seed(0)
+    return cfg, build_model("hrlrec", cfg, stream.meta, stream.cat_columns, stream.dense.shape[1])
+
+
+def test_batch_layout_history_then_list_with_feedback_codes(stream: batches.Stream) -> None:
+    lists = stream.lists("train")[:64]
+    b = batches.list_batch(stream, lists, M, K)
+    assert b.seq_cat.shape == (64, M + K, len(stream.cat_columns))
+    assert b.seq_dense.shape == (64, M + K, stream.dense.shape[1])
+    for i in range(64):
+        h = int(b.hist_len[i])
+        assert h == min(M, stream.offset[lists[i]] - stream.user_start[lists[i]])
+        assert (b.feedback[i, :h] <= 1).all()  # known clicks in the history
+        assert (b.feedback[i, h : h + K] == UNKNOWN).all()  # the list being built: feedback unknown
+        assert (b.feedback[i, h + K :] == PAD).all()
+        assert b.hist_mask[i].sum() == h
+
+
+def test_states_actions_and_click_logits_have_the_documented_shapes(stream: batches.Stream) -> None:
+    cfg, model = _model(stream)
+    b = batches.list_batch(stream, stream.lists("train")[:32], M, K)
+    out = model(b)
+    S, A = cfg.active.state_dim, cfg.active.item_dim
+    assert out.s_low.shape == (32, K + 1, S) and out.s_high.shape == (32, K + 1, S)
+    assert out.a_low.shape == (32, K, A) and out.a_high.shape == (32, K, A)
+    assert out.item_emb.shape == (32, K, A) and out.logits.shape == (32, K)
+    assert out.a_low.abs().max() <= 1.0 + 5 * cfg.model.action_noise  # tanh plus noise
+
+
+def test_padding_never_leaks_into_states(stream: batches.Stream) -> None:
+    _, model = _model(stream)
+    model.eval()
+    b = batches.list_batch(stream, stream.lists("train")[:32], M, K)
+    before = model(b).logits
+    # Scribble over every padded step: the outputs must not change.
+    valid = torch.arange(M + K)[None, :] < (b.hist_len + b.list_len)[:, None]
+    b.seq_cat = torch.where(valid[..., None], b.seq_cat, torch.ones_like(b.seq_cat) * 3)
+    b.seq_dense = torch.where(valid[..., None], b.seq_dense, torch.full_like(b.seq_dense, 9.0))
+    assert torch.allclose(model(b).logits, before, atol=1e-6)
+
+
+def test_state_before_a_position_does_not_see_that_position(stream: batches.Stream) -> None:
+    _, model = _model(stream)
+    model.eval()
+    b = batches.list_batch(stream, stream.lists("train")[:16], M, K)
+    # Change list position 4 of every list: states before positions 0..4 stay, the one before 5 moves.
+    idx = (b.hist_len + 4)[:, None]
+    cat = b.seq_cat.clone()
+    item_col = stream.column("item")
+    cat[torch.arange(16)[:, None], idx, item_col] = cat[torch.arange(16)[:, None], idx, item_col] + 1
+    b.seq_cat = cat
+    _, s_high2 = model.states(b)
+    _, s_high = model.states(batches.list_batch(stream, stream.lists("train")[:16], M, K))
+    assert torch.allclose(s_high2[:, :5], s_high[:, :5], atol=1e-6)
+    assert not torch.allclose(s_high2[:, 5], s_high[:, 5])
+
+
+def test_the_item_recommender_never_leaves_the_channel_the_selector_chose() -> None:
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(50):
+        actions_low = torch.randn(8, 16, generator=gen)
+        actions_high = torch.randn(8, 16, generator=gen)
+        cand = torch.randn(8, 40, 16, generator=gen)
+        cand_channel = torch.randint(1, 5, (8, 40), generator=gen)
+        cand_mask = torch.rand(8, 40, generator=gen) > 0.3
+        channel = ChannelSelector.select(actions_low, cand, cand_channel, cand_mask)
+        item = ItemRecommender.select(actions_high, cand, cand_channel, cand_mask, channel)
+        picked = cand_channel.gather(1, item[:, None]).squeeze(1)
+        assert (picked == channel).all()
+        assert cand_mask.gather(1, item[:, None]).all()
+
+
+def test_target_networks_lag_the_online_ones(stream: batches.Stream) -> None:
+    cfg, model = _model(stream)
+    objective = HRLRecObjective(model, cfg)
+    opt = torch.optim.Adam([p for p in objective.parameters() if p.requires_grad], lr=0.01)
+    start = [p.clone() for p in model.lra.target_critic.parameters()]
+    b = batches.list_batch(stream, stream.lists("train")[:64], M, K)
+    for _step in range(3):
+        loss, _ = objective(b, actor_step=True)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.update_targets(cfg.model.tau)
+    online = list(model.lra.critic.parameters())
+    target = list(model.lra.target_critic.parameters())
+    moved = [not torch.equal(t, s) for t, s in zip(target, start, strict=True)]
+    assert any(moved), "soft updates move the targets"
+    for t, o, s in zip(target, online, start, strict=True):
+        # the target sits between where it started and where the online network is now
+        assert (t - o).abs().sum() > 0
+        assert (t - s).abs().sum() < (o - s).abs().sum() + 1e-9
+    assert not any(p.requires_grad for p in model.lra.target_actor.parameters())
+
+
+@pytest.mark.parametrize(
+    "ablation",
+    ["model.use_gru=false", "model.use_attention=false", "profiles.small.gamma=0", "model.use_similarity_loss=false",
+     "model.use_supervised_loss=false"],
+)  # fmt: skip
+def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablation: str) -> None:
+    cfg, model = _model(stream, ablation)
+    objective = HRLRecObjective(model, cfg)
+    loss, logs = objective(batches.list_batch(stream, stream.lists("train")[:32], M, K), actor_step=True)
+    loss.backward()
+    assert torch.isfinite(loss)
+    if ablation.startswith("model.use_similarity"):
+        assert float(logs["similarity"]) == 0.0
+    if ablation.startswith("model.use_supervised"):
+        assert float(logs["supervised"]) == 0.0
+
+
+def test_all_losses_decrease_on_a_tiny_dataset(stream: batches.Stream) -> None:
+    cfg, model = _model(stream)
+    objective = HRLRecObjective(model, cfg)
+    opt = torch.optim.Adam([p for p in objective.parameters() if p.requires_grad], lr=0.01)
+    b = batches.list_batch(stream, stream.lists("train")[:128], M, K)
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for step in range(60):
+        loss, logs = objective(b, actor_step=False)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.update_targets(cfg.model.tau)
+        (first if step == 0 else last).update({k: float(v.detach()) for k, v in logs.items()})
+    for term in ("loss", "critic_low", "critic_high", "supervised", "similarity"):
+        assert last[term] < first[term], (term, first[term], last[term])
+    assert np.isfinite(list(last.values())).all()
