@@ -89,4 +89,4 @@ def test_channels_are_configurable_without_traits() -> None:
 
 def test_active_profile_follows_profile_key() -> None:
     assert config.load(None, ["profile=full"]).active.history_len == 50
-    assert config.load(None, ["profile=small"]).active.history_len == 20
+    assert config.load(None, ["profile=small"]).active.history_len == 10

@@ -123,3 +123,12 @@ def test_two_process_ddp_training_with_torchrun_on_cpu(ws: Path) -> None:
     assert set(report["models"]) == {"hrlrec", "lr"}
     state, _ = checkpoint.load(ws / "models" / "candidates" / f"ds={DS}" / "hrlrec.pt")
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_training_is_seeded_and_repeatable(trained_workspace: Path, tmp_path: Path) -> None:
+    aucs = []
+    for k in range(2):
+        root = tmp_path / f"ws{k}"
+        shutil.copytree(trained_workspace, root)
+        aucs.append(train.run(model_config(), DS, root, models=["hrlrec"], progress=False).models["hrlrec"]["auc"])
+    assert aucs[0] == aucs[1]
