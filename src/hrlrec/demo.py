@@ -68,7 +68,7 @@ def _row(day: DayRun) -> str:
         aucs = "  ".join(f"{name} {m['auc']:.4f}" for name, m in t.models.items())
         oracle = f"  oracle {t.oracle_auc:.4f}" if t.oracle_auc else ""
         aucs += f"{oracle}  ({t.seconds:.0f}s)"
-    return f"{r.ds:<12}{weekday:<5}{r.rows:>9,}  {checks:<24}{aucs}"
+    return f"{r.ds:<12}{weekday:<5}{r.rows:>9,}  {checks:<26}{aucs}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         ws = prepare(args.workspace, args.params)
         print(f"workspace: {ws.root}")
         header = "test-day AUC of the candidates trained on the days before"
-        print(f"{'day':<12}{'':<5}{'rows':>9}  {'validation':<24}{header}")
+        print(f"{'day':<12}{'':<5}{'rows':>9}  {'validation':<26}{header}")
         last = dt.date.fromisoformat(ws.cfg.ds)
         results = []
         for ds in days_from((last - dt.timedelta(days=args.days - 1)).isoformat(), args.days):
