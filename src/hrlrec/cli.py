@@ -172,6 +172,39 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from hrlrec import evaluate
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    verdict = evaluate.run(ws.cfg, args.ds, ws.root)
+    print(f"AUC gate {args.ds}: {verdict.reason}")
+    for c in verdict.checks:
+        print(f"  {c.level:<4}  {c.name:<9} {c.reason}")
+    print(f"  -> {ws.root / ws.cfg.paths.metrics / 'evaluate.json'}")
+    return verdict.exit_code
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from hrlrec import publish
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    r = publish.run(ws.cfg, args.ds, ws.root, approve_warn=args.approve_warn, reason=args.reason or "")
+    print(f"published {r.version} (was {r.previous or 'empty'})")
+    for w in r.approved_warnings:
+        print(f"  approved warning: {w}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from hrlrec import registry
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    before = registry.production(ws.cfg, ws.root)
+    target = registry.rollback(ws.cfg, ws.root, to=args.to, reason=args.reason or "")
+    print(f"production: {before.name if before else 'empty'} -> {target.name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -225,6 +258,18 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default: train.device")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still say each epoch)")
+
+    p = step("evaluate", "AUC gate: candidate vs production vs LR on day D (exit 1 on FAIL)", _evaluate)
+    p.add_argument("--ds", type=_day, required=True, help="the held-out day, YYYY-MM-DD")
+
+    p = step("publish", "promote the candidate of D when every required gate passed", _publish)
+    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
+    p.add_argument("--approve-warn", action="store_true", help="publish although a gate said WARN")
+    p.add_argument("--reason", default=None, help="recorded in the registry history")
+
+    p = step("rollback", "put the previous production model (or --to VERSION) back into production", _rollback)
+    p.add_argument("--to", default=None, help="a registered version (default: the one production replaced)")
+    p.add_argument("--reason", default=None, help="recorded in the registry history")
     return parser
 
 

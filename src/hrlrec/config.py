@@ -252,6 +252,30 @@ class TrainConfig(_Strict):
     max_grad_norm: float = Field(5.0, gt=0)  # gradient clipping
 
 
+class AucGateConfig(_Strict):
+    """The AUC gate: candidate vs production vs LR on the same held-out day."""
+
+    floor: float = Field(0.70, ge=0, le=1)  # candidate AUC must be at least this
+    max_drop: float = Field(0.005, ge=0)  # ... and at most this far below production's
+    min_relaimpr: float = Field(0.05)  # ... and its RelaImpr over LR at least this (0.05 = +5 %)
+    warn_margin: float = Field(0.002, ge=0)  # within this of a threshold the verdict is WARN
+
+
+class GatesConfig(_Strict):
+    """Release gates; a FAIL never touches production."""
+
+    auc: AucGateConfig = Field(default_factory=AucGateConfig)  # offline AUC gate
+
+
+class RegistryConfig(_Strict):
+    """The model registry in the workspace."""
+
+    keep: int = Field(10, ge=2)  # versions kept (production and its predecessor always are)
+    publish_requires: list[str] = Field(
+        default_factory=lambda: ["evaluate", "stability", "export"]
+    )  # gate metrics files that must say PASS (or an approved WARN) for the day before promotion
+
+
 class PathsConfig(_Strict):
     """Where each step reads and writes, relative to the workspace."""
 
@@ -294,6 +318,8 @@ class Config(_Strict):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)  # training window and features
     model: ModelConfig = Field(default_factory=ModelConfig)  # HRL-Rec rewards, losses, ablations
     train: TrainConfig = Field(default_factory=TrainConfig)  # optimisation
+    gates: GatesConfig = Field(default_factory=GatesConfig)  # release gates
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)  # versions and promotion
     profiles: dict[str, ProfileConfig] = Field(default_factory=_default_profiles)  # size profiles
 
     @model_validator(mode="after")

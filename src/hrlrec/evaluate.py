@@ -1,0 +1,101 @@
+"""The AUC gate: candidate, production and LR scored on the same held-out day.
+
+PASS when the candidate's AUC is at least the floor, at most `max_drop` below
+production's, and its RelaImpr over LR at least the minimum (gates.auc in
+params.yaml); WARN within `warn_margin` of a threshold, or when the production
+model cannot score today's features; FAIL otherwise. Writes
+metrics/evaluate.json with every number, the verdict and the reason in words.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hrlrec import atomic, metrics, registry
+from hrlrec.config import AucGateConfig, Config
+from hrlrec.data import batches
+from hrlrec.errors import BadInput
+from hrlrec.simulator import partition
+from hrlrec.train import build_model, checkpoint
+from hrlrec.train.loop import predict
+from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, at_least, decide
+
+log = logging.getLogger(__name__)
+
+
+def _score(weights: Path, stream: batches.Stream, cfg_default: Config) -> float:
+    """AUC on the stream's test lists of the model in `weights`, rebuilt from its own card."""
+    state, card = checkpoint.load(weights)
+    if card["cat_columns"] != stream.cat_columns or card["vocab"] != stream.meta["vocab"]:
+        raise BadInput(f"{weights}: trained on other features (vocabulary or columns differ from today's)")
+    cfg = Config.model_validate(card["config"]) if "config" in card else cfg_default
+    model = build_model(card["model"], cfg, stream.meta, card["cat_columns"], card["dense_dim"])
+    model.load_state_dict(state)
+    pred = predict(model, stream, stream.lists("test"), cfg)
+    return metrics.auc(pred.labels, pred.probs)
+
+
+def _drop_check(cand_auc: float, prod_auc: float, max_drop: float, warn_margin: float) -> Check:
+    """At most `max_drop` below production; WARN within `warn_margin` of that limit."""
+    change = cand_auc - prod_auc
+    base = at_least("drop", cand_auc, prod_auc - max_drop, warn_margin, "candidate AUC")
+    words = {
+        FAIL: f"candidate AUC {cand_auc:.4f} is {-change:.4f} below production {prod_auc:.4f} (allowed {max_drop})",
+        WARN: f"candidate AUC {cand_auc:.4f} vs production {prod_auc:.4f}: {change:+.4f}, near the {max_drop} limit",
+        PASS: f"candidate AUC {cand_auc:.4f} vs production {prod_auc:.4f}: {change:+.4f} (allowed drop {max_drop})",
+    }
+    return Check("drop", base.level, cand_auc, prod_auc - max_drop, words[base.level])
+
+
+def decide_auc(
+    ds: str, cand_auc: float, lr_auc: float, prod_auc: float | None, g: AucGateConfig, prod_problem: str | None = None
+) -> Verdict:
+    """The gate's decision from the three AUCs (pure: what the tests craft numbers for)."""
+    relaimpr = metrics.relaimpr(cand_auc, lr_auc)
+    numbers: dict[str, Any] = {"candidate_auc": cand_auc, "lr_auc": lr_auc, "relaimpr_over_lr": relaimpr}
+    checks = [
+        at_least("floor", cand_auc, g.floor, g.warn_margin, "candidate AUC"),
+        at_least("relaimpr", relaimpr, g.min_relaimpr, g.warn_margin, "RelaImpr over LR"),
+    ]
+    if prod_problem is not None:
+        checks.append(Check("drop", WARN, None, None, prod_problem))
+    elif prod_auc is None:
+        checks.append(Check("drop", PASS, None, None, "no production model yet: nothing to compare with"))
+    else:
+        numbers["production_auc"] = prod_auc
+        numbers["change_vs_production"] = cand_auc - prod_auc
+        checks.append(_drop_check(cand_auc, prod_auc, g.max_drop, g.warn_margin))
+    return decide("auc", ds, checks, numbers)
+
+
+def run(cfg: Config, ds: str, root: Path) -> Verdict:
+    """Score candidate, production and LR on day `ds`; write and return the gate's verdict."""
+    g = cfg.gates.auc
+    candidates = partition(root / cfg.paths.models / "candidates", ds)
+    for model in ("hrlrec", "lr"):
+        if not (candidates / f"{model}.pt").is_file():
+            raise BadInput(f"{candidates}: no {model} candidate; run `hrlrec train --ds {ds} --model hrlrec,lr` first")
+    stream = batches.load(partition(root / cfg.paths.datasets, ds))
+    torch.manual_seed(cfg.seed)
+    cand_auc = _score(candidates / "hrlrec.pt", stream, cfg)
+    lr_auc = _score(candidates / "lr.pt", stream, cfg)
+    prod = registry.production(cfg, root)
+    prod_auc: float | None = None
+    prod_problem = None
+    if prod is not None:
+        try:
+            prod_auc = _score(prod.weights(), stream, cfg)
+        except BadInput as exc:
+            prod_problem = f"production {prod.name} cannot score today: {exc}"
+    verdict = decide_auc(ds, cand_auc, lr_auc, prod_auc, g, prod_problem)
+    if prod is not None:
+        verdict.numbers["production_version"] = prod.name
+    body = {**verdict.to_json(), "thresholds": g.model_dump()}
+    atomic.write_text(root / cfg.paths.metrics / "evaluate.json", json.dumps(body, indent=2) + "\n")
+    log.info("AUC gate %s: %s", ds, verdict.reason)
+    return verdict

@@ -1,0 +1,177 @@
+"""The model registry in the workspace: immutable versions and an atomic production pointer.
+
+    models/registry/versions/<version>/   hrlrec.pt, lr.pt, their cards, version.json
+    models/registry/production.json       {"version": ..., "since": ...}
+    models/registry/history.jsonl         every promotion and rollback, who and why
+
+A version folder is written once (temporary folder, then rename) and never
+changed. Promotion replaces production.json with os.replace, so a reader sees
+the old pointer or the new one, never half of a promotion; rolling back is the
+same pointer swap to an older, untouched folder, so the files it restores are
+byte for byte those that served before. Only the last `registry.keep` versions
+are kept, production and its predecessor never pruned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hrlrec import atomic
+from hrlrec.config import Config
+from hrlrec.errors import BadInput
+from hrlrec.train import checkpoint
+
+VERSION_FILE = "version.json"
+POINTER = "production.json"
+HISTORY = "history.jsonl"
+
+
+@dataclass(frozen=True)
+class Version:
+    """A registered model version."""
+
+    name: str
+    folder: Path
+    meta: dict[str, Any]
+
+    def weights(self, model: str = "hrlrec") -> Path:
+        return self.folder / f"{model}.pt"
+
+
+def root_of(cfg: Config, workspace: Path) -> Path:
+    return workspace / cfg.paths.models / "registry"
+
+
+def _git_revision(path: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def register(
+    cfg: Config, ds: str, workspace: Path, candidates: Path, verdicts: dict[str, Any], data_hashes: dict[str, str]
+) -> Version:
+    """Copy the candidates of `ds` into a new immutable version; returns it (not yet in production)."""
+    cards = {p.stem: checkpoint.read_card(p) for p in sorted(candidates.glob("*.pt"))}
+    if "hrlrec" not in cards:
+        raise BadInput(f"{candidates}: no hrlrec candidate to register")
+    for p in candidates.glob("*.pt"):
+        checkpoint.load(p)  # refuse a damaged or tampered candidate before it is registered
+    name = f"{ds}-{cards['hrlrec']['sha256'][:8]}"
+    folder = root_of(cfg, workspace) / "versions" / name
+    meta = {
+        "version": name,
+        "ds": ds,
+        "registered_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_revision": _git_revision(workspace),
+        "params_hash": hashlib.sha256(cfg.model_dump_json().encode()).hexdigest(),
+        "data_hashes": data_hashes,
+        "model_hashes": {m: card["sha256"] for m, card in cards.items()},
+        "metrics": {m: card.get("metrics", {}) for m, card in cards.items()},
+        "gates": verdicts,
+    }
+    if folder.exists():
+        return Version(name, folder, json.loads((folder / VERSION_FILE).read_text()))
+    with atomic.atomic_dir(folder) as tmp:
+        for f in candidates.iterdir():
+            if f.suffix in (".pt", ".json", ".onnx") and not f.name.startswith("."):
+                shutil.copy2(f, tmp / f.name)
+        (tmp / VERSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return Version(name, folder, meta)
+
+
+def get(cfg: Config, workspace: Path, name: str) -> Version:
+    folder = root_of(cfg, workspace) / "versions" / name
+    if not (folder / VERSION_FILE).is_file():
+        known = ", ".join(v.name for v in versions(cfg, workspace)) or "none"
+        raise BadInput(f"no registered version {name!r} (known: {known})")
+    return Version(name, folder, json.loads((folder / VERSION_FILE).read_text()))
+
+
+def versions(cfg: Config, workspace: Path) -> list[Version]:
+    """Registered versions, oldest first."""
+    base = root_of(cfg, workspace) / "versions"
+    if not base.is_dir():
+        return []
+    found = [get(cfg, workspace, p.name) for p in base.iterdir() if (p / VERSION_FILE).is_file()]
+    return sorted(found, key=lambda v: (v.meta["registered_at"], v.name))
+
+
+def production(cfg: Config, workspace: Path) -> Version | None:
+    """The version in production, or None before the first promotion."""
+    pointer = root_of(cfg, workspace) / POINTER
+    if not pointer.is_file():
+        return None
+    return get(cfg, workspace, json.loads(pointer.read_text())["version"])
+
+
+def verify(version: Version) -> None:
+    """Refuse a version whose files no longer match their recorded hashes."""
+    for model in version.meta["model_hashes"]:
+        checkpoint.load(version.weights(model))
+
+
+def _history(cfg: Config, workspace: Path) -> list[dict[str, Any]]:
+    path = root_of(cfg, workspace) / HISTORY
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def promote(cfg: Config, workspace: Path, version: Version, action: str = "promote", reason: str = "") -> None:
+    """Point production at `version` atomically and record who did it and why."""
+    verify(version)
+    base = root_of(cfg, workspace)
+    previous = production(cfg, workspace)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    who = os.environ.get("HRLREC_USER") or getpass.getuser()
+    atomic.write_text(base / POINTER, json.dumps({"version": version.name, "since": now, "by": who}, indent=2) + "\n")
+    event = {
+        "at": now, "action": action, "version": version.name,
+        "previous": previous.name if previous else None, "by": who, "reason": reason,
+    }  # fmt: skip
+    with open(base / HISTORY, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(event) + "\n")
+    _prune(cfg, workspace)
+
+
+def rollback(cfg: Config, workspace: Path, to: str | None = None, reason: str = "") -> Version:
+    """Put the previous production version (or `to`) back into production."""
+    current = production(cfg, workspace)
+    if to is None:
+        if current is None:
+            raise BadInput("nothing in production; nothing to roll back")
+        earlier = [e["previous"] for e in reversed(_history(cfg, workspace)) if e["version"] == current.name]
+        if not earlier or earlier[0] is None:
+            raise BadInput(f"{current.name} has no earlier production version to roll back to; name one with --to")
+        to = earlier[0]
+    target = get(cfg, workspace, to)
+    if current is not None and target.name == current.name:
+        raise BadInput(f"{to} is already in production")
+    promote(cfg, workspace, target, action="rollback", reason=reason)
+    return target
+
+
+def _prune(cfg: Config, workspace: Path) -> None:
+    """Keep the newest `registry.keep` versions, plus production and what it replaced."""
+    keep = set()
+    current = production(cfg, workspace)
+    if current is not None:
+        keep.add(current.name)
+        keep.update(e["previous"] for e in _history(cfg, workspace) if e["version"] == current.name and e["previous"])
+    all_versions = versions(cfg, workspace)
+    keep.update(v.name for v in all_versions[-cfg.registry.keep :])
+    for v in all_versions:
+        if v.name not in keep:
+            shutil.rmtree(v.folder, ignore_errors=True)
