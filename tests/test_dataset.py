@@ -29,7 +29,7 @@ def test_lists_are_contiguous_full_and_split_chronologically(stream: batches.Str
     sessions = stream.session_id[rows].reshape(-1, 10)
     assert (sessions == sessions[:, :1]).all()
     positions = stream.cat[rows, stream.column("position")].numpy().reshape(-1, 10)
-    assert (positions == np.arange(10)).all()
+    assert (positions == np.arange(10) + 1).all()  # ids: 0 is padding, position p is p + 1
 
 
 def test_history_is_the_same_users_earlier_rows(stream: batches.Stream) -> None:

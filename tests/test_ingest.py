@@ -193,3 +193,34 @@ def test_large_day_rolls_into_several_files(
     result = ingest.run(cfg, DAY, landing_day, tmp_path / "raw")
     assert result.files_out == -(-result.rows // 10_000)
     assert pq.read_table(result.out_dir).equals(pq.read_table(simulator.partition(landing_day, DAY)))
+
+
+def test_a_day_left_as_old_copy_by_a_killed_swap_is_put_back(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    first = _digest(ingest.run(cfg, DAY, landing_day, raw).out_dir)
+    # Killed between "old aside" and "new in": only the hidden old copy is left.
+    (raw / f"ds={DAY}").rename(raw / f".ds={DAY}.old-cafebabe")
+    day = _copy_landing(landing_day, tmp_path / "landing")
+    MALFORMED["position overflows int16"][0](day)  # and the next run fails while writing
+    with pytest.raises(ContractError):
+        ingest.run(cfg, DAY, tmp_path / "landing", raw)
+    assert _digest(raw / f"ds={DAY}") == first  # the old copy was restored, not deleted
+
+
+def test_a_null_channel_is_left_to_validation(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
+    day = _copy_landing(landing_day, tmp_path / "landing")
+    _rewrite(day, _replace("channel", lambda t: pa.array([None, *t["channel"].to_pylist()[1:]], pa.string())))
+    result = ingest.run(cfg, DAY, tmp_path / "landing", tmp_path / "raw")
+    assert result.rows_per_channel["(null)"] == 1
+
+
+def test_uint64_overflow_names_its_rows(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
+    day = _copy_landing(landing_day, tmp_path / "landing")
+    huge = pa.array([2**63 + 5] + [1] * 0, pa.uint64())
+    _rewrite(
+        day, _replace("user_id", lambda t: pa.concat_arrays([huge, pa.array([1] * (t.num_rows - 1), pa.uint64())]))
+    )
+    with pytest.raises(
+        ContractError, match=r"column 'user_id': 1 value\(s\) cannot be cast.*row 0: 9223372036854775813"
+    ):
+        ingest.run(cfg, DAY, tmp_path / "landing", tmp_path / "raw")

@@ -37,3 +37,10 @@ def test_high_level_reward_is_eq_7_with_channel_weights() -> None:
     first = (1 + 0.1) * 1.0 + math.log(2) * 0.5 + 0.5 * 0.2 + 0.0 * 0.1
     second = (0 + 0.1) * 2.0 + 0.0 + 1.0 * 1.0 + 0.5 * 1.0
     assert r.tolist()[0] == pytest.approx([first, second], rel=1e-6)
+
+
+def test_a_tag_repeated_inside_one_item_counts_once() -> None:
+    tags = torch.tensor([[[7, 7, 0], [7, 8, 8]]])
+    assert new_tags_in_list(tags).tolist() == [[1.0, 1.0]]
+    profile = torch.tensor([[[9, 0, 0]]])
+    assert tags_outside_profile(tags, profile, torch.tensor([[True]])).tolist() == [[1.0, 2.0]]

@@ -21,12 +21,21 @@ def _hidden_sibling(path: Path, kind: str) -> Path:
 
 
 def remove_leftovers(path: Path) -> None:
-    """Delete temporary siblings of `path` left behind by a killed earlier run."""
+    """Clear what a killed earlier run left beside `path`.
+
+    A run killed between the two renames of a replacement leaves no `path` and
+    a complete `.old` copy: that copy is put back, never deleted. Half-built
+    `.tmp` folders are deleted (one step writes one output at a time: the DAG
+    runs with max_active_runs=1 and DVC locks the workspace).
+    """
     if not path.parent.is_dir():
         return
-    for kind in ("tmp", "old"):
-        for leftover in path.parent.glob(f".{path.name}.{kind}-*"):
-            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+    olds = sorted(path.parent.glob(f".{path.name}.old-*"))
+    if olds and not path.exists():
+        os.rename(olds[-1], path)
+        olds = olds[:-1]
+    for leftover in [*olds, *path.parent.glob(f".{path.name}.tmp-*")]:
+        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -46,7 +55,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(tmp)
+    _fsync_tree(tmp)
     if final.exists():
         old = _hidden_sibling(final, "old")
         os.rename(final, old)
@@ -70,6 +79,17 @@ def write_text(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file and folder under `folder` to disk before it is renamed into place."""
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file():
+            with open(path, "rb+") as fh:
+                os.fsync(fh.fileno())
+        elif path.is_dir():
+            _fsync_dir(path)
+    _fsync_dir(folder)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -97,8 +97,13 @@ def conform_column(name: str, values: pa.Array | pa.ChunkedArray) -> pa.Array | 
     if source.equals(target):
         return values
     if pa.types.is_integer(target) and pa.types.is_integer(source):
-        info = _int_bounds(target)
-        too_big = pc.or_kleene(pc.less(values, info[0]), pc.greater(values, info[1]))
+        # Bounds of the target, clamped into the source's own range and typed like it,
+        # so that the comparison itself can never overflow (uint64 vs int64, ...).
+        lo_t, hi_t = _int_bounds(target)
+        lo_s, hi_s = _int_bounds(source)
+        lo = pa.scalar(max(lo_t, lo_s), type=source)
+        hi = pa.scalar(min(hi_t, hi_s), type=source)
+        too_big = pc.or_kleene(pc.less(values, lo), pc.greater(values, hi))
         if pc.any(too_big).as_py():
             rows = pc.indices_nonzero(pc.fill_null(too_big, False)).to_pylist()
             raise CastFailure(name, f"values outside the {target} range", rows)

@@ -215,7 +215,8 @@ def _conform(path: Path, row0: int, table: pa.Table, ds: str) -> pa.Table:
 
 def _count(values: pa.ChunkedArray) -> dict[str, int]:
     counts = pc.value_counts(values)
-    return {v["values"].as_py(): v["counts"].as_py() for v in counts}
+    # A null channel is a content problem for validation to report; counted under "(null)" here.
+    return {str(v["values"].as_py()) if v["values"].is_valid else "(null)": v["counts"].as_py() for v in counts}
 
 
 class _RollingWriter:

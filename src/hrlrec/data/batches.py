@@ -90,7 +90,8 @@ def load(folder: Path) -> Stream:
         dwell=torch.from_numpy(table.column("dwell").to_numpy().astype(np.float32)),
         cat_columns=cat_cols,
         offset=lists.column("offset").to_numpy(),
-        length=lists.column("length").to_numpy(),
+        # A released day may hold lists longer than list_len: every model sees the first list_len rows.
+        length=np.minimum(lists.column("length").to_numpy(), meta["list_len"]),
         user_start=lists.column("user_start").to_numpy(),
         split=lists.column("split").to_numpy(),
         session_id=table.column("session_id").to_numpy(),

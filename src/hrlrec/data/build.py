@@ -49,8 +49,11 @@ READ_COLUMNS = [
     "event_time", "user_id", "session_id", "position", "channel", "item_id", "item_tags", "clicked",
     "dwell_time_s", "user_age_bucket", "user_gender", "user_region", "device",
 ]  # fmt: skip
-AGE_CODES = 16  # age buckets are clipped into 0..15
-GENDER_CODES = 4  # genders are clipped into 0..3
+# Every categorical id reserves 0 for padding / unknown, so real values start at 1
+# (position 0 is id 1, hour 0 is id 1, ...): a real value must never share the
+# frozen zero vector of the padding row.
+AGE_CODES = 17  # age buckets 0..15 -> ids 1..16
+GENDER_CODES = 5  # genders 0..3 -> ids 1..4
 
 
 @dataclass(frozen=True)
@@ -174,13 +177,13 @@ def vocab_sizes(cfg: Config) -> dict[str, int]:
         "age": AGE_CODES,
         "gender": GENDER_CODES,
         "region": d.region_buckets,
-        "hour": 24,
-        "weekday": 7,
+        "hour": 25,
+        "weekday": 8,
         "device": d.device_buckets,
         "channel": len(cfg.channels) + 1,
         "item": d.item_buckets,
         "tag": d.tag_buckets,
-        "position": cfg.list_len,
+        "position": cfg.list_len + 1,
     }
 
 
@@ -192,12 +195,17 @@ def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa
     def column(name: str) -> np.ndarray:
         return pc.fill_null(raw.column(name), 0).to_numpy(zero_copy_only=False).astype(np.int64)
 
+    # A list is (day, user, session_id): sources may reuse session ids across days or users.
     times = pc.cast(raw.column("event_time"), pa.int64()).to_numpy(zero_copy_only=False)
-    lists_seen, list_of_row = np.unique(column("session_id"), return_inverse=True)
-    list_time = np.full(len(lists_seen), np.iinfo(np.int64).max)
-    np.minimum.at(list_time, list_of_row, times)
-    order = np.lexsort((column("position"), column("session_id"), list_time[list_of_row], column("user_id")))
+    key_order = np.lexsort((column("session_id"), column("user_id"), column("day")))
+    keys = np.stack([column(c)[key_order] for c in ("day", "user_id", "session_id")])
+    starts = np.r_[True, (keys[:, 1:] != keys[:, :-1]).any(0)]
+    list_of_row = np.empty(len(key_order), dtype=np.int64)
+    list_of_row[key_order] = np.cumsum(starts) - 1
+    list_time = np.minimum.reduceat(times[key_order], np.flatnonzero(starts)) if len(times) else times
+    order = np.lexsort((column("position"), list_of_row, list_time[list_of_row], column("user_id")))
     raw = raw.take(pa.array(order))
+    list_id = list_of_row[order]
     n = raw.num_rows
     col = {name: raw.column(name) for name in raw.column_names}
 
@@ -214,15 +222,15 @@ def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa
 
     features: dict[str, np.ndarray] = {
         "user": _stable_hash(user_id, d.user_buckets, 1),
-        "age": np.clip(ints("user_age_bucket"), 0, AGE_CODES - 1),
-        "gender": np.clip(ints("user_gender"), 0, GENDER_CODES - 1),
+        "age": 1 + np.clip(ints("user_age_bucket"), 0, AGE_CODES - 2),
+        "gender": 1 + np.clip(ints("user_gender"), 0, GENDER_CODES - 2),
         "region": _stable_hash(ints("user_region"), d.region_buckets, 2),
-        "hour": seconds_of_day // 3600,
-        "weekday": (day_number + 3) % 7,  # 1970-01-01 was a Thursday; 0 = Monday
+        "hour": 1 + seconds_of_day // 3600,
+        "weekday": 1 + (day_number + 3) % 7,  # 1970-01-01 was a Thursday; 1 = Monday
         "device": _hash_strings(col["device"], d.device_buckets),
         "channel": channel,
         "item": _stable_hash(ints("item_id"), d.item_buckets, 3),
-        "position": np.clip(ints("position"), 0, cfg.list_len - 1),
+        "position": 1 + np.clip(ints("position"), 0, cfg.list_len - 1),
     }
     tags = col["item_tags"].combine_chunks()
     flat_tags = _hash_strings(pc.list_flatten(tags), d.tag_buckets)
@@ -240,7 +248,7 @@ def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa
 
     # User and list boundaries in the sorted stream.
     new_user = np.r_[True, user_id[1:] != user_id[:-1]]
-    new_list = new_user | np.r_[True, session[1:] != session[:-1]]
+    new_list = new_user | np.r_[True, list_id[1:] != list_id[:-1]]
     user_start = np.maximum.accumulate(np.where(new_user, np.arange(n), 0))
     list_start = np.maximum.accumulate(np.where(new_list, np.arange(n), 0))
 

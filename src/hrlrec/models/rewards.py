@@ -15,13 +15,21 @@ from __future__ import annotations
 import torch
 
 
+def _first_occurrence(tags: torch.Tensor) -> torch.Tensor:
+    """True for a tag slot that is real and not a repeat of an earlier slot of the same item: (..., T)."""
+    T = tags.shape[-1]
+    earlier = torch.tril(torch.ones(T, T, dtype=torch.bool, device=tags.device), diagonal=-1)
+    repeat = ((tags[..., :, None] == tags[..., None, :]) & earlier).any(-1)
+    return (tags > 0) & ~repeat
+
+
 def new_tags_in_list(tags: torch.Tensor) -> torch.Tensor:
     """For each position, how many of its tags appear at no earlier position: (B, K, T) -> (B, K)."""
     _B, K, _T = tags.shape
     same = tags[:, :, :, None, None] == tags[:, None, None, :, :]  # (B, K, T, K, T)
     earlier = torch.tril(torch.ones(K, K, dtype=torch.bool, device=tags.device), diagonal=-1)  # [t, t'] t' < t
     seen = (same & earlier[None, :, None, :, None]).flatten(-2).any(-1)  # (B, K, T)
-    return ((tags > 0) & ~seen).sum(-1).float()
+    return (_first_occurrence(tags) & ~seen).sum(-1).float()
 
 
 def tags_outside_profile(tags: torch.Tensor, profile_tags: torch.Tensor, profile_mask: torch.Tensor) -> torch.Tensor:
@@ -29,7 +37,7 @@ def tags_outside_profile(tags: torch.Tensor, profile_tags: torch.Tensor, profile
     known = profile_tags * profile_mask[..., None].long()  # masked-out entries become padding (0)
     hit = (tags[:, :, :, None, None] == known[:, None, None, :, :]) & (known[:, None, None] > 0)
     seen = hit.flatten(-2).any(-1)  # (B, K, T)
-    return ((tags > 0) & ~seen).sum(-1).float()
+    return (_first_occurrence(tags) & ~seen).sum(-1).float()
 
 
 def high_level_reward(

@@ -162,7 +162,8 @@ def _oracle_auc(landing: Path, ds: str, stream: batches.Stream, lists: np.ndarra
     order = np.argsort(key)
     keys, p_click = key[order], truth.column("p_click").to_numpy()[order]
     rows = stream.rows(lists)
-    want = stream.session_id[rows] * (1 << 15) + stream.cat[rows, stream.column("position")].cpu().numpy()
+    position = stream.cat[rows, stream.column("position")].cpu().numpy() - 1  # ids are position + 1
+    want = stream.session_id[rows] * (1 << 15) + position
     idx = np.clip(np.searchsorted(keys, want), 0, len(keys) - 1)
     found = keys[idx] == want
     if not found.all():
@@ -181,6 +182,7 @@ def _write_metrics(path: Path, ds: str, device: str, report: dict[str, dict[str,
     base = models.get("lr", {}).get("auc")
     for r in models.values():
         r["relaimpr_over_lr"] = metrics.relaimpr(r["auc"], base) if base else None
+        r["lr_to_oracle_gap_closed"] = metrics.gap_closed(r["auc"], base, oracle) if base and oracle else None
     body = {"ds": ds, "device": device, "oracle_auc": oracle, "models": models}
     atomic.write_text(path, json.dumps(_finite(body), indent=2) + "\n")
 

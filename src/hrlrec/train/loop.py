@@ -108,6 +108,12 @@ def predict(model: nn.Module, stream: Stream, lists: np.ndarray, cfg: Config, ba
     )
 
 
+def _shard(items: np.ndarray, rank: Dist) -> np.ndarray:
+    """This process's equal share of `items` (the remainder of the division is dropped)."""
+    usable = len(items) // rank.world * rank.world
+    return items[:usable][rank.rank :: rank.world]
+
+
 def _guard(name: str, logs: dict[str, torch.Tensor], epoch: int, step: int) -> None:
     bad = {k: float(v.detach()) for k, v in logs.items() if not torch.isfinite(v).all()}
     if bad:
@@ -140,13 +146,14 @@ def fit(
     epochs = p.epochs if is_hrlrec else cfg.train.baseline_epochs
     for epoch in range(1, epochs + 1):
         rng = np.random.default_rng([cfg.seed, epoch])
-        order = rng.permutation(train_lists)[rank.rank :: rank.world]
+        # Equal shards, so every process runs the same number of steps (DDP's all-reduce pairs them).
+        order = _shard(rng.permutation(train_lists), rank)
         batches: Iterator
         if is_hrlrec:
             batches = iterate_lists(stream, order, p.batch_size, p.history_len, cfg.list_len)
             n_batches = math.ceil(len(order) / p.batch_size)
         else:
-            rows = rng.permutation(stream.rows(order))
+            rows = _shard(rng.permutation(stream.rows(rng.permutation(train_lists))), rank)
             batches = iterate_impressions(stream, rows, p.batch_size * cfg.list_len)
             n_batches = math.ceil(len(rows) / (p.batch_size * cfg.list_len))
         bar = tqdm(
