@@ -51,10 +51,11 @@ def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> 
     # --backfill brought in the window the dataset reads (train_days 2 + lookback 2 in the test params)
     assert len(list(raw.glob("ds=*"))) == 5
     lock = yaml.safe_load((project_copy / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"ingest", "validate", "dataset", "train"}
+    assert set(lock["stages"]) == {"ingest", "validate", "dataset", "train", "evaluate"}
     metrics = json.loads(run(dvc, "metrics", "show", "--json", cwd=project_copy).stdout)
     shown = metrics[""]["data"]
     assert shown["metrics/validate.json"]["data"]["verdict"] == "PASS"
+    assert shown["metrics/evaluate.json"]["data"]["verdict"] in ("PASS", "WARN", "FAIL")
     assert 0.5 < shown["metrics/train.json"]["data"]["models"]["hrlrec"]["auc"] <= 1.0
     assert (project_copy / "models" / "candidates" / f"ds={ds}" / "hrlrec.pt").is_file()
     assert "up to date" in run(dvc, "status", cwd=project_copy).stdout

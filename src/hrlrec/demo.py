@@ -19,13 +19,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hrlrec import backfill, ingest, train, validation
+from hrlrec import backfill, evaluate, ingest, train, validation
 from hrlrec.data import build
 from hrlrec.errors import HrlrecError
 from hrlrec.simulator import days_from
+from hrlrec.verdict import Verdict
 from hrlrec.workspace import PARAMS, Workspace
 
-NOT_BUILT = ("evaluate", "stability", "export", "publish", "report")
+NOT_BUILT = ("stability", "export", "report", "publish (it needs the stability and export gates)")
 DAYS = 8
 
 
@@ -44,18 +45,20 @@ class DayRun:
     ingested: ingest.IngestResult
     validated: validation.ValidationResult
     trained: train.TrainResult | None  # None on the first day: nothing to train on yet
+    gate: Verdict | None  # the AUC gate's verdict on the candidate
 
 
 def run_day(ws: Workspace, ds: str) -> DayRun:
     """Ingest and validate `ds`; then, if an earlier day is usable, build its dataset and train."""
     ingested = ingest.run(ws.cfg, ds, ws.landing, ws.raw, source="simulator")
     validated = validation.run(ws.cfg, ds, ws.root)
-    trained = None
+    trained, gate = None, None
     has_history = any(validation.record(ws.cfg, d, ws.root) for d in backfill.window(ws.cfg, ds))
     if validated.passed and has_history:
         build.run(ws.cfg, ds, ws.root)
         trained = train.run(ws.cfg, ds, ws.root, progress=False)
-    return DayRun(ingested, validated, trained)
+        gate = evaluate.run(ws.cfg, ds, ws.root)
+    return DayRun(ingested, validated, trained, gate)
 
 
 def _row(day: DayRun) -> str:
@@ -68,6 +71,8 @@ def _row(day: DayRun) -> str:
         aucs = "  ".join(f"{name} {m['auc']:.4f}" for name, m in t.models.items())
         oracle = f"  oracle {t.oracle_auc:.4f}" if t.oracle_auc else ""
         aucs += f"{oracle}  ({t.seconds:.0f}s)"
+        if day.gate is not None:
+            aucs += f"  AUC gate {day.gate.level}"
     return f"{r.ds:<12}{weekday:<5}{r.rows:>9,}  {checks:<26}{aucs}"
 
 
