@@ -35,7 +35,9 @@ def project_copy(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "data_checks", repo / "data_checks")
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     # The project's params with a world and model small enough for a test.
-    (repo / "params.yaml").write_text(yaml.safe_dump(model_config().model_dump(), sort_keys=False))
+    # (gate thresholds lowered: a tiny model is not expected to reach the production floor)
+    cfg = model_config("gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1")
+    (repo / "params.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     run("git", "init", "-q", cwd=repo)
     run(str(BIN / "dvc"), "init", "-q", cwd=repo)
     return repo
@@ -59,6 +61,16 @@ def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> 
     assert 0.5 < shown["metrics/train.json"]["data"]["models"]["hrlrec"]["auc"] <= 1.0
     assert (project_copy / "models" / "candidates" / f"ds={ds}" / "hrlrec.pt").is_file()
     assert "up to date" in run(dvc, "status", cwd=project_copy).stdout
+
+    # A failing gate stops the pipeline with the gate's words (and DVC's non-zero exit).
+    params = yaml.safe_load((project_copy / "params.yaml").read_text())
+    params["gates"]["auc"]["floor"] = 0.99
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    failed = subprocess.run(
+        [dvc, "repro"], cwd=project_copy, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )  # fmt: skip
+    assert failed.returncode != 0 and "is below 0.9900" in failed.stdout + failed.stderr
 
     # A parameter change re-runs the stages that read it, as `dvc exp run -S` would.
     params = yaml.safe_load((project_copy / "params.yaml").read_text())
