@@ -68,7 +68,9 @@ class StateEncoder(nn.Module):
         """States before each of `positions` + 1 steps of the list: (B, positions + 1, state_dim)."""
         f, matrix = self.behaviours(seq_cat, seq_dense, feedback)
         h0 = self.initial_state(matrix)  # (B, S)
-        lengths = hist_len + list_len  # (B,)
+        # A request with no history and nothing placed yet still feeds one (padding) step to the
+        # GRU; its state is read at index 0, i.e. h0, so that step never shows.
+        lengths = (hist_len + list_len).clamp(min=1)  # (B,)
         if self.use_gru:
             packed = pack_padded_sequence(f, lengths.cpu(), batch_first=True, enforce_sorted=False)
             out, _ = self.gru(packed, h0.unsqueeze(0).contiguous())  # eq. (2)
