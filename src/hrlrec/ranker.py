@@ -80,7 +80,7 @@ def pool_from_rows(stream: Stream, rows: np.ndarray, per_channel: int) -> torch.
         if channel == 0:
             continue
         in_channel = cat[cat[:, ch_col] == channel]
-        items, first, counts = np.unique(in_channel[:, item_col], return_index=True, return_counts=True)
+        _, first, counts = np.unique(in_channel[:, item_col], return_index=True, return_counts=True)
         top = np.argsort(-counts, kind="stable")[:per_channel]
         picked.append(in_channel[first[top]])
     return torch.as_tensor(np.concatenate(picked), device=stream.cat.device)
