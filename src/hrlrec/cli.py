@@ -184,6 +184,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
+def _stability(args: argparse.Namespace) -> int:
+    from hrlrec import stability
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    verdict = stability.run(ws.cfg, args.ds, ws.root)
+    print(f"stability gate {args.ds}: {verdict.reason}")
+    for name, change in verdict.numbers.get("relative_change", {}).items():
+        if change["max"] is not None:
+            print(f"  {name:<14} max {change['max']:6.1%}  mean {change['mean']:6.1%}")
+    print(f"  -> {ws.root / ws.cfg.paths.metrics / 'stability.json'}")
+    return verdict.exit_code
+
+
 def _publish(args: argparse.Namespace) -> int:
     from hrlrec import publish
 
@@ -261,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = step("evaluate", "AUC gate: candidate vs production vs LR on day D (exit 1 on FAIL)", _evaluate)
     p.add_argument("--ds", type=_day, required=True, help="the held-out day, YYYY-MM-DD")
+
+    p = step("stability", "stability gate: channel proportions vs production a week back (exit 1 on FAIL)", _stability)
+    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
 
     p = step("publish", "promote the candidate of D when every required gate passed", _publish)
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")

@@ -261,10 +261,29 @@ class AucGateConfig(_Strict):
     warn_margin: float = Field(0.002, ge=0)  # within this of a threshold the verdict is WARN
 
 
+class StabilityGateConfig(_Strict):
+    """Week-over-week channel proportions of the candidate's top-K lists (paper 4.8)."""
+
+    hour_bucket: int = Field(4, ge=1, le=24)  # hours per bucket (24 must be a multiple)
+    pool_per_channel: int = Field(200, ge=1)  # candidates per channel: the day's most impressed items
+    max_requests: int = Field(2000, ge=1)  # requests ranked per day (a seeded sample of the day's lists)
+    max_relative_change: float = Field(0.25, gt=0)  # a channel's largest |p / p_week_ago - 1| over buckets
+    mean_relative_change: float = Field(0.10, gt=0)  # a channel's mean |p / p_week_ago - 1| over buckets
+    warn_fraction: float = Field(0.8, gt=0, le=1)  # above this share of a threshold the verdict is WARN
+    min_share: float = Field(0.01, ge=0)  # buckets where the channel's share a week ago is below this are skipped
+
+    @model_validator(mode="after")
+    def _check(self) -> StabilityGateConfig:
+        if 24 % self.hour_bucket:
+            raise ValueError(f"hour_bucket must divide 24, got {self.hour_bucket}")
+        return self
+
+
 class GatesConfig(_Strict):
     """Release gates; a FAIL never touches production."""
 
     auc: AucGateConfig = Field(default_factory=AucGateConfig)  # offline AUC gate
+    stability: StabilityGateConfig = Field(default_factory=StabilityGateConfig)  # week-over-week gate
 
 
 class RegistryConfig(_Strict):
@@ -287,6 +306,7 @@ class PathsConfig(_Strict):
     metrics: str = "metrics"  # JSON metrics that DVC tracks
     datasets: str = "data/datasets"  # training lists per day
     models: str = "models"  # checkpoints of trained candidates
+    stability: str = "data/stability"  # channel-proportion records per day (candidate and production)
 
 
 class ValidationConfig(_Strict):

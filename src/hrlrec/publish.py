@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from hrlrec import registry
+from hrlrec import registry, stability
 from hrlrec.config import Config
 from hrlrec.errors import Rejected
 from hrlrec.simulator import partition
@@ -58,4 +58,5 @@ def run(cfg: Config, ds: str, root: Path, approve_warn: bool = False, reason: st
     meta = json.loads((partition(root / cfg.paths.datasets, ds) / "meta.json").read_text())
     version = registry.register(cfg, ds, root, candidates, verdicts, meta.get("fingerprints", {}))
     registry.promote(cfg, root, version, reason=reason or ("approved warnings" if warnings else "all gates passed"))
+    stability.promote_record(cfg, ds, root)  # next week's stability gate compares with it
     return PublishResult(ds, version.name, current.name if current else None, warnings)

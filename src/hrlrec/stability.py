@@ -1,0 +1,152 @@
+"""The stability gate (paper 4.8): channel proportions of the candidate's lists, week over week.
+
+The candidate ranks the day's requests (a seeded sample of its lists, with the
+day's most impressed items per channel as candidates); the share of each
+channel among the placed items, per hour bucket, is the day's *record*. It is
+compared with production's record for the same weekday one week earlier:
+relative change |p / p_week_ago - 1| per channel and bucket; a channel whose
+largest or mean change passes its threshold fails the gate. Without a record
+a week back the verdict is PASS with the reason "no baseline a week back", so
+the first week of a deployment does not block.
+
+Records: data/stability/candidate/ds=D.json (written here) and
+data/stability/production/ds=D.json (written when a candidate is published).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hrlrec import atomic
+from hrlrec.config import Config, StabilityGateConfig
+from hrlrec.data import batches
+from hrlrec.errors import BadInput
+from hrlrec.ranker import Ranker, pool_from_rows, requests_from_lists
+from hrlrec.simulator import partition
+from hrlrec.train import build_model, checkpoint
+from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
+
+log = logging.getLogger(__name__)
+
+BATCH = 256
+
+
+def proportions(channels: np.ndarray, hours: np.ndarray, n_channels: int, bucket: int) -> np.ndarray:
+    """Share of each channel (1..C) among placed items per hour bucket: (24 / bucket, C), rows sum to 1."""
+    counts = np.zeros((24 // bucket, n_channels))
+    placed = channels > 0
+    np.add.at(counts, (hours[placed] // bucket, channels[placed] - 1), 1)
+    totals = counts.sum(1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+def relative_changes(now: np.ndarray, before: np.ndarray, min_share: float) -> np.ndarray:
+    """|now / before - 1| per bucket and channel; NaN where the week-ago share is under `min_share`."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.abs(now / before - 1.0)
+    return np.where(before >= max(min_share, 1e-12), change, np.nan)
+
+
+def compare(ds: str, record: dict[str, Any], baseline: dict[str, Any] | None, g: StabilityGateConfig) -> Verdict:
+    """The gate's decision from two records (pure: what the tests craft proportions for)."""
+    channels = record["channels"]
+    numbers: dict[str, Any] = {"record": record["proportions"], "baseline_ds": baseline["ds"] if baseline else None}
+    if baseline is None:
+        check = Check("baseline", PASS, None, None, "no baseline a week back: nothing to compare with")
+        return decide("stability", ds, [check], numbers)
+    change = relative_changes(np.array(record["proportions"]), np.array(baseline["proportions"]), g.min_share)
+    checks, per_channel = [], {}
+    for c, name in enumerate(channels):
+        col = change[:, c]
+        if np.isnan(col).all():
+            per_channel[name] = {"max": None, "mean": None}
+            continue
+        mx, mean = float(np.nanmax(col)), float(np.nanmean(col))
+        per_channel[name] = {"max": mx, "mean": mean}
+        for stat, value, limit in (("max", mx, g.max_relative_change), ("mean", mean, g.mean_relative_change)):
+            if value > limit:
+                level, words = (
+                    FAIL,
+                    f"{name}: {stat} relative change {value:.1%} passes {limit:.0%} by {value - limit:.1%}",
+                )
+            elif value > g.warn_fraction * limit:
+                level, words = WARN, f"{name}: {stat} relative change {value:.1%} is near {limit:.0%}"
+            else:
+                level, words = PASS, f"{name}: {stat} relative change {value:.1%} <= {limit:.0%}"
+            checks.append(Check(f"{name}.{stat}", level, value, limit, words))
+    numbers["relative_change"] = per_channel
+    numbers["baseline"] = baseline["proportions"]
+    return decide("stability", ds, checks, numbers)
+
+
+def record_path(cfg: Config, root: Path, kind: str, ds: str) -> Path:
+    return root / cfg.paths.stability / kind / f"ds={ds}.json"
+
+
+def build_record(cfg: Config, ds: str, root: Path) -> dict[str, Any]:
+    """Rank a seeded sample of the day's requests with the candidate; return its proportions."""
+    g = cfg.gates.stability
+    weights = partition(root / cfg.paths.models / "candidates", ds) / "hrlrec.pt"
+    if not weights.is_file():
+        raise BadInput(f"{weights}: no hrlrec candidate for {ds}; run `hrlrec train --ds {ds}` first")
+    stream = batches.load(partition(root / cfg.paths.datasets, ds))
+    state, card = checkpoint.load(weights)
+    model_cfg = Config.model_validate(card["config"])
+    model = build_model("hrlrec", model_cfg, stream.meta, card["cat_columns"], card["dense_dim"])
+    model.load_state_dict(state)
+    ranker = Ranker(model, stream.cat_columns, cfg.list_len)
+    lists = stream.lists("test")
+    rng = np.random.default_rng([cfg.seed, 48])
+    sample = np.sort(rng.choice(lists, size=min(g.max_requests, len(lists)), replace=False))
+    pool = pool_from_rows(stream, stream.rows(lists), g.pool_per_channel)
+    channels, hours = [], []
+    torch.manual_seed(cfg.seed)
+    for i in range(0, len(sample), BATCH):
+        requests = requests_from_lists(stream, sample[i : i + BATCH], model_cfg.active.history_len)
+        ranking = ranker.rank(requests, pool)
+        channels.append(ranking.channels.cpu().numpy())
+        hour = requests.context[:, stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1
+        hours.append(np.repeat(hour[:, None], cfg.list_len, axis=1))
+    ch, hr = np.concatenate(channels).ravel(), np.concatenate(hours).ravel()
+    props = proportions(ch, hr, len(cfg.channels), g.hour_bucket)
+    return {
+        "ds": ds,
+        "weekday": dt.date.fromisoformat(ds).strftime("%A"),
+        "channels": list(cfg.channels),
+        "hour_bucket": g.hour_bucket,
+        "requests": len(sample),
+        "proportions": props.tolist(),
+        "model_sha256": card["sha256"],
+    }
+
+
+def run(cfg: Config, ds: str, root: Path) -> Verdict:
+    """Record the candidate's proportions for `ds`, compare with production's a week back, write the verdict."""
+    record = build_record(cfg, ds, root)
+    atomic.write_text(record_path(cfg, root, "candidate", ds), json.dumps(record, indent=2) + "\n")
+    week_ago = (dt.date.fromisoformat(ds) - dt.timedelta(days=7)).isoformat()
+    baseline_file = record_path(cfg, root, "production", week_ago)
+    baseline = json.loads(baseline_file.read_text()) if baseline_file.is_file() else None
+    if baseline is not None and (
+        baseline["channels"] != record["channels"] or baseline["hour_bucket"] != record["hour_bucket"]
+    ):
+        raise BadInput(f"{baseline_file}: recorded for other channels or hour buckets; cannot compare")
+    verdict = compare(ds, record, baseline, cfg.gates.stability)
+    body = {**verdict.to_json(), "thresholds": cfg.gates.stability.model_dump()}
+    atomic.write_text(root / cfg.paths.metrics / "stability.json", json.dumps(body, indent=2) + "\n")
+    log.info("stability gate %s: %s", ds, verdict.reason)
+    return verdict
+
+
+def promote_record(cfg: Config, ds: str, root: Path) -> None:
+    """The published candidate's record becomes production's record for `ds`."""
+    source = record_path(cfg, root, "candidate", ds)
+    if source.is_file():
+        atomic.write_text(record_path(cfg, root, "production", ds), source.read_text())
