@@ -18,7 +18,7 @@ def test_demo_simulates_and_ingests_consecutive_days(tmp_path: Path, capsys: pyt
     assert demo.main(["--workspace", str(ws), "--params", str(tmp_path / "params.yaml"), "--days", "3"]) == 0
     out = capsys.readouterr().out
     assert "2026-11-06" in out and "2026-11-08" in out  # the 3 days ending at ds
-    assert "not built yet" in out and "hrlrec 0." in out and "AUC gate " in out
+    assert "not built yet" in out and "hrlrec 0." in out and "AUC gate " in out and "stability PASS" in out
     assert sorted(p.name for p in (ws / "data" / "raw").iterdir()) == [
         "ds=2026-11-06",
         "ds=2026-11-07",

@@ -19,14 +19,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hrlrec import backfill, evaluate, ingest, train, validation
+from hrlrec import backfill, evaluate, ingest, stability, train, validation
 from hrlrec.data import build
 from hrlrec.errors import HrlrecError
 from hrlrec.simulator import days_from
 from hrlrec.verdict import Verdict
 from hrlrec.workspace import PARAMS, Workspace
 
-NOT_BUILT = ("stability", "export", "report", "publish (it needs the stability and export gates)")
+NOT_BUILT = ("export", "report", "publish (it needs the export gate's parity result)")
 DAYS = 8
 
 
@@ -46,19 +46,21 @@ class DayRun:
     validated: validation.ValidationResult
     trained: train.TrainResult | None  # None on the first day: nothing to train on yet
     gate: Verdict | None  # the AUC gate's verdict on the candidate
+    stable: Verdict | None  # the stability gate's verdict on the candidate
 
 
 def run_day(ws: Workspace, ds: str) -> DayRun:
     """Ingest and validate `ds`; then, if an earlier day is usable, build its dataset and train."""
     ingested = ingest.run(ws.cfg, ds, ws.landing, ws.raw, source="simulator")
     validated = validation.run(ws.cfg, ds, ws.root)
-    trained, gate = None, None
+    trained, gate, stable = None, None, None
     has_history = any(validation.record(ws.cfg, d, ws.root) for d in backfill.window(ws.cfg, ds))
     if validated.passed and has_history:
         build.run(ws.cfg, ds, ws.root)
         trained = train.run(ws.cfg, ds, ws.root, progress=False)
         gate = evaluate.run(ws.cfg, ds, ws.root)
-    return DayRun(ingested, validated, trained, gate)
+        stable = stability.run(ws.cfg, ds, ws.root)
+    return DayRun(ingested, validated, trained, gate, stable)
 
 
 def _row(day: DayRun) -> str:
@@ -73,6 +75,9 @@ def _row(day: DayRun) -> str:
         aucs += f"{oracle}  ({t.seconds:.0f}s)"
         if day.gate is not None:
             aucs += f"  AUC gate {day.gate.level}"
+        if day.stable is not None:
+            baseline = "" if day.stable.numbers.get("baseline_ds") else " (no baseline a week back)"
+            aucs += f"  stability {day.stable.level}{baseline}"
     return f"{r.ds:<12}{weekday:<5}{r.rows:>9,}  {checks:<26}{aucs}"
 
 
