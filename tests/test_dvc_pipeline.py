@@ -36,7 +36,7 @@ def project_copy(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     # The project's params with a world and model small enough for a test.
     # (gate thresholds lowered: a tiny model is not expected to reach the production floor)
-    cfg = model_config("gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1")
+    cfg = model_config("gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1", "gates.stability.max_requests=64")
     (repo / "params.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     run("git", "init", "-q", cwd=repo)
     run(str(BIN / "dvc"), "init", "-q", cwd=repo)
@@ -53,11 +53,12 @@ def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> 
     # --backfill brought in the window the dataset reads (train_days 2 + lookback 2 in the test params)
     assert len(list(raw.glob("ds=*"))) == 5
     lock = yaml.safe_load((project_copy / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"ingest", "validate", "dataset", "train", "evaluate"}
+    assert set(lock["stages"]) == {"ingest", "validate", "dataset", "train", "evaluate", "stability"}
     metrics = json.loads(run(dvc, "metrics", "show", "--json", cwd=project_copy).stdout)
     shown = metrics[""]["data"]
     assert shown["metrics/validate.json"]["data"]["verdict"] == "PASS"
     assert shown["metrics/evaluate.json"]["data"]["verdict"] in ("PASS", "WARN", "FAIL")
+    assert "no baseline a week back" in shown["metrics/stability.json"]["data"]["reason"]
     assert 0.5 < shown["metrics/train.json"]["data"]["models"]["hrlrec"]["auc"] <= 1.0
     assert (project_copy / "models" / "candidates" / f"ds={ds}" / "hrlrec.pt").is_file()
     assert "up to date" in run(dvc, "status", cwd=project_copy).stdout
