@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,14 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ingest.run(cfg, ds, root / "landing", root / "data" / "raw", source="simulator")
         validation.run(cfg, ds, root)
     build.run(cfg, TRAIN_DAYS[-1], root)
+    return root
+
+
+@pytest.fixture
+def ws(trained_workspace: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the trained workspace."""
+    root = tmp_path / "ws"
+    shutil.copytree(trained_workspace, root)
     return root
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -50,13 +49,6 @@ def test_gate_warns_near_a_threshold_and_when_production_cannot_be_compared() ->
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def ws(trained_workspace: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(trained_workspace, root)
-    return root
 
 
 def test_publish_promotes_and_rollback_restores_byte_for_byte(ws: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,13 +59,6 @@ def test_a_small_steady_drift_fails_on_the_mean_and_near_limits_warn() -> None:
     assert drift.level == FAIL and "mean relative change 12.0% passes 10%" in drift.reason
     near = stability.compare(DS, _record([[0.545, 0.455], [0.545, 0.455]]), base, G)  # 9 %: 90 % of the limit
     assert near.level == WARN
-
-
-@pytest.fixture
-def ws(trained_workspace: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(trained_workspace, root)
-    return root
 
 
 def test_a_real_run_records_the_day_and_compares_with_production_a_week_back(ws: Path) -> None:

@@ -25,13 +25,6 @@ from tests.conftest import SMALL_MODEL, TRAIN_DAYS, model_config
 DS = TRAIN_DAYS[-1]
 
 
-@pytest.fixture
-def ws(trained_workspace: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(trained_workspace, root)
-    return root
-
-
 def test_train_writes_metrics_for_every_model_and_weights_that_reload_exactly(ws: Path) -> None:
     cfg = model_config()
     result = train.run(cfg, DS, ws, models=["hrlrec", "lr", "deepfm"], progress=False)
