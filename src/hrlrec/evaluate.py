@@ -21,22 +21,17 @@ from hrlrec.config import AucGateConfig, Config
 from hrlrec.data import batches
 from hrlrec.errors import BadInput
 from hrlrec.simulator import partition
-from hrlrec.train import build_model, checkpoint
+from hrlrec.train import load_model
 from hrlrec.train.loop import predict
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, at_least, decide
 
 log = logging.getLogger(__name__)
 
 
-def _score(weights: Path, stream: batches.Stream, cfg_default: Config) -> float:
+def _score(weights: Path, stream: batches.Stream) -> float:
     """AUC on the stream's test lists of the model in `weights`, rebuilt from its own card."""
-    state, card = checkpoint.load(weights)
-    if card["cat_columns"] != stream.cat_columns or card["vocab"] != stream.meta["vocab"]:
-        raise BadInput(f"{weights}: trained on other features (vocabulary or columns differ from today's)")
-    cfg = Config.model_validate(card["config"]) if "config" in card else cfg_default
-    model = build_model(card["model"], cfg, stream.meta, card["cat_columns"], card["dense_dim"])
-    model.load_state_dict(state)
-    pred = predict(model, stream, stream.lists("test"), cfg)
+    model, model_cfg = load_model(weights, stream)
+    pred = predict(model, stream, stream.lists("test"), model_cfg)
     return metrics.auc(pred.labels, pred.probs)
 
 
@@ -82,14 +77,14 @@ def run(cfg: Config, ds: str, root: Path) -> Verdict:
             raise BadInput(f"{candidates}: no {model} candidate; run `hrlrec train --ds {ds} --model hrlrec,lr` first")
     stream = batches.load(partition(root / cfg.paths.datasets, ds))
     torch.manual_seed(cfg.seed)
-    cand_auc = _score(candidates / "hrlrec.pt", stream, cfg)
-    lr_auc = _score(candidates / "lr.pt", stream, cfg)
+    cand_auc = _score(candidates / "hrlrec.pt", stream)
+    lr_auc = _score(candidates / "lr.pt", stream)
     prod = registry.production(cfg, root)
     prod_auc: float | None = None
     prod_problem = None
     if prod is not None:
         try:
-            prod_auc = _score(prod.weights(), stream, cfg)
+            prod_auc = _score(prod.weights(), stream)
         except BadInput as exc:
             prod_problem = f"production {prod.name} cannot score today: {exc}"
     verdict = decide_auc(ds, cand_auc, lr_auc, prod_auc, g, prod_problem)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hrlrec.data.batches import PAD, UNKNOWN, Stream
+from hrlrec.data.batches import PAD, UNKNOWN, Stream, history_rows
 from hrlrec.models.channel_selector import ChannelSelector
 from hrlrec.models.hrlrec import HRLRec
 from hrlrec.models.item_recommender import ItemRecommender
@@ -53,13 +53,7 @@ class Ranking:
 
 def requests_from_lists(stream: Stream, lists: np.ndarray, history_len: int) -> Requests:
     """The requests behind logged lists: their history and their first row's context."""
-    device = stream.cat.device
-    s0 = torch.as_tensor(stream.offset[lists], device=device)
-    u0 = torch.as_tensor(stream.user_start[lists], device=device)
-    n_hist = torch.minimum(s0 - u0, torch.tensor(history_len, device=device)).long()
-    j = torch.arange(history_len, device=device)[None, :]
-    valid = j < n_hist[:, None]
-    rows = torch.where(valid, s0[:, None] - n_hist[:, None] + j, torch.zeros_like(j))
+    s0, n_hist, rows, valid = history_rows(stream, lists, history_len)
     feedback = torch.where(valid, stream.clicked[rows].long(), torch.full_like(rows, PAD))
     return Requests(
         seq_cat=stream.cat[rows],

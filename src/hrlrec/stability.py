@@ -30,7 +30,7 @@ from hrlrec.data import batches
 from hrlrec.errors import BadInput
 from hrlrec.ranker import Ranker, pool_from_rows, requests_from_lists
 from hrlrec.simulator import partition
-from hrlrec.train import build_model, checkpoint
+from hrlrec.train import checkpoint, load_model
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,7 @@ def build_record(cfg: Config, ds: str, root: Path) -> dict[str, Any]:
     if not weights.is_file():
         raise BadInput(f"{weights}: no hrlrec candidate for {ds}; run `hrlrec train --ds {ds}` first")
     stream = batches.load(partition(root / cfg.paths.datasets, ds))
-    state, card = checkpoint.load(weights)
-    model_cfg = Config.model_validate(card["config"])
-    model = build_model("hrlrec", model_cfg, stream.meta, card["cat_columns"], card["dense_dim"])
-    model.load_state_dict(state)
+    model, model_cfg = load_model(weights, stream)
     ranker = Ranker(model, stream.cat_columns, cfg.list_len)
     lists = stream.lists("test")
     rng = np.random.default_rng([cfg.seed, 48])
@@ -123,7 +120,7 @@ def build_record(cfg: Config, ds: str, root: Path) -> dict[str, Any]:
         "hour_bucket": g.hour_bucket,
         "requests": len(sample),
         "proportions": props.tolist(),
-        "model_sha256": card["sha256"],
+        "model_sha256": checkpoint.read_card(weights)["sha256"],
     }
 
 

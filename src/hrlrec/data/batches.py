@@ -127,13 +127,27 @@ class ListBatch:
         return self.seq_cat.shape[0]
 
 
-def list_batch(stream: Stream, lists: np.ndarray, history_len: int, list_len: int) -> ListBatch:
-    """Gather the lists `lists` of `stream` into one ListBatch."""
+def history_rows(stream: Stream, lists: np.ndarray, history_len: int) -> tuple[torch.Tensor, ...]:
+    """Per list, the stream rows of the user's last `history_len` impressions before it.
+
+    Returns (first row of each list (B,), history length (B,), rows (B, m), mask (B, m));
+    masked-out rows point at row 0.
+    """
     device = stream.cat.device
     s0 = torch.as_tensor(stream.offset[lists], device=device)
     u0 = torch.as_tensor(stream.user_start[lists], device=device)
+    n_hist = torch.minimum(s0 - u0, torch.tensor(history_len, device=device)).long()
+    h = torch.arange(history_len, device=device)[None, :]
+    mask = h < n_hist[:, None]
+    rows = torch.where(mask, s0[:, None] - n_hist[:, None] + h, torch.zeros_like(h))
+    return s0, n_hist, rows, mask
+
+
+def list_batch(stream: Stream, lists: np.ndarray, history_len: int, list_len: int) -> ListBatch:
+    """Gather the lists `lists` of `stream` into one ListBatch."""
+    device = stream.cat.device
+    s0, n_hist, hist_rows, hist_mask = history_rows(stream, lists, history_len)
     n_list = torch.as_tensor(stream.length[lists], device=device).clamp(max=list_len).long()
-    n_hist = torch.minimum(s0 - u0, torch.tensor(history_len, device=device))
     T = history_len + list_len
     j = torch.arange(T, device=device)[None, :]
     in_hist = j < n_hist[:, None]
@@ -148,14 +162,11 @@ def list_batch(stream: Stream, lists: np.ndarray, history_len: int, list_len: in
     k = torch.arange(list_len, device=device)[None, :]
     list_mask = k < n_list[:, None]
     list_rows = torch.where(list_mask, s0[:, None] + k, torch.zeros_like(k))
-    h = torch.arange(history_len, device=device)[None, :]
-    hist_mask = h < n_hist[:, None]
-    hist_rows = torch.where(hist_mask, s0[:, None] - n_hist[:, None] + h, torch.zeros_like(h))
     return ListBatch(
         seq_cat=stream.cat[rows],
         seq_dense=stream.dense[rows] * valid[..., None],
         feedback=feedback,
-        hist_len=n_hist.long(),
+        hist_len=n_hist,
         list_len=n_list,
         list_cat=stream.cat[list_rows],
         list_dense=stream.dense[list_rows],

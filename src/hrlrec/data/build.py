@@ -190,12 +190,12 @@ def vocab_sizes(cfg: Config) -> dict[str, int]:
 def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa.Table, dict[str, np.ndarray]]:
     d = cfg.dataset
 
-    # Order: user, list start time, list, position; every list is then a contiguous
-    # run of rows (sorting by row time would interleave a user's overlapping lists).
     def column(name: str) -> np.ndarray:
-        return pc.fill_null(raw.column(name), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        return _ints(raw, name)
 
-    # A list is (day, user, session_id): sources may reuse session ids across days or users.
+    # Order: user, list start time, list, position; every list is then a contiguous run of
+    # rows (sorting by row time would interleave a user's overlapping lists). A list is
+    # (day, user, session_id): sources may reuse session ids across days or users.
     times = pc.cast(raw.column("event_time"), pa.int64()).to_numpy(zero_copy_only=False)
     key_order = np.lexsort((column("session_id"), column("user_id"), column("day")))
     keys = np.stack([column(c)[key_order] for c in ("day", "user_id", "session_id")])
@@ -208,9 +208,7 @@ def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa
     list_id = list_of_row[order]
     n = raw.num_rows
     col = {name: raw.column(name) for name in raw.column_names}
-
-    def ints(name: str) -> np.ndarray:
-        return pc.fill_null(col[name], 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    ints = column  # the same helper, now on the sorted table
 
     user_id = ints("user_id")
     session = ints("session_id")
@@ -297,6 +295,11 @@ def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa
         "day": day_number[starts_idx].astype(np.int32),
     }
     return stream, lists
+
+
+def _ints(table: pa.Table, name: str) -> np.ndarray:
+    """An integer column as int64 numpy, nulls as 0."""
+    return pc.fill_null(table.column(name), 0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _trailing_sum(values: np.ndarray, group_start: np.ndarray, window: int) -> np.ndarray:

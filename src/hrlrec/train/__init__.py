@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,21 @@ def build_model(name: str, cfg: Config, stream_meta: dict, cat_columns: list[str
     return REGISTRY[name](FeatureSpec(vocab, cat_columns, dense_dim, cfg.active.field_dim))
 
 
+def load_model(weights: Path, stream: batches.Stream) -> tuple[nn.Module, Config]:
+    """A trained model rebuilt from its checkpoint card, ready to score `stream`; and its config.
+
+    Refuses weights trained on other features (vocabulary or columns differ),
+    which could not score today's data meaningfully.
+    """
+    state, card = checkpoint.load(weights)
+    if card["cat_columns"] != stream.cat_columns or card["vocab"] != stream.meta["vocab"]:
+        raise BadInput(f"{weights}: trained on other features (vocabulary or columns differ from today's)")
+    model_cfg = Config.model_validate(card["config"])
+    model = build_model(card["model"], model_cfg, stream.meta, card["cat_columns"], card["dense_dim"])
+    model.load_state_dict(state)
+    return model, model_cfg
+
+
 def run(
     cfg: Config, ds: str, root: Path, models: list[str] | None = None, device: str | None = None, progress: bool = True
 ) -> TrainResult:
@@ -91,7 +107,7 @@ def run(
         torch.distributed.init_process_group(backend)
     dev = resolve_device(device or cfg.train.device)
     if dev.type == "cuda" and rank.world > 1:
-        dev = torch.device("cuda", int(__import__("os").environ.get("LOCAL_RANK", "0")))
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     stream = batches.load(folder).to(dev)
