@@ -33,6 +33,8 @@ SMALL_MODEL = (
     "dataset.user_buckets=2000",
     "dataset.item_buckets=5000",
     "dataset.tag_buckets=512",
+    "gates.export.max_requests=200",
+    "gates.export.proof_pool_sizes=[1,7,60]",
 )
 
 

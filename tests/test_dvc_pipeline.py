@@ -36,7 +36,10 @@ def project_copy(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     # The project's params with a world and model small enough for a test.
     # (gate thresholds lowered: a tiny model is not expected to reach the production floor)
-    cfg = model_config("gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1", "gates.stability.max_requests=64")
+    # (and the export's list parity: the 1-epoch model's top similarities lie within 1e-5 of each other, so
+    # runtimes split near ties; tests/test_serving.py holds parity to 99.9 % and this test reports the ties)
+    cfg = model_config("gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1", "gates.stability.max_requests=64",
+                       "gates.export.min_identical_lists=0.8")  # fmt: skip
     (repo / "params.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     run("git", "init", "-q", cwd=repo)
     run(str(BIN / "dvc"), "init", "-q", cwd=repo)
@@ -53,14 +56,28 @@ def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> 
     # --backfill brought in the window the dataset reads (train_days 2 + lookback 2 in the test params)
     assert len(list(raw.glob("ds=*"))) == 5
     lock = yaml.safe_load((project_copy / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"ingest", "validate", "dataset", "train", "evaluate", "stability"}
+    assert set(lock["stages"]) == {
+        "ingest",
+        "validate",
+        "dataset",
+        "train",
+        "evaluate",
+        "stability",
+        "export",
+        "publish",
+    }
     metrics = json.loads(run(dvc, "metrics", "show", "--json", cwd=project_copy).stdout)
     shown = metrics[""]["data"]
     assert shown["metrics/validate.json"]["data"]["verdict"] == "PASS"
-    assert shown["metrics/evaluate.json"]["data"]["verdict"] in ("PASS", "WARN", "FAIL")
+    assert shown["metrics/evaluate.json"]["data"]["verdict"] == "PASS"
     assert "no baseline a week back" in shown["metrics/stability.json"]["data"]["reason"]
     assert 0.5 < shown["metrics/train.json"]["data"]["models"]["hrlrec"]["auc"] <= 1.0
     assert (project_copy / "models" / "candidates" / f"ds={ds}" / "hrlrec.pt").is_file()
+    exported = shown["metrics/export.json"]["data"]
+    assert exported["verdict"] == "PASS"
+    assert exported["numbers"]["differing_at_near_tie"] == exported["numbers"]["differing_requests"]
+    assert shown["metrics/publish.json"]["data"]["published"] is True
+    assert (project_copy / "models" / "registry" / "production.json").is_file()
     assert "up to date" in run(dvc, "status", cwd=project_copy).stdout
 
     # A failing gate stops the pipeline with the gate's words (and DVC's non-zero exit).

@@ -11,6 +11,7 @@ import pytest
 from hrlrec import evaluate, publish, registry, train
 from hrlrec.config import AucGateConfig
 from hrlrec.errors import BadInput, Rejected
+from hrlrec.serving import export
 from hrlrec.verdict import FAIL, PASS, WARN
 from tests.conftest import TRAIN_DAYS, model_config
 
@@ -54,6 +55,7 @@ def _sha(path: Path) -> str:
 def test_publish_promotes_and_rollback_restores_byte_for_byte(ws: Path) -> None:
     cfg = model_config("registry.publish_requires=[evaluate]", "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1")
     train.run(cfg, DS, ws, models=["hrlrec", "lr"], progress=False)
+    export.run(cfg, DS, ws)
     assert evaluate.run(cfg, DS, ws).level in (PASS, WARN)
     first = publish.run(cfg, DS, ws, approve_warn=True)
     v1 = registry.production(cfg, ws)
@@ -66,6 +68,7 @@ def test_publish_promotes_and_rollback_restores_byte_for_byte(ws: Path) -> None:
     cfg2 = model_config("registry.publish_requires=[evaluate]", "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1",
                         "seed=8", "gates.auc.max_drop=1")  # fmt: skip
     train.run(cfg2, DS, ws, models=["hrlrec", "lr"], progress=False)
+    export.run(cfg2, DS, ws)
     evaluate.run(cfg2, DS, ws)
     second = publish.run(cfg2, DS, ws, approve_warn=True)
     assert second.previous == v1.name and registry.production(cfg, ws).name == second.version
@@ -74,6 +77,7 @@ def test_publish_promotes_and_rollback_restores_byte_for_byte(ws: Path) -> None:
     restored = registry.rollback(cfg, ws, reason="drill")
     assert restored.name == v1.name
     assert _sha(registry.production(cfg, ws).weights()) == v1_bytes
+    registry.verify(registry.production(cfg, ws))  # the ONNX graphs that serve again match their manifest
     history = (registry.root_of(cfg, ws) / "history.jsonl").read_text().splitlines()
     assert [json.loads(h)["action"] for h in history] == ["promote", "promote", "rollback"]
     assert registry.rollback(cfg, ws, to=second.version).name == second.version
@@ -102,6 +106,7 @@ def test_a_failed_or_unapproved_gate_leaves_production_untouched(ws: Path) -> No
 def test_a_tampered_version_is_refused(ws: Path) -> None:
     cfg = model_config("registry.publish_requires=[]")
     train.run(cfg, DS, ws, models=["hrlrec", "lr"], progress=False)
+    export.run(cfg, DS, ws)
     version = registry.production(cfg, ws) or registry.get(cfg, ws, publish.run(cfg, DS, ws).version)
     weights = version.weights()
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")

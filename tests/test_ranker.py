@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from hrlrec import simulator
 from hrlrec.data import batches
 from hrlrec.ranker import Ranker, pool_from_rows, requests_from_lists
+from hrlrec.serving.backends import TorchBackend
 from hrlrec.train import build_model
 from tests.conftest import TRAIN_DAYS, model_config
 
@@ -22,7 +24,7 @@ def setup(trained_workspace: Path):
     model = build_model("hrlrec", cfg, stream.meta, stream.cat_columns, stream.dense.shape[1])
     test = stream.lists("test")
     pool = pool_from_rows(stream, stream.rows(test), per_channel=30)
-    return stream, cfg, Ranker(model, stream.cat_columns, cfg.list_len), test, pool
+    return stream, cfg, Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len), test, pool
 
 
 def test_lists_have_no_duplicates_and_items_sit_in_their_channel(setup) -> None:
@@ -35,6 +37,7 @@ def test_lists_have_no_duplicates_and_items_sit_in_their_channel(setup) -> None:
         assert len(set(items.tolist())) == len(items) == cfg.list_len
         assert (pool[items, stream.column("channel")] == r.channels[i][: len(items)]).all()
     assert ((r.scores > 0) & (r.scores < 1)).all()
+    assert (r.margins >= 0).all()  # the chosen candidate is never worse than its runner-up
     assert not r.explored.any()
 
 
@@ -42,7 +45,7 @@ def test_pool_holds_the_top_items_per_channel(setup) -> None:
     stream, _, _, _, pool = setup
     channels = pool[:, stream.column("channel")]
     assert set(channels.tolist()) <= set(range(1, len(stream.channels) + 1))
-    assert max((channels == c).sum() for c in channels.unique()) <= 30
+    assert max((channels == c).sum() for c in np.unique(channels)) <= 30
 
 
 def test_an_exhausted_pool_leaves_the_rest_of_the_list_empty(setup) -> None:
@@ -50,7 +53,7 @@ def test_an_exhausted_pool_leaves_the_rest_of_the_list_empty(setup) -> None:
     small = pool[:4]
     r = ranker.rank(requests_from_lists(stream, test[:8], cfg.active.history_len), small)
     assert (r.items[:, :4] >= 0).all() and (r.items[:, 4:] == -1).all()
-    assert (r.items[:, :4].sort(1).values == torch.arange(4)).all()
+    assert (np.sort(r.items[:, :4], 1) == np.arange(4)).all()
 
 
 def test_a_channel_without_candidates_is_skipped(setup) -> None:
@@ -64,8 +67,8 @@ def test_a_channel_without_candidates_is_skipped(setup) -> None:
 def test_exploration_rate_is_close_to_epsilon(setup) -> None:
     stream, cfg, ranker, test, pool = setup
     requests = requests_from_lists(stream, test[:400], cfg.active.history_len)
-    r = ranker.rank(requests, pool, epsilon=0.3, generator=torch.Generator().manual_seed(1))
-    rate = r.explored.float().mean().item()
+    r = ranker.rank(requests, pool, epsilon=0.3, rng=np.random.default_rng(1))
+    rate = r.explored.mean()
     assert abs(rate - 0.3) < 0.03, rate  # 4,000 draws: 3 standard deviations is about 0.022
     for i in range(400):
         items = r.items[i][r.items[i] >= 0]
@@ -77,4 +80,4 @@ def test_batching_does_not_change_a_request_s_list(setup) -> None:
     together = ranker.rank(requests_from_lists(stream, test[:16], cfg.active.history_len), pool).items
     for i in (0, 7, 15):
         alone = ranker.rank(requests_from_lists(stream, test[i : i + 1], cfg.active.history_len), pool).items
-        assert torch.equal(alone[0], together[i])
+        assert np.array_equal(alone[0], together[i])

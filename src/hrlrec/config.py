@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -279,11 +279,31 @@ class StabilityGateConfig(_Strict):
         return self
 
 
+class ExportGateConfig(_Strict):
+    """The export gate: the ONNX graphs must rank exactly like the PyTorch model."""
+
+    opset: int = Field(20, ge=17)  # ONNX opset of the exported graphs
+    max_requests: int = Field(1000, ge=1)  # requests of the day ranked by both runtimes (same sample as stability)
+    min_identical_lists: float = Field(0.999, ge=0, le=1)  # share of requests whose top-K lists must be identical
+    max_abs_score_diff: float = Field(1e-4, gt=0)  # largest |click score or graph output| difference allowed
+    proof_batch_sizes: list[int] = Field(default_factory=lambda: [1, 3, 64])  # batch sizes every graph is run at
+    proof_seq_lengths: list[int] = Field(default_factory=lambda: [1, 4, 10])  # behaviour-sequence lengths proven
+    proof_pool_sizes: list[int] = Field(default_factory=lambda: [1, 7, 800])  # candidate-pool sizes proven
+
+
 class GatesConfig(_Strict):
     """Release gates; a FAIL never touches production."""
 
     auc: AucGateConfig = Field(default_factory=AucGateConfig)  # offline AUC gate
     stability: StabilityGateConfig = Field(default_factory=StabilityGateConfig)  # week-over-week gate
+    export: ExportGateConfig = Field(default_factory=ExportGateConfig)  # ONNX parity gate
+
+
+class ServingConfig(_Strict):
+    """How the exported ONNX graphs are served (onnxruntime)."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDAExecutionProvider when a GPU is usable
+    intra_op_threads: int = Field(0, ge=0)  # onnxruntime intra-op threads; 0 = its default
 
 
 class RegistryConfig(_Strict):
@@ -340,6 +360,7 @@ class Config(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)  # optimisation
     gates: GatesConfig = Field(default_factory=GatesConfig)  # release gates
     registry: RegistryConfig = Field(default_factory=RegistryConfig)  # versions and promotion
+    serving: ServingConfig = Field(default_factory=ServingConfig)  # onnxruntime serving
     profiles: dict[str, ProfileConfig] = Field(default_factory=_default_profiles)  # size profiles
 
     @model_validator(mode="after")

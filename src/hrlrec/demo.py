@@ -19,14 +19,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hrlrec import backfill, evaluate, ingest, stability, train, validation
+from hrlrec import backfill, evaluate, ingest, publish, stability, train, validation
 from hrlrec.data import build
-from hrlrec.errors import HrlrecError
+from hrlrec.errors import HrlrecError, Rejected
+from hrlrec.serving import export
 from hrlrec.simulator import days_from
 from hrlrec.verdict import Verdict
 from hrlrec.workspace import PARAMS, Workspace
 
-NOT_BUILT = ("export", "report", "publish (it needs the export gate's parity result)")
+NOT_BUILT = ("report",)
 DAYS = 8
 
 
@@ -47,20 +48,28 @@ class DayRun:
     trained: train.TrainResult | None  # None on the first day: nothing to train on yet
     gate: Verdict | None  # the AUC gate's verdict on the candidate
     stable: Verdict | None  # the stability gate's verdict on the candidate
+    exported: Verdict | None  # the export gate's verdict (ONNX parity)
+    published: str  # the version published, or why not
 
 
 def run_day(ws: Workspace, ds: str) -> DayRun:
     """Ingest and validate `ds`; then, if an earlier day is usable, build its dataset and train."""
     ingested = ingest.run(ws.cfg, ds, ws.landing, ws.raw, source="simulator")
     validated = validation.run(ws.cfg, ds, ws.root)
-    trained, gate, stable = None, None, None
+    trained = gate = stable = exported = None
+    published = "-"
     has_history = any(validation.record(ws.cfg, d, ws.root) for d in backfill.window(ws.cfg, ds))
     if validated.passed and has_history:
         build.run(ws.cfg, ds, ws.root)
         trained = train.run(ws.cfg, ds, ws.root, progress=False)
         gate = evaluate.run(ws.cfg, ds, ws.root)
         stable = stability.run(ws.cfg, ds, ws.root)
-    return DayRun(ingested, validated, trained, gate, stable)
+        exported = export.run(ws.cfg, ds, ws.root)
+        try:
+            published = publish.run(ws.cfg, ds, ws.root, reason="make run").version
+        except Rejected:
+            published = "not published"
+    return DayRun(ingested, validated, trained, gate, stable, exported, published)
 
 
 def _row(day: DayRun) -> str:
@@ -76,8 +85,10 @@ def _row(day: DayRun) -> str:
         if day.gate is not None:
             aucs += f"  AUC gate {day.gate.level}"
         if day.stable is not None:
-            baseline = "" if day.stable.numbers.get("baseline_ds") else " (no baseline a week back)"
+            baseline = "" if day.stable.numbers.get("baseline_ds") else " (no baseline)"
             aucs += f"  stability {day.stable.level}{baseline}"
+        if day.exported is not None:
+            aucs += f"  export {day.exported.level}  -> {day.published}"
     return f"{r.ds:<12}{weekday:<5}{r.rows:>9,}  {checks:<26}{aucs}"
 
 

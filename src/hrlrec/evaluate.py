@@ -9,14 +9,13 @@ metrics/evaluate.json with every number, the verdict and the reason in words.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hrlrec import atomic, metrics, registry
+from hrlrec import metrics, registry, results
 from hrlrec.config import AucGateConfig, Config
 from hrlrec.data import batches
 from hrlrec.errors import BadInput
@@ -91,6 +90,6 @@ def run(cfg: Config, ds: str, root: Path) -> Verdict:
     if prod is not None:
         verdict.numbers["production_version"] = prod.name
     body = {**verdict.to_json(), "thresholds": g.model_dump()}
-    atomic.write_text(root / cfg.paths.metrics / "evaluate.json", json.dumps(body, indent=2) + "\n")
+    results.write(root / cfg.paths.metrics, "evaluate", ds, body)
     log.info("AUC gate %s: %s", ds, verdict.reason)
     return verdict

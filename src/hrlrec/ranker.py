@@ -2,12 +2,19 @@
 
 At each position t: the LRA's action picks the channel of the most similar
 available candidate, the HRA's action picks the most similar available item
-inside that channel (paper 3.2-3.3), the item is placed, and the state
-advances with it (the GRU sees the placed items, feedback unknown). No item
-is placed twice; a channel with no candidate left can no longer be chosen; a
+inside that channel (paper 3.2-3.3), the item is placed, and both states
+advance with it (the GRU sees the placed item, feedback unknown). No item is
+placed twice; a channel with no candidate left can no longer be chosen; a
 request whose pool is exhausted gets -1 for the remaining positions. With
 epsilon > 0, each position is, with that probability, a uniformly random
 available candidate instead ("surprising" items, paper 3.5), marked explored.
+Each placement records its margin: how far the runner-up was (the smaller
+of the channel and the item decision's gap), so a list that differs between
+runtimes can be told apart as a float-level tie or a real disagreement.
+
+The loop is numpy over a backend that runs the serving graphs (PyTorch eager
+or onnxruntime, see hrlrec.serving.backends), so the stability gate, export
+parity and the serving benchmark all rank with the same code.
 """
 
 from __future__ import annotations
@@ -15,60 +22,62 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from hrlrec.data.batches import PAD, UNKNOWN, Stream, history_rows
-from hrlrec.models.channel_selector import ChannelSelector
-from hrlrec.models.hrlrec import HRLRec
-from hrlrec.models.item_recommender import ItemRecommender
+from hrlrec.serving.backends import Backend
 
 ITEM_COLUMNS = ("item", "channel")  # plus the tag columns: what a candidate brings
 
 
 @dataclass
 class Requests:
-    """B requests: the user's last m impressions and the request's own context row."""
+    """B requests: the user's last m impressions and the request's own context row (numpy)."""
 
-    seq_cat: torch.Tensor  # (B, m, F) history rows (padding after hist_len)
-    seq_dense: torch.Tensor  # (B, m, 2C)
-    feedback: torch.Tensor  # (B, m) NOT_CLICKED / CLICKED / PAD
-    hist_len: torch.Tensor  # (B,)
-    context: torch.Tensor  # (B, F) a row with the request's user and context fields
-    context_dense: torch.Tensor  # (B, 2C) cumulative channel features at request time
+    seq_cat: np.ndarray  # (B, m, F) int64 history rows (padding after hist_len)
+    seq_dense: np.ndarray  # (B, m, D) float32
+    feedback: np.ndarray  # (B, m) int64 NOT_CLICKED / CLICKED / PAD
+    hist_len: np.ndarray  # (B,) int64
+    context: np.ndarray  # (B, F) a row with the request's user and context fields
+    context_dense: np.ndarray  # (B, D) cumulative channel features at request time
 
     @property
     def size(self) -> int:
         return self.context.shape[0]
 
+    def take(self, index: np.ndarray | slice) -> Requests:
+        return Requests(*(x[index] for x in (self.seq_cat, self.seq_dense, self.feedback, self.hist_len,
+                                             self.context, self.context_dense)))  # fmt: skip
+
 
 @dataclass
 class Ranking:
-    """What the ranker placed: pool indices, channels, explored flags and click scores, (B, K) each."""
+    """What the ranker placed: pool indices (-1: none), channels, explored flags, click scores, margins; (B, K)."""
 
-    items: torch.Tensor
-    channels: torch.Tensor
-    explored: torch.Tensor
-    scores: torch.Tensor
+    items: np.ndarray
+    channels: np.ndarray
+    explored: np.ndarray
+    scores: np.ndarray
+    margins: np.ndarray  # similarity gap to the runner-up of the closer of the two decisions (inf: no rival)
 
 
 def requests_from_lists(stream: Stream, lists: np.ndarray, history_len: int) -> Requests:
     """The requests behind logged lists: their history and their first row's context."""
     s0, n_hist, rows, valid = history_rows(stream, lists, history_len)
-    feedback = torch.where(valid, stream.clicked[rows].long(), torch.full_like(rows, PAD))
+    feedback = np.where(valid.cpu().numpy(), stream.clicked[rows].long().cpu().numpy(), PAD)
     return Requests(
-        seq_cat=stream.cat[rows],
-        seq_dense=stream.dense[rows] * valid[..., None],
-        feedback=feedback,
-        hist_len=n_hist,
-        context=stream.cat[s0],
-        context_dense=stream.dense[s0],
+        seq_cat=stream.cat[rows].cpu().numpy(),
+        seq_dense=(stream.dense[rows] * valid[..., None]).cpu().numpy(),
+        feedback=feedback.astype(np.int64),
+        hist_len=n_hist.cpu().numpy().astype(np.int64),
+        context=stream.cat[s0].cpu().numpy(),
+        context_dense=stream.dense[s0].cpu().numpy(),
     )
 
 
-def pool_from_rows(stream: Stream, rows: np.ndarray, per_channel: int) -> torch.Tensor:
+def pool_from_rows(stream: Stream, rows: np.ndarray, per_channel: int) -> np.ndarray:
     """The `per_channel` most impressed items of each channel among `rows`: (N, F) candidate rows."""
     item_col, ch_col = stream.column("item"), stream.column("channel")
-    cat = stream.cat[torch.as_tensor(rows, device=stream.cat.device)].cpu().numpy()
+    cat = stream.cat[rows].cpu().numpy()
     picked = []
     for channel in np.unique(cat[:, ch_col]):
         if channel == 0:
@@ -77,86 +86,111 @@ def pool_from_rows(stream: Stream, rows: np.ndarray, per_channel: int) -> torch.
         _, first, counts = np.unique(in_channel[:, item_col], return_index=True, return_counts=True)
         top = np.argsort(-counts, kind="stable")[:per_channel]
         picked.append(in_channel[first[top]])
-    return torch.as_tensor(np.concatenate(picked), device=stream.cat.device)
+    return np.concatenate(picked)
 
 
 class Ranker:
-    """Wraps a trained HRLRec; `rank` is batched over requests."""
+    """Ranks a candidate pool for a batch of requests with the graphs of `backend`."""
 
-    def __init__(self, model: HRLRec, cat_columns: list[str], list_len: int) -> None:
-        self.model = model.eval()
+    def __init__(self, backend: Backend, cat_columns: list[str], list_len: int) -> None:
+        self.backend = backend
         self.K = list_len
         self.col = {c: i for i, c in enumerate(cat_columns)}
         self.item_cols = [self.col[c] for c in ITEM_COLUMNS] + [i for c, i in self.col.items() if c.startswith("tag")]
 
-    @torch.no_grad()
     def rank(
-        self, requests: Requests, pool: torch.Tensor, epsilon: float = 0.0, generator: torch.Generator | None = None
+        self, requests: Requests, pool: np.ndarray, epsilon: float = 0.0, rng: np.random.Generator | None = None
     ) -> Ranking:
         """Rank `pool` (N, F) for every request; returns (B, K) placements."""
-        model, K = self.model, self.K
-        B, m = requests.seq_cat.shape[:2]
-        N, F = pool.shape
-        device = pool.device
-        pool_channel = pool[:, self.col["channel"]].expand(B, N)
-        available = torch.ones(B, N, dtype=torch.bool, device=device)
-        seq_cat = torch.cat([requests.seq_cat, requests.context[:, None].expand(B, K, F).clone()], 1)  # (B, m+K, F)
-        seq_dense = torch.cat([requests.seq_dense, requests.context_dense[:, None].expand(B, K, -1).clone()], 1)
-        feedback = torch.cat([requests.feedback, torch.full((B, K), PAD, device=device, dtype=torch.long)], 1)
-        # History rows sit before the list rows: move each request's rows so the list starts at hist_len.
-        order = _left_packed(requests.hist_len, m, K, device)
-        seq_cat, seq_dense, feedback = (x.gather(1, _expand(order, x)) for x in (seq_cat, seq_dense, feedback))
-        rows = torch.arange(B, device=device)
-        out_items = torch.full((B, K), -1, dtype=torch.long, device=device)
-        out_channels = torch.zeros((B, K), dtype=torch.long, device=device)
-        explored = torch.zeros((B, K), dtype=torch.bool, device=device)
-        scores = torch.zeros((B, K), device=device)
+        run, K = self.backend.run, self.K
+        B, N = requests.size, pool.shape[0]
+        rows = np.arange(B)
+        pool_channel = pool[:, self.col["channel"]]
+        available = np.ones((B, N), dtype=bool)
+        h_low, h_high = run("initial_state", requests.context)
+        history = (requests.seq_cat, requests.seq_dense, requests.feedback, requests.hist_len)
+        (h_low,) = run("lra_encoder", *history, h_low)
+        (h_high,) = run("hra_encoder", *history, h_high)
+        # Every candidate is seen under the request's context at the position being filled.
+        context = requests.context.copy()
+        step_dense = requests.context_dense[:, None, :]
+        step_feedback = np.full((B, 1), UNKNOWN, dtype=np.int64)
+        one = np.ones(B, dtype=np.int64)
+        out = Ranking(
+            items=np.full((B, K), -1, dtype=np.int64),
+            channels=np.zeros((B, K), dtype=np.int64),
+            explored=np.zeros((B, K), dtype=bool),
+            scores=np.zeros((B, K), dtype=np.float32),
+            margins=np.full((B, K), np.inf, dtype=np.float32),
+        )
         for t in range(K):
-            placed = torch.full((B,), t, dtype=torch.long, device=device)
-            s_low = model.low_encoder(seq_cat, seq_dense, feedback, requests.hist_len, placed, t)[:, t]
-            s_high = model.high_encoder(seq_cat, seq_dense, feedback, requests.hist_len, placed, t)[:, t]
-            cand = self._candidates(pool, requests, t, seq_dense[rows, requests.hist_len + t])  # (B, N, A)
-            a_low, a_high = model.lra.act(s_low), model.hra.act(s_high)
-            channel = ChannelSelector.select(a_low, cand, pool_channel, available)
-            item = ItemRecommender.select(a_high, cand, pool_channel, available, channel)
+            context[:, self.col["position"]] = t + 1  # position ids start at 1 (0 is padding)
+            a_low, a_high = run("actors", h_low, h_high)
+            (d,) = run("item_tower", pool, context, requests.context_dense)
+            sim_low, sim_high, logit = run("scores", a_low, a_high, d)
+            low = np.where(available, sim_low, -np.inf)
+            best = low.argmax(1)
+            channel = pool_channel[best]  # eq. (3): the channel of the most similar candidate
+            allowed = available & (pool_channel[None, :] == channel[:, None])
+            high = np.where(allowed, sim_high, -np.inf)
+            item = high.argmax(1)  # the hard channel constraint
+            rival_channel = np.where(pool_channel[None, :] != channel[:, None], low, -np.inf).max(1)
+            with np.errstate(invalid="ignore"):  # -inf - -inf where nothing is left
+                channel_gap = low[rows, best] - rival_channel
+            channel_gap = np.where(np.isnan(channel_gap), np.inf, channel_gap)
+            out.margins[:, t] = np.minimum(channel_gap, _runner_up_gap(high))
             if epsilon > 0:
-                explore = torch.rand(B, generator=generator, device=device) < epsilon
-                noise = torch.rand(B, N, generator=generator, device=device).masked_fill(~available, -1.0)
-                item = torch.where(explore, noise.argmax(-1), item)
-                explored[:, t] = explore
-            has_any = available.any(-1)
-            item = torch.where(has_any, item, torch.full_like(item, -1))
-            safe = item.clamp(min=0)
-            out_items[:, t] = item
-            out_channels[:, t] = torch.where(has_any, pool_channel[rows, safe], torch.zeros_like(safe))
-            d = cand[rows, safe]
-            scores[:, t] = torch.where(has_any, torch.sigmoid(model.click_logit(a_low, a_high, d)), 0.0)
+                rng = rng or np.random.default_rng()
+                explore = rng.random(B) < epsilon
+                noise = np.where(available, rng.random((B, N)), -1.0)
+                item = np.where(explore, noise.argmax(1), item)
+                out.explored[:, t] = explore
+            has_any = available.any(1)
+            item = np.where(has_any, item, -1)
+            safe = item.clip(min=0)
+            out.items[:, t] = item
+            out.channels[:, t] = np.where(has_any, pool_channel[safe], 0)
+            out.scores[:, t] = np.where(has_any, 1.0 / (1.0 + np.exp(-logit[rows, safe])), 0.0)
             available[rows[has_any], safe[has_any]] = False
+            if t + 1 == K:
+                break
             # The state advances with the placed item: its row joins the sequence, feedback unknown.
-            at = requests.hist_len + t
-            row = seq_cat[rows, at].clone()
-            row[:, self.item_cols] = pool[safe][:, self.item_cols]
-            row[:, self.col["position"]] = t + 1  # position ids start at 1 (0 is padding)
-            seq_cat[rows[has_any], at[has_any]] = row[has_any]
-            feedback[rows[has_any], at[has_any]] = UNKNOWN
-        return Ranking(out_items, out_channels, explored, scores)
-
-    def _candidates(self, pool: torch.Tensor, requests: Requests, t: int, dense: torch.Tensor) -> torch.Tensor:
-        """Candidate embeddings d under each request's context at position t: (B, N, A)."""
-        B, (N, F) = requests.size, pool.shape
-        cat = requests.context[:, None, :].expand(B, N, F).clone()
-        cat[..., self.item_cols] = pool[None, :, self.item_cols].expand(B, N, len(self.item_cols))
-        cat[..., self.col["position"]] = t + 1
-        return self.model.items(cat, dense[:, None, :].expand(B, N, dense.shape[-1]))
+            placed = context.copy()
+            placed[:, self.item_cols] = pool[safe][:, self.item_cols]
+            step = (placed[:, None, :], step_dense, step_feedback, np.where(has_any, one, 0))
+            (h_low,) = run("lra_encoder", *step, h_low)
+            (h_high,) = run("hra_encoder", *step, h_high)
+        return out
 
 
-def _left_packed(hist_len: torch.Tensor, m: int, K: int, device: torch.device) -> torch.Tensor:
-    """Index map that puts history rows first (0..hist_len-1), then the K list rows, then padding."""
-    j = torch.arange(m + K, device=device)[None, :]
-    h = hist_len[:, None]
-    src = torch.where(j < h, j, torch.where(j < h + K, m + (j - h), j - K))
-    return src.clamp(max=m + K - 1)
+def day_requests(stream: Stream, seed: int, max_requests: int, per_channel: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the gates rank for a day: a seeded sample of its lists (sorted) and its candidate pool.
+
+    The pool is the day's `per_channel` most impressed items per channel; the
+    stability gate and export parity draw the same sample for the same seed.
+    """
+    lists = stream.lists("test")
+    rng = np.random.default_rng([seed, 48])
+    sample = np.sort(rng.choice(lists, size=min(max_requests, len(lists)), replace=False))
+    return sample, pool_from_rows(stream, stream.rows(lists), per_channel)
 
 
-def _expand(index: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return index.view(*index.shape, *([1] * (x.dim() - 2))).expand(*index.shape, *x.shape[2:])
+def rank_lists(ranker: Ranker, stream: Stream, lists: np.ndarray, pool: np.ndarray, history_len: int,
+               batch: int = 256) -> Ranking:  # fmt: skip
+    """Rank the requests behind `lists` in batches of `batch`; one Ranking, in `lists` order."""
+    parts = [
+        ranker.rank(requests_from_lists(stream, lists[i : i + batch], history_len), pool)
+        for i in range(0, len(lists), batch)
+    ]
+    fields = ("items", "channels", "explored", "scores", "margins")
+    return Ranking(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
+
+def _runner_up_gap(scores: np.ndarray) -> np.ndarray:
+    """Per row, best minus second-best score (inf when fewer than two are finite)."""
+    if scores.shape[1] < 2:
+        return np.full(scores.shape[0], np.inf, dtype=np.float32)
+    top2 = -np.partition(-scores, 1, axis=1)[:, :2]
+    with np.errstate(invalid="ignore"):
+        gap = top2[:, 0] - top2[:, 1]
+    return np.where(np.isfinite(gap), gap, np.inf)

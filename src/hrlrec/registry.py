@@ -1,6 +1,6 @@
 """The model registry in the workspace: immutable versions and an atomic production pointer.
 
-    models/registry/versions/<version>/   hrlrec.pt, lr.pt, their cards, version.json
+    models/registry/versions/<version>/   hrlrec.pt, lr.pt, their cards, onnx/, version.json
     models/registry/production.json       {"version": ..., "since": ...}
     models/registry/history.jsonl         every promotion and rollback, who and why
 
@@ -28,11 +28,13 @@ from typing import Any
 from hrlrec import atomic
 from hrlrec.config import Config
 from hrlrec.errors import BadInput
+from hrlrec.serving.backends import verify_folder
 from hrlrec.train import checkpoint
 
 VERSION_FILE = "version.json"
 POINTER = "production.json"
 HISTORY = "history.jsonl"
+ONNX_DIR = "onnx"  # the export's folder inside a candidate or version
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class Version:
 
     def weights(self, model: str = "hrlrec") -> Path:
         return self.folder / f"{model}.pt"
+
+    @property
+    def onnx(self) -> Path:
+        """The exported serving graphs (see hrlrec.serving.export)."""
+        return self.folder / ONNX_DIR
 
 
 def root_of(cfg: Config, workspace: Path) -> Path:
@@ -60,14 +67,23 @@ def _git_revision(path: Path) -> str | None:
 
 
 def register(
-    cfg: Config, ds: str, workspace: Path, candidates: Path, verdicts: dict[str, Any], data_hashes: dict[str, str]
+    cfg: Config,
+    ds: str,
+    workspace: Path,
+    candidates: Path,
+    onnx_dir: Path,
+    verdicts: dict[str, Any],
+    data_hashes: dict[str, str],
 ) -> Version:
-    """Copy the candidates of `ds` into a new immutable version; returns it (not yet in production)."""
+    """Copy the candidates of `ds` and their ONNX export into a new immutable version (not yet in production)."""
     cards = {p.stem: checkpoint.read_card(p) for p in sorted(candidates.glob("*.pt"))}
     if "hrlrec" not in cards:
         raise BadInput(f"{candidates}: no hrlrec candidate to register")
     for p in candidates.glob("*.pt"):
         checkpoint.load(p)  # refuse a damaged or tampered candidate before it is registered
+    manifest = verify_folder(onnx_dir)  # serving needs the export, untampered
+    if manifest["weights_sha256"] != cards["hrlrec"]["sha256"]:
+        raise BadInput(f"{onnx_dir}: exported from other weights than {candidates / 'hrlrec.pt'}; run `hrlrec export`")
     name = f"{ds}-{cards['hrlrec']['sha256'][:8]}"
     folder = root_of(cfg, workspace) / "versions" / name
     meta = {
@@ -76,6 +92,7 @@ def register(
         "registered_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_revision": _git_revision(workspace),
         "params_hash": hashlib.sha256(cfg.model_dump_json().encode()).hexdigest(),
+        "params": cfg.model_dump(mode="json"),  # what "params changed since" is measured against
         "data_hashes": data_hashes,
         "model_hashes": {m: card["sha256"] for m, card in cards.items()},
         "metrics": {m: card.get("metrics", {}) for m, card in cards.items()},
@@ -87,6 +104,7 @@ def register(
         for f in candidates.iterdir():
             if f.suffix in (".pt", ".json", ".onnx") and not f.name.startswith("."):
                 shutil.copy2(f, tmp / f.name)
+        shutil.copytree(onnx_dir, tmp / ONNX_DIR)
         (tmp / VERSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return Version(name, folder, meta)
 
@@ -120,6 +138,7 @@ def verify(version: Version) -> None:
     """Refuse a version whose files no longer match their recorded hashes."""
     for model in version.meta["model_hashes"]:
         checkpoint.load(version.weights(model))
+    verify_folder(version.onnx)
 
 
 def _history(cfg: Config, workspace: Path) -> list[dict[str, Any]]:

@@ -22,20 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from hrlrec import atomic
+from hrlrec import atomic, results
 from hrlrec.config import Config, StabilityGateConfig
 from hrlrec.data import batches
 from hrlrec.errors import BadInput
-from hrlrec.ranker import Ranker, pool_from_rows, requests_from_lists
+from hrlrec.ranker import Ranker, day_requests, rank_lists
+from hrlrec.serving.backends import TorchBackend
 from hrlrec.simulator import partition
 from hrlrec.train import checkpoint, load_model
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
 
 log = logging.getLogger(__name__)
-
-BATCH = 256
 
 
 def proportions(channels: np.ndarray, hours: np.ndarray, n_channels: int, bucket: int) -> np.ndarray:
@@ -98,20 +96,11 @@ def build_record(cfg: Config, ds: str, root: Path) -> dict[str, Any]:
         raise BadInput(f"{weights}: no hrlrec candidate for {ds}; run `hrlrec train --ds {ds}` first")
     stream = batches.load(partition(root / cfg.paths.datasets, ds))
     model, model_cfg = load_model(weights, stream)
-    ranker = Ranker(model, stream.cat_columns, cfg.list_len)
-    lists = stream.lists("test")
-    rng = np.random.default_rng([cfg.seed, 48])
-    sample = np.sort(rng.choice(lists, size=min(g.max_requests, len(lists)), replace=False))
-    pool = pool_from_rows(stream, stream.rows(lists), g.pool_per_channel)
-    channels, hours = [], []
-    torch.manual_seed(cfg.seed)
-    for i in range(0, len(sample), BATCH):
-        requests = requests_from_lists(stream, sample[i : i + BATCH], model_cfg.active.history_len)
-        ranking = ranker.rank(requests, pool)
-        channels.append(ranking.channels.cpu().numpy())
-        hour = requests.context[:, stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1
-        hours.append(np.repeat(hour[:, None], cfg.list_len, axis=1))
-    ch, hr = np.concatenate(channels).ravel(), np.concatenate(hours).ravel()
+    ranker = Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len)
+    sample, pool = day_requests(stream, cfg.seed, g.max_requests, g.pool_per_channel)
+    ranking = rank_lists(ranker, stream, sample, pool, model_cfg.active.history_len)
+    hour = stream.cat[stream.offset[sample], stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1
+    ch, hr = ranking.channels.ravel(), np.repeat(hour[:, None], cfg.list_len, axis=1).ravel()
     props = proportions(ch, hr, len(cfg.channels), g.hour_bucket)
     return {
         "ds": ds,
@@ -137,7 +126,7 @@ def run(cfg: Config, ds: str, root: Path) -> Verdict:
         raise BadInput(f"{baseline_file}: recorded for other channels or hour buckets; cannot compare")
     verdict = compare(ds, record, baseline, cfg.gates.stability)
     body = {**verdict.to_json(), "thresholds": cfg.gates.stability.model_dump()}
-    atomic.write_text(root / cfg.paths.metrics / "stability.json", json.dumps(body, indent=2) + "\n")
+    results.write(root / cfg.paths.metrics, "stability", ds, body)
     log.info("stability gate %s: %s", ds, verdict.reason)
     return verdict
 

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
-from hrlrec import atomic, metrics
+from hrlrec import metrics, results
 from hrlrec.config import Config
 from hrlrec.data import batches
 from hrlrec.data.build import STREAM
@@ -200,7 +200,7 @@ def _write_metrics(path: Path, ds: str, device: str, report: dict[str, dict[str,
         r["relaimpr_over_lr"] = metrics.relaimpr(r["auc"], base) if base else None
         r["lr_to_oracle_gap_closed"] = metrics.gap_closed(r["auc"], base, oracle) if base and oracle else None
     body = {"ds": ds, "device": device, "oracle_auc": oracle, "models": models}
-    atomic.write_text(path, json.dumps(_finite(body), indent=2) + "\n")
+    results.write(path.parent, path.stem, ds, _finite(body))
 
 
 def _finite(value: Any) -> Any:

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hrlrec import atomic
+from hrlrec import atomic, results
 from hrlrec.config import Config
 from hrlrec.errors import BadInput, Rejected
 from hrlrec.simulator import SUCCESS, partition
@@ -225,7 +225,7 @@ def _write_record(paths: Paths, result: ValidationResult, stats: frames.DayStats
         (tmp / RESULT).write_text(body)
         if stats is not None:
             (tmp / SUMMARY).write_text(json.dumps(stats.to_json(), indent=2) + "\n")
-    atomic.write_text(paths.metrics / "validate.json", body)
+    results.write(paths.metrics, "validate", result.ds, body)
 
 
 def _quarantine(paths: Paths, ds: str, result: ValidationResult) -> None:

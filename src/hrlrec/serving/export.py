@@ -1,0 +1,241 @@
+"""`hrlrec export --ds D`: the candidate's serving graphs as ONNX, proven against PyTorch.
+
+Writes models/exports/ds=D/ (one .onnx per graph of hrlrec.serving.graphs
+plus manifest.json with SHA-256s and the weights' hash) in one atomic step,
+beside the candidate rather than inside it, so the DVC stages' outputs never
+overlap,
+and metrics/export.json with the export gate's verdict:
+
+- `onnx.checker` (full check, with shape inference) passes on every graph;
+- every graph gives the same outputs in onnxruntime as in PyTorch at several
+  batch sizes, sequence lengths (GRU and attention) and pool sizes;
+- ranking the day's requests (the stability gate's sample) through
+  onnxruntime and through PyTorch gives identical top-K lists for at least
+  `min_identical_lists` of them, with click scores at most
+  `max_abs_score_diff` apart.
+
+Exporter: PyTorch's TorchScript-based exporter (`dynamo=False`). The dynamo
+exporter of torch 2.13 (with onnxscript 0.7.2) was tried on 2026-11-29: its
+GRU encoder graph failed `onnx.checker` (a node output reused an input's name,
+breaking SSA) and, once renamed, the HRA encoder came out with its sequence
+axis fixed to the example's length, so onnxruntime refused any other length.
+The shape proofs here are what would catch either bug in a future version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from hrlrec import atomic, results
+from hrlrec.config import Config, ExportGateConfig
+from hrlrec.data import batches
+from hrlrec.errors import BadInput
+from hrlrec.ranker import Ranker, Ranking, Requests, day_requests, rank_lists, requests_from_lists
+from hrlrec.serving.backends import CPU, CUDA, MANIFEST, Backend, OrtBackend, TorchBackend
+from hrlrec.serving.graphs import graphs
+from hrlrec.simulator import partition
+from hrlrec.train import checkpoint, load_model
+from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
+
+log = logging.getLogger(__name__)
+
+NEAR_TIE = 1e-5  # a decision margin below this is a float-level tie between candidates
+
+
+# Input and output names, and which axes are dynamic, per graph.
+SIGNATURES: dict[str, tuple[list[str], list[str]]] = {
+    "initial_state": (["context"], ["h_low", "h_high"]),
+    "lra_encoder": (["seq_ids", "seq_dense", "feedback", "length", "h"], ["h_next"]),
+    "hra_encoder": (["seq_ids", "seq_dense", "feedback", "length", "h"], ["h_next"]),
+    "actors": (["h_low", "h_high"], ["a_low", "a_high"]),
+    "item_tower": (["pool", "context", "context_dense"], ["d"]),
+    "scores": (["a_low", "a_high", "d"], ["sim_low", "sim_high", "click_logit"]),
+}
+DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
+    "initial_state": {"context": {0: "batch"}, "h_low": {0: "batch"}, "h_high": {0: "batch"}},
+    "lra_encoder": {
+        "seq_ids": {0: "batch", 1: "steps"}, "seq_dense": {0: "batch", 1: "steps"},
+        "feedback": {0: "batch", 1: "steps"}, "length": {0: "batch"}, "h": {0: "batch"}, "h_next": {0: "batch"},
+    },
+    "actors": {"h_low": {0: "batch"}, "h_high": {0: "batch"}, "a_low": {0: "batch"}, "a_high": {0: "batch"}},
+    "item_tower": {"pool": {0: "candidates"}, "context": {0: "batch"}, "context_dense": {0: "batch"},
+                   "d": {0: "batch", 1: "candidates"}},
+    "scores": {"a_low": {0: "batch"}, "a_high": {0: "batch"}, "d": {0: "batch", 1: "candidates"},
+               "sim_low": {0: "batch", 1: "candidates"}, "sim_high": {0: "batch", 1: "candidates"},
+               "click_logit": {0: "batch", 1: "candidates"}},
+}  # fmt: skip
+DYNAMIC_AXES["hra_encoder"] = DYNAMIC_AXES["lra_encoder"]
+
+
+def graph_inputs(
+    backend: Backend, requests: Requests, pool: np.ndarray, steps: int | None = None
+) -> dict[str, tuple[np.ndarray, ...]]:
+    """Real inputs for every graph from `requests` and `pool`; history cut to `steps` behaviours."""
+    seq = slice(None, steps)
+    hist = np.minimum(requests.hist_len, requests.seq_cat[:, seq].shape[1])
+    h_low, h_high = backend.run("initial_state", requests.context)
+    a_low, a_high = backend.run("actors", h_low, h_high)
+    (d,) = backend.run("item_tower", pool, requests.context, requests.context_dense)
+    history = (requests.seq_cat[:, seq], requests.seq_dense[:, seq], requests.feedback[:, seq], hist)
+    return {
+        "initial_state": (requests.context,),
+        "lra_encoder": (*history, h_low),
+        "hra_encoder": (*history, h_high),
+        "actors": (h_low, h_high),
+        "item_tower": (pool, requests.context, requests.context_dense),
+        "scores": (a_low, a_high, d),
+    }
+
+
+def export_graph(name: str, graph: torch.nn.Module, example: tuple[np.ndarray, ...], path: Path, opset: int) -> None:
+    """One graph to ONNX (dynamic batch, step and candidate axes), then the full checker."""
+    inputs, outputs = SIGNATURES[name]
+    args = tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in example)
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of dynamo; see the module doc for why it is used.
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+        # About h0 not being an input: here it is one (`h`), which is the fix that warning asks for.
+        warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
+        torch.onnx.export(
+            graph, args, str(path), input_names=inputs, output_names=outputs,
+            dynamic_axes=DYNAMIC_AXES[name], opset_version=opset, dynamo=False, do_constant_folding=True,
+        )  # fmt: skip
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise BadInput(f"{path.name}: exported graph fails onnx.checker: {exc}") from None
+
+
+def prove_shapes(
+    torch_backend: TorchBackend, ort_backend: OrtBackend, requests: Requests, pool: np.ndarray, g: ExportGateConfig
+) -> dict[str, Any]:
+    """Largest |onnxruntime - PyTorch| output difference per graph over the batch/step/pool grid."""
+    worst: dict[str, float] = {}
+    shapes = 0
+    for b in g.proof_batch_sizes:
+        if b > requests.size:
+            raise BadInput(f"gates.export.proof_batch_sizes: {b} exceeds the day's {requests.size} requests")
+        for steps in g.proof_seq_lengths:
+            for n in g.proof_pool_sizes:
+                sub = requests.take(slice(0, b))
+                inputs = graph_inputs(torch_backend, sub, pool[: min(n, len(pool))], steps)
+                for name, args in inputs.items():
+                    expected, got = torch_backend.run(name, *args), ort_backend.run(name, *args)
+                    for e, o in zip(expected, got, strict=True):
+                        if e.shape != o.shape:
+                            raise BadInput(f"{name}: onnxruntime output shape {o.shape} != PyTorch {e.shape}")
+                        worst[name] = max(worst.get(name, 0.0), float(np.abs(e - o).max(initial=0.0)))
+                shapes += 1
+    return {"max_abs_diff": worst, "grid": shapes}
+
+
+def compare_rankings(reference: Ranking, other: Ranking) -> dict[str, Any]:
+    """Share of requests with identical lists, the largest score gap on those, and why the others differ.
+
+    A differing list is put down to a *near tie* when, at its first differing
+    position, the reference's decision margin was under NEAR_TIE: the two
+    runtimes split a float-level tie rather than disagree.
+    """
+    same = (reference.items == other.items).all(1)
+    gaps = np.abs(reference.scores - other.scores)[same]
+    differ = np.flatnonzero(~same)
+    first = (reference.items[differ] != other.items[differ]).argmax(1)
+    margins = reference.margins[differ, first]
+    return {
+        "requests": len(same),
+        "identical_lists": float(same.mean()) if len(same) else 1.0,
+        "differing_requests": len(differ),
+        "differing_at_near_tie": int((margins <= NEAR_TIE).sum()),
+        "smallest_margin_at_difference": float(margins.min()) if len(differ) else None,
+        "max_abs_score_diff": float(gaps.max(initial=0.0)),
+    }
+
+
+def decide_export(ds: str, proofs: dict[str, Any], parity: dict[str, Any], provider: dict[str, Any],
+                  g: ExportGateConfig) -> Verdict:  # fmt: skip
+    """The export gate's decision from its measurements (pure: what the tests craft numbers for)."""
+    worst_graph = max(proofs["max_abs_diff"].items(), key=lambda kv: kv[1], default=("none", 0.0))
+    ok = worst_graph[1] <= g.max_abs_score_diff
+    checks = [
+        Check("graphs", PASS if ok else FAIL, worst_graph[1], g.max_abs_score_diff,
+              f"graph outputs agree within {worst_graph[1]:.2e} over {proofs['grid']} shapes"
+              if ok else f"{worst_graph[0]} differs by {worst_graph[1]:.2e} between onnxruntime and PyTorch"),
+    ]  # fmt: skip
+    same, gap = parity["identical_lists"], parity["max_abs_score_diff"]
+    checks.append(
+        Check("identical_lists", PASS if same >= g.min_identical_lists else FAIL, same, g.min_identical_lists,
+              f"{same:.2%} of {parity['requests']} requests get identical top-K lists "
+              f"({'>=' if same >= g.min_identical_lists else 'below'} {g.min_identical_lists:.1%})"
+              + (f"; {parity['differing_at_near_tie']} of the {parity['differing_requests']} that differ split a "
+                 f"near tie (margin <= {NEAR_TIE:.0e})" if parity["differing_requests"] else ""))
+    )  # fmt: skip
+    checks.append(
+        Check("score_diff", PASS if gap <= g.max_abs_score_diff else FAIL, gap, g.max_abs_score_diff,
+              f"click scores differ by at most {gap:.2e} ({'<=' if gap <= g.max_abs_score_diff else 'above'} "
+              f"{g.max_abs_score_diff:.0e})")
+    )  # fmt: skip
+    if provider["requested"] == "cuda" and provider["used"] != CUDA:
+        checks.append(Check("provider", WARN, None, None, f"CUDA requested but onnxruntime ran on {provider['used']}"))
+    numbers = {**parity, "graphs_max_abs_diff": proofs["max_abs_diff"], "shapes_proven": proofs["grid"],
+               "provider": provider["used"], "device_requested": provider["requested"]}  # fmt: skip
+    return decide("export", ds, checks, numbers)
+
+
+def folder(cfg: Config, root: Path, ds: str) -> Path:
+    """Where the export of day `ds`'s candidate lives."""
+    return partition(root / cfg.paths.models / "exports", ds)
+
+
+def run(cfg: Config, ds: str, root: Path) -> Verdict:
+    """Export the candidate of `ds`, prove it, and write the verdict to metrics/export.json."""
+    g = cfg.gates.export
+    weights = partition(root / cfg.paths.models / "candidates", ds) / "hrlrec.pt"
+    if not weights.is_file():
+        raise BadInput(f"{weights}: no hrlrec candidate for {ds}; run `hrlrec train --ds {ds}` first")
+    stream = batches.load(partition(root / cfg.paths.datasets, ds))
+    model, model_cfg = load_model(weights, stream)
+    model = model.cpu().eval()
+    m = model_cfg.active.history_len
+    sample, pool = day_requests(stream, cfg.seed, g.max_requests, cfg.gates.stability.pool_per_channel)
+    torch_backend = TorchBackend(model)
+    proof_requests = requests_from_lists(stream, sample[: max(g.proof_batch_sizes)], m)
+    with atomic.atomic_dir(folder(cfg, root, ds)) as tmp:
+        example = graph_inputs(torch_backend, proof_requests.take(slice(0, 3)), pool[:7])
+        for name, graph in graphs(model).items():
+            export_graph(name, graph, example[name], tmp / f"{name}.onnx", g.opset)
+        manifest = {
+            "ds": ds,
+            "graphs": list(SIGNATURES),
+            "sha256": {name: checkpoint.sha256(tmp / f"{name}.onnx") for name in SIGNATURES},
+            "signatures": {n: {"inputs": i, "outputs": o} for n, (i, o) in SIGNATURES.items()},
+            "opset": g.opset,
+            "exporter": f"torch.onnx (TorchScript) {torch.__version__}",
+            "weights_sha256": checkpoint.read_card(weights)["sha256"],
+            "cat_columns": stream.cat_columns,
+            "list_len": cfg.list_len,
+            "history_len": m,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        ort_backend = OrtBackend(tmp, device=cfg.serving.device, threads=cfg.serving.intra_op_threads)
+        proofs = prove_shapes(torch_backend, ort_backend, proof_requests, pool, g)
+        ranked_torch = rank_lists(Ranker(torch_backend, stream.cat_columns, cfg.list_len), stream, sample, pool, m)
+        ranked_ort = rank_lists(Ranker(ort_backend, stream.cat_columns, cfg.list_len), stream, sample, pool, m)
+    parity = compare_rankings(ranked_torch, ranked_ort)
+    provider = {"requested": cfg.serving.device, "used": ort_backend.provider}
+    verdict = decide_export(ds, proofs, parity, provider, g)
+    body = {**verdict.to_json(), "thresholds": g.model_dump(), "opset": g.opset,
+            "files": {f"{n}.onnx": manifest["sha256"][n] for n in SIGNATURES}}  # fmt: skip
+    results.write(root / cfg.paths.metrics, "export", ds, body)
+    log.info("export gate %s: %s (onnxruntime on %s)", ds, verdict.reason, ort_backend.provider)
+    if ort_backend.provider == CPU and cfg.serving.device == "auto":
+        log.info("no CUDA device for onnxruntime here; the gate ran on %s", CPU)
+    return verdict

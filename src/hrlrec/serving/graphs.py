@@ -1,0 +1,155 @@
+"""The trained HRL-Rec cut into the graphs serving runs: what `hrlrec export` writes as ONNX.
+
+Training encodes a whole list at once; serving builds it one item at a time,
+so the encoder is exported as a *chunk* graph: from a state h, run the GRU over
+`length` more behaviours and return the state after them. The same graph
+encodes a request's history (T = m, length = hist_len) and advances the state
+with each placed item (T = 1, length = 1). GRU outputs are causal, so padding
+after `length` never changes the state read at `length`; that is why an
+unpacked GRU (which every ONNX exporter handles) gives the training encoder's
+states, and tests/test_serving.py checks it does.
+
+Graphs (B requests, T behaviours, N candidates, F id columns, D dense features):
+
+    initial_state  context (B, F)                          -> h_low, h_high (B, S)
+    lra_encoder    cat (B,T,F), dense (B,T,D), feedback (B,T), length (B), h (B,S) -> h (B,S)
+    hra_encoder    same, for the high-level agent
+    actors         h_low, h_high (B, S)                    -> a_low, a_high (B, A)
+    item_tower     pool (N, F), context (B, F), context_dense (B, D) -> d (B, N, A)
+    scores         a_low, a_high (B, A), d (B, N, A)       -> sim_low, sim_high, click_logit (B, N)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hrlrec.models.agents import cosine_scores
+from hrlrec.models.encoder import StateEncoder
+from hrlrec.models.hrlrec import HRLRec
+
+ITEM_OWN_FIELDS = ("item", "tags", "channel")  # what a candidate brings; the rest is the request's
+
+
+class InitialState(nn.Module):
+    """h_0 of both agents from the user profile fields of the request's context row."""
+
+    def __init__(self, model: HRLRec) -> None:
+        super().__init__()
+        self.low, self.high = model.low_encoder, model.high_encoder
+
+    def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        row = context.unsqueeze(1)  # (B, 1, F): one behaviour
+        dense = torch.zeros(row.shape[0], 1, self.low.fields.dense.in_features, dtype=torch.float32)
+        feedback = torch.zeros(row.shape[:2], dtype=torch.long)
+        out = []
+        for enc in (self.low, self.high):
+            matrix = enc.fields(row, dense, {"feedback": feedback})  # profile fields ignore dense/feedback
+            out.append(enc.initial_state(matrix))
+        return out[0], out[1]
+
+
+class EncoderChunk(nn.Module):
+    """The state after `length` more behaviours, starting from `h`: eq. (1) then eq. (2)."""
+
+    def __init__(self, encoder: StateEncoder) -> None:
+        super().__init__()
+        if not encoder.use_gru:
+            raise ValueError("serving needs the GRU state encoder (the average-pooling ablation is not served)")
+        self.encoder = encoder
+
+    def forward(
+        self,
+        seq_cat: torch.Tensor,
+        seq_dense: torch.Tensor,
+        feedback: torch.Tensor,
+        length: torch.Tensor,
+        h: torch.Tensor,
+    ) -> torch.Tensor:
+        f, _ = self.encoder.behaviours(seq_cat, seq_dense, feedback)
+        out, _ = self.encoder.gru(f, h.unsqueeze(0))  # (B, T, S), causal
+        outs = torch.cat([h.unsqueeze(1), out], 1)  # index i = after i behaviours
+        idx = length.clamp(min=0, max=outs.shape[1] - 1).view(-1, 1, 1).expand(-1, 1, outs.shape[2])
+        return outs.gather(1, idx).squeeze(1)
+
+
+class Actors(nn.Module):
+    """Both actors: the virtual channel action (eq. 3) and the virtual item action (eq. 6)."""
+
+    def __init__(self, model: HRLRec) -> None:
+        super().__init__()
+        self.lra, self.hra = model.lra.actor, model.hra.actor
+
+    def forward(self, h_low: torch.Tensor, h_high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.lra(h_low), self.hra(h_high)
+
+
+class ItemTower(nn.Module):
+    """d for every pool item under every request's context, without repeating the item half.
+
+    The tower's first layer is linear in the concatenated fields, so it splits
+    into an item half (computed once per pool item) and a context half
+    (once per request); only their sum, the ReLU and the last layer run per
+    (request, item) pair. Same function as `model.items` on the joined rows.
+    """
+
+    def __init__(self, model: HRLRec) -> None:
+        super().__init__()
+        tower = model.items
+        self.fields = tower.fields
+        first, self.last = tower.proj[0], tower.proj[2:]
+        dim = first.in_features // self.fields.n_fields
+        item_fields = [i for i, f in enumerate(self.fields.fields) if f in ITEM_OWN_FIELDS]
+        context_fields = [i for i in range(self.fields.n_fields) if i not in item_fields]
+        self.register_buffer("item_fields", torch.tensor(item_fields), persistent=False)
+        self.register_buffer("context_fields", torch.tensor(context_fields), persistent=False)
+        blocks = first.weight.detach().reshape(first.out_features, self.fields.n_fields, dim)
+        self.w_item = nn.Parameter(blocks[:, item_fields].flatten(1), requires_grad=False)
+        self.w_context = nn.Parameter(blocks[:, context_fields].flatten(1), requires_grad=False)
+        self.bias = nn.Parameter(first.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, pool: torch.Tensor, context: torch.Tensor, context_dense: torch.Tensor) -> torch.Tensor:
+        """pool (N, F) item rows, context (B, F) with the list position set, context_dense (B, D) -> (B, N, A)."""
+        pool_dense = torch.zeros(pool.shape[0], context_dense.shape[1], dtype=context_dense.dtype)
+        items = self.fields(pool, pool_dense).index_select(1, self.item_fields).flatten(1)  # (N, i*d)
+        ctx = self.fields(context, context_dense).index_select(1, self.context_fields).flatten(1)  # (B, c*d)
+        hidden = torch.relu((ctx @ self.w_context.T + self.bias).unsqueeze(1) + (items @ self.w_item.T).unsqueeze(0))
+        return self.last(hidden)
+
+
+class Scores(nn.Module):
+    """What the ranker decides with: cosine similarity of each action to each candidate, and f(a, d).
+
+    f is linear in [a_l; a_h; d; a_l * d; a_h * d], so per request it folds into
+    one vector dotted with d: the click logit of N candidates costs one (N, A)
+    product instead of N concatenations.
+    """
+
+    def __init__(self, model: HRLRec) -> None:
+        super().__init__()
+        w = model.click.weight.detach().reshape(5, -1)  # blocks for a_l, a_h, d, a_l*d, a_h*d
+        self.register_buffer("w", w.clone(), persistent=False)
+        self.register_buffer("b", model.click.bias.detach().clone(), persistent=False)
+
+    def forward(
+        self, a_low: torch.Tensor, a_high: torch.Tensor, d: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        w = self.w
+        per_request = a_low @ w[0] + a_high @ w[1] + self.b  # (B,)
+        folded = w[2] + a_low * w[3] + a_high * w[4]  # (B, A)
+        logit = torch.einsum("bna,ba->bn", d, folded) + per_request.unsqueeze(1)
+        return cosine_scores(a_low, d), cosine_scores(a_high, d), logit
+
+
+def graphs(model: HRLRec) -> dict[str, nn.Module]:
+    """Every graph serving needs, by file stem, in eval mode."""
+    model = model.eval()
+    found: dict[str, nn.Module] = {
+        "initial_state": InitialState(model),
+        "lra_encoder": EncoderChunk(model.low_encoder),
+        "hra_encoder": EncoderChunk(model.high_encoder),
+        "actors": Actors(model),
+        "item_tower": ItemTower(model),
+        "scores": Scores(model),
+    }
+    return {name: g.eval() for name, g in found.items()}

@@ -1,0 +1,186 @@
+"""Serving graphs and the export gate: real torch, real onnx, real onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from hrlrec import publish, registry, simulator, train
+from hrlrec.config import ExportGateConfig
+from hrlrec.data import batches
+from hrlrec.data.batches import UNKNOWN
+from hrlrec.errors import BadInput, Rejected
+from hrlrec.serving import export
+from hrlrec.serving.backends import CPU, CUDA, OrtBackend, TorchBackend
+from hrlrec.serving.graphs import graphs
+from hrlrec.verdict import FAIL, PASS, WARN
+from tests.conftest import TRAIN_DAYS, model_config
+
+DS = TRAIN_DAYS[-1]
+GATE = ExportGateConfig()
+
+
+@pytest.fixture(scope="module")
+def exported(trained_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the trained workspace with a trained and exported HRL-Rec candidate (read-only)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("exported") / "ws"
+    shutil.copytree(trained_workspace, root)
+    cfg = model_config()
+    train.run(cfg, DS, root, models=["hrlrec", "lr"], progress=False)
+    export.run(cfg, DS, root)
+    return root
+
+
+def _candidate(root: Path) -> Path:
+    return simulator.partition(root / "models" / "candidates", DS)
+
+
+def _export(root: Path) -> Path:
+    return simulator.partition(root / "models" / "exports", DS)
+
+
+def test_step_by_step_states_equal_the_training_encoder(trained_workspace: Path) -> None:
+    """History then one placed item at a time gives the states the packed training encoder gives."""
+    cfg = model_config()
+    stream = batches.load(simulator.partition(trained_workspace / "data" / "datasets", DS))
+    torch.manual_seed(3)
+    model = train.build_model("hrlrec", cfg, stream.meta, stream.cat_columns, stream.dense.shape[1]).eval()
+    lists = stream.lists("test")[:32]
+    batch = batches.list_batch(stream, lists, cfg.active.history_len, cfg.list_len)
+    g = graphs(model)
+    with torch.no_grad():
+        expected = model.states(batch)  # (B, K + 1, S) each, packed GRU over history + list
+        m, K = cfg.active.history_len, cfg.list_len
+        context = batch.seq_cat[torch.arange(len(lists)), batch.hist_len]  # the list's first row
+        states = list(g["initial_state"](context))
+        for agent, encoder in enumerate(("lra_encoder", "hra_encoder")):
+            hist = (batch.seq_cat[:, :m], batch.seq_dense[:, :m], batch.feedback[:, :m])
+            h = g[encoder](*hist, batch.hist_len, states[agent])
+            for t in range(K):
+                real = t <= batch.list_len  # past a short list's end the training states are padding
+                torch.testing.assert_close(h[real], expected[agent][real, t], atol=1e-5, rtol=1e-4)
+                idx = (batch.hist_len + t).clamp(max=m + K - 1)
+                rows = torch.arange(len(lists))
+                step = (batch.seq_cat[rows, idx][:, None], batch.seq_dense[rows, idx][:, None],
+                        torch.full((len(lists), 1), UNKNOWN))  # fmt: skip
+                placed = (t < batch.list_len).long()
+                h = g[encoder](*step, placed, h)
+
+
+def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
+    result = json.loads((exported / "metrics" / "export.json").read_text())
+    assert result["ds"] == DS and result["verdict"] == PASS, result["reason"]
+    numbers = result["numbers"]
+    assert numbers["identical_lists"] >= 0.999 and numbers["requests"] == 200
+    assert numbers["max_abs_score_diff"] <= 1e-4
+    assert numbers["shapes_proven"] == 27 and max(numbers["graphs_max_abs_diff"].values()) <= 1e-4
+    assert numbers["provider"] in (CPU, CUDA)
+    folder = _export(exported)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["graphs"]) == {"initial_state", "lra_encoder", "hra_encoder", "actors", "item_tower", "scores"}
+    for name in manifest["graphs"]:
+        model = onnx.load(str(folder / f"{name}.onnx"))
+        onnx.checker.check_model(model, full_check=True)
+        assert model.opset_import[0].version == GATE.opset
+        first = model.graph.input[0].type.tensor_type.shape.dim
+        assert not first[0].HasField("dim_value"), f"{name}: batch axis is not dynamic"
+    assert not [p for p in _export(exported).parent.iterdir() if p.name.startswith(".")], "temporary folder left"
+
+
+def test_the_gru_graph_runs_at_lengths_it_was_not_exported_with(exported: Path) -> None:
+    """Exported at 3 requests x m steps; run at 5 x 1 and 2 x 17 steps against PyTorch."""
+    ort_backend = OrtBackend(_export(exported), device="cpu")
+    cfg = model_config()
+    stream = batches.load(simulator.partition(exported / "data" / "datasets", DS))
+    model, _ = train.load_model(_candidate(exported) / "hrlrec.pt", stream)
+    torch_backend = TorchBackend(model)
+    for b, t in ((5, 1), (2, 17)):
+        rows = np.arange(b * t) % len(stream.cat)
+        args = (
+            stream.cat[rows].numpy().reshape(b, t, -1),
+            stream.dense[rows].numpy().reshape(b, t, -1),
+            np.zeros((b, t), dtype=np.int64),
+            np.full(b, t, dtype=np.int64),
+            np.random.default_rng(0).normal(size=(b, cfg.active.state_dim)).astype(np.float32),
+        )
+        for name in ("lra_encoder", "hra_encoder"):
+            (want,), (got,) = torch_backend.run(name, *args), ort_backend.run(name, *args)
+            assert got.shape == (b, cfg.active.state_dim)
+            np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_a_tampered_graph_is_refused(exported: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "onnx"
+    shutil.copytree(_export(exported), folder)
+    graph = folder / "scores.onnx"
+    graph.write_bytes(graph.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(BadInput, match=r"scores\.onnx: SHA-256 .* does not match the export manifest"):
+        OrtBackend(folder, device="cpu")
+    (folder / "manifest.json").unlink()
+    with pytest.raises(BadInput, match="no export manifest"):
+        OrtBackend(folder, device="cpu")
+
+
+def test_a_gpu_request_that_falls_back_is_logged(exported: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="hrlrec.serving.backends"):
+        backend = OrtBackend(_export(exported), device="cuda")
+    if backend.provider == CUDA:
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    else:
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings and "CUDA requested" in warnings[0] and CPU in " ".join(warnings)
+    assert any(backend.provider in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
+
+
+def _proofs(diff: float) -> dict:
+    return {"max_abs_diff": {"lra_encoder": diff, "scores": 1e-7}, "grid": 27}
+
+
+def _parity(identical: float, gap: float) -> dict:
+    differ = round(1000 * (1 - identical))
+    return {"requests": 1000, "identical_lists": identical, "differing_requests": differ,
+            "differing_at_near_tie": differ, "max_abs_score_diff": gap}  # fmt: skip
+
+
+CPU_ONLY = {"requested": "auto", "used": CPU}
+
+
+def test_export_gate_decisions_on_crafted_numbers() -> None:
+    assert export.decide_export(DS, _proofs(1e-6), _parity(1.0, 1e-7), CPU_ONLY, GATE).level == PASS
+    v = export.decide_export(DS, _proofs(1e-6), _parity(0.998, 1e-7), CPU_ONLY, GATE)
+    assert v.level == FAIL and "99.80% of 1000 requests" in v.reason and "below 99.9%" in v.reason
+    assert "2 of the 2 that differ split a near tie" in v.reason
+    v = export.decide_export(DS, _proofs(1e-6), _parity(1.0, 3e-4), CPU_ONLY, GATE)
+    assert v.level == FAIL and "3.00e-04" in v.reason
+    v = export.decide_export(DS, _proofs(2e-3), _parity(1.0, 1e-7), CPU_ONLY, GATE)
+    assert v.level == FAIL and "lra_encoder differs by 2.00e-03" in v.reason
+    v = export.decide_export(DS, _proofs(1e-6), _parity(1.0, 1e-7), {"requested": "cuda", "used": CPU}, GATE)
+    assert v.level == WARN and "CUDA requested" in v.reason
+
+
+def test_publish_needs_the_export_of_the_weights_it_registers(exported: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "ws"
+    shutil.copytree(exported, root)
+    cfg = model_config("registry.publish_requires=[export]")
+    version = publish.run(cfg, DS, root)
+    assert (registry.get(cfg, root, version.version).onnx / "manifest.json").is_file()
+    # Retrain without exporting again: the old export no longer describes the weights.
+    train.run(model_config("seed=9"), DS, root, models=["hrlrec"], progress=False)
+    with pytest.raises(BadInput, match="exported from other weights"):
+        publish.run(cfg, DS, root)
+    (root / "metrics" / "export.json").write_text(json.dumps({"ds": DS, "verdict": FAIL, "reason": "FAIL: crafted"}))
+    with pytest.raises(Rejected, match="export: FAIL: crafted"):
+        publish.run(cfg, DS, root)
+    assert registry.production(cfg, root).name == version.version
