@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.hrlrec-setup
 WORKSPACE ?= .work/demo
 
-.PHONY: setup run test test-fast lint bench lock clean
+.PHONY: setup run test test-fast lint bench lock clean chromium
 
 setup: $(STAMP)
 
@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: setup
 	$(BIN)/python -m hrlrec.demo --workspace $(WORKSPACE)
 
-test: setup lint
+test: setup lint chromium
 	$(BIN)/pytest
+
+# Debian's chromium + chromedriver for the report's browser test (installed only when missing).
+chromium:
+	bash scripts/install-chromium.sh
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
@@ -35,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/serve.py --workspace $(WORKSPACE)
 
 # Re-resolve the pins in a scratch venv and rewrite constraints.txt.
 lock:

@@ -197,6 +197,19 @@ def _stability(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
+def _export(args: argparse.Namespace) -> int:
+    from hrlrec.serving import export
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    verdict = export.run(ws.cfg, args.ds, ws.root)
+    print(f"export gate {args.ds}: {verdict.reason}")
+    for c in verdict.checks:
+        print(f"  {c.level:<4}  {c.name:<15} {c.reason}")
+    print(f"  onnxruntime provider: {verdict.numbers['provider']}")
+    print(f"  -> {ws.root / ws.cfg.paths.metrics / 'export.json'}")
+    return verdict.exit_code
+
+
 def _publish(args: argparse.Namespace) -> int:
     from hrlrec import publish
 
@@ -215,6 +228,15 @@ def _rollback(args: argparse.Namespace) -> int:
     before = registry.production(ws.cfg, ws.root)
     target = registry.rollback(ws.cfg, ws.root, to=args.to, reason=args.reason or "")
     print(f"production: {before.name if before else 'empty'} -> {target.name}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from hrlrec import report
+
+    ws = Workspace.open(args.workspace, args.params, args.overrides)
+    path = report.write(ws.cfg, args.ds, ws.root)
+    print(f"report {args.ds}: {path}")
     return 0
 
 
@@ -278,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = step("stability", "stability gate: channel proportions vs production a week back (exit 1 on FAIL)", _stability)
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
 
+    p = step("export", "export gate: ONNX graphs of D's candidate, proven against PyTorch (exit 1 on FAIL)", _export)
+    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
+
     p = step("publish", "promote the candidate of D when every required gate passed", _publish)
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
     p.add_argument("--approve-warn", action="store_true", help="publish although a gate said WARN")
@@ -286,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = step("rollback", "put the previous production model (or --to VERSION) back into production", _rollback)
     p.add_argument("--to", default=None, help="a registered version (default: the one production replaced)")
     p.add_argument("--reason", default=None, help="recorded in the registry history")
+
+    p = step("report", "write the on-call page of day D: reports/ds=D/index.html", _report)
+    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
     return parser
 
 

@@ -327,6 +327,7 @@ class PathsConfig(_Strict):
     datasets: str = "data/datasets"  # training lists per day
     models: str = "models"  # checkpoints of trained candidates
     stability: str = "data/stability"  # channel-proportion records per day (candidate and production)
+    reports: str = "reports"  # the on-call page of each day: reports/ds=D/index.html
 
 
 class ValidationConfig(_Strict):

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hrlrec import backfill, evaluate, ingest, publish, stability, train, validation
+from hrlrec import backfill, evaluate, ingest, publish, report, stability, train, validation
 from hrlrec.data import build
 from hrlrec.errors import HrlrecError, Rejected
 from hrlrec.serving import export
@@ -27,7 +27,6 @@ from hrlrec.simulator import days_from
 from hrlrec.verdict import Verdict
 from hrlrec.workspace import PARAMS, Workspace
 
-NOT_BUILT = ("report",)
 DAYS = 8
 
 
@@ -69,6 +68,7 @@ def run_day(ws: Workspace, ds: str) -> DayRun:
             published = publish.run(ws.cfg, ds, ws.root, reason="make run").version
         except Rejected:
             published = "not published"
+    report.write(ws.cfg, ds, ws.root)
     return DayRun(ingested, validated, trained, gate, stable, exported, published)
 
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data docs of the last day: {ws.root / results[-1].validated.data_docs}")
     if results[-1].trained is not None:
         print(f"metrics: {ws.root / ws.cfg.paths.metrics / 'train.json'}; weights: {results[-1].trained.out_dir}")
-    print("not built yet (open issues): " + ", ".join(NOT_BUILT))
+    print(f"on-call report of the last day: {report.report_path(ws.cfg, ws.root, results[-1].ingested.ds)}")
     return 0
 
 

@@ -1,0 +1,72 @@
+"""Section 3: candidate, production and LR AUC over the last 30 days, failed days marked.
+
+One bad day next to 29 good ones points at the day (its data or its run); a
+slow slide points at drift. The chart reads the per-day archive of the AUC
+gate, so a day without a result is a gap, not a zero.
+"""
+
+from __future__ import annotations
+
+from hrlrec.report import charts
+from hrlrec.report.inputs import HISTORY_DAYS, Inputs, days_before
+from hrlrec.report.page import Html, el, image, missing, num, section
+from hrlrec.report.summary import BLOCKED, blocked_by_data
+
+
+def _today(inputs: Inputs) -> Html:
+    result = inputs.gates["evaluate"]
+    if result is None:
+        return Html("")
+    n = result.get("numbers", {})
+    floor = (result.get("thresholds") or {}).get("floor", inputs.cfg.gates.auc.floor)
+    facts = [
+        f"candidate {num(n.get('candidate_auc'))}",
+        f"production {num(n.get('production_auc'))}" if "production_auc" in n else "no production model to compare",
+        f"LR {num(n.get('lr_auc'))}",
+        f"floor {num(floor)}",
+    ]
+    oracle = (inputs.train or {}).get("oracle_auc")
+    if oracle is not None:
+        facts.append(f"oracle (the ceiling on simulated data) {num(oracle)}")
+    return el("p", el("strong", f"{inputs.ds}: "), " · ".join(facts))
+
+
+def render(inputs: Inputs) -> Html:
+    title = f"3. AUC over the last {HISTORY_DAYS} days"
+    history = inputs.auc_history
+    if not history and blocked_by_data(inputs):
+        note = f"{BLOCKED.capitalize()}; no earlier day has a result either."
+        return section("auc", title, el("p", note, cls="note"))
+    if not history:
+        return section(
+            "auc",
+            title,
+            missing(f"no AUC gate results in the {HISTORY_DAYS} days up to {inputs.ds} "
+                    f"(looked in {inputs.rel(inputs.gate_path('evaluate'))} and the days before).",
+                    inputs.cli("evaluate")),
+        )  # fmt: skip
+    days = [*days_before(inputs.ds, HISTORY_DAYS - 1), inputs.ds]
+    # Start at the first day with a result: a young deployment gets a chart of its own days.
+    days = days[days.index(min(history)) :]
+    numbers = [history.get(d, {}).get("numbers", {}) for d in days]
+    series = {
+        "candidate": [n.get("candidate_auc") for n in numbers],
+        "production": [n.get("production_auc") for n in numbers],
+        "LR": [n.get("lr_auc") for n in numbers],
+    }
+    levels = [history.get(d, {}).get("verdict") for d in days]
+    floor = (history.get(inputs.ds, {}).get("thresholds") or {}).get("floor", inputs.cfg.gates.auc.floor)
+    failed = [d for d, lv in zip(days, levels, strict=True) if lv == "FAIL"]
+    alt = (
+        f"Line chart of candidate, production and LR AUC per day from {days[0]} to {days[-1]}; "
+        f"AUC gate failed on {len(failed)} of {len(history)} days with a result"
+        + (f" ({', '.join(failed)})" if failed else "")
+        + "."
+    )
+    parts: list[object] = [
+        _today(inputs),
+        image(charts.auc_history(days, series, levels, floor), alt, charts.WIDTH_PX),
+        el("p", f"Days the AUC gate failed: {', '.join(failed) if failed else 'none'}. "
+                f"{len(history)} of {len(days)} days have a result.", cls="note"),
+    ]  # fmt: skip
+    return section("auc", title, *parts)
