@@ -299,6 +299,25 @@ class GatesConfig(_Strict):
     export: ExportGateConfig = Field(default_factory=ExportGateConfig)  # ONNX parity gate
 
 
+class AirflowConfig(_Strict):
+    """How the `hrlrec_daily` DAG runs (read when the DAG file is parsed, from HRLREC_WORKSPACE/params.yaml)."""
+
+    start_date: Day = "2026-11-01"  # first logical day; catchup backfills from here
+    source: Literal["simulator", "parquet"] = "simulator"  # simulator: `land` simulates the day; parquet: wait for it
+    sensor_poke_s: int = Field(60, ge=1)  # seconds between checks for landing/ds=D/_SUCCESS (reschedule mode)
+    sensor_timeout_s: int = Field(6 * 3600, ge=1)  # give up waiting for the day's logs after this
+    retries: int = Field(2, ge=0)  # retries of the I/O tasks (land, ingest, dataset, publish, report); gates get none
+    retry_delay_s: int = Field(60, ge=1)  # first retry delay; doubles each retry (exponential backoff)
+    max_retry_delay_s: int = Field(900, ge=1)  # cap of the backoff
+    train_timeout_s: int = Field(4 * 3600, ge=1)  # a training task running longer than this fails
+    approval_timeout_s: int = Field(4 * 3600, ge=1)  # a WARN nobody answers within this is rejected
+    notifier: Literal["log", "smtp", "webhook"] = "log"  # where failure notifications go
+    notify_to: list[str] = Field(default_factory=list)  # smtp recipients
+    webhook_url_env: str = "HRLREC_WEBHOOK_URL"  # env var holding the webhook (e.g. Slack incoming webhook) URL
+    smtp_conn_id: str = "smtp_default"  # Airflow connection for smtp notifications
+    version_with_dvc: bool = True  # after publish: dvc commit + push, one git commit and tag per day
+
+
 class ServingConfig(_Strict):
     """How the exported ONNX graphs are served (onnxruntime)."""
 
@@ -362,6 +381,7 @@ class Config(_Strict):
     gates: GatesConfig = Field(default_factory=GatesConfig)  # release gates
     registry: RegistryConfig = Field(default_factory=RegistryConfig)  # versions and promotion
     serving: ServingConfig = Field(default_factory=ServingConfig)  # onnxruntime serving
+    airflow: AirflowConfig = Field(default_factory=AirflowConfig)  # the daily DAG
     profiles: dict[str, ProfileConfig] = Field(default_factory=_default_profiles)  # size profiles
 
     @model_validator(mode="after")

@@ -1,0 +1,209 @@
+"""hrlrec_daily: one day of feed logs in, a gated HRL-Rec model out.
+
+    land -> wait_for_landing -> ingest -> validate -> dataset -> train
+         -> evaluate, stability, export -> decide -> publish | approve_warn -> publish_approved
+         -> version;   report runs last whatever happened
+
+Thin wiring only: every task is one call into `hrlrec.orchestration.tasks`,
+which calls the same step function as the CLI and `dvc.yaml`. Nothing heavy
+is imported here (no torch, no Great Expectations): the file parses in well
+under a second. The workspace comes from HRLREC_WORKSPACE and its
+params.yaml (`airflow:` section) sets schedule details, retries and the
+approval timeout.
+
+- catchup backfills from `airflow.start_date`; runs share one workspace, so
+  one active run at a time (`max_active_runs=1`);
+- the sensor waits for landing/ds=D/_SUCCESS in reschedule mode (no worker
+  slot held while waiting) and gives up after `sensor_timeout_s`;
+- I/O tasks retry with exponential backoff; validation and gates never retry
+  (a FAIL is an answer, not an accident);
+- training runs in pool `gpu` on queue `gpu` (the GPU Celery worker);
+- a WARN asks the on-call through Airflow's human-in-the-loop approval;
+  approve publishes, reject or timeout (default: reject) leaves production;
+- every failure calls the configured notifier with the verdict line and the
+  report's path; publishing updates the `hrlrec_production_model` Asset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Asset, BaseOperatorLink, Metadata, Param, PokeReturnValue, dag, task
+
+from hrlrec.config import load as load_config
+from hrlrec.orchestration.notify import PipelineNotifier
+
+WORKSPACE = Path(os.environ.get("HRLREC_WORKSPACE", ".")).resolve()
+CFG = load_config(WORKSPACE / "params.yaml" if (WORKSPACE / "params.yaml").is_file() else None, [])
+AF = CFG.airflow
+ROOT = str(WORKSPACE)
+PRODUCTION = Asset(
+    name="hrlrec_production_model", uri=f"file://{WORKSPACE}/{CFG.paths.models}/registry/production.json"
+)
+REPORT_PAGE = f"{WORKSPACE}/{CFG.paths.reports}/ds={{ds}}/index.html"
+
+IO_RETRIES = {
+    "retries": AF.retries,
+    "retry_delay": dt.timedelta(seconds=AF.retry_delay_s),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(seconds=AF.max_retry_delay_s),
+}
+NO_RETRIES = {"retries": 0}
+
+
+class ReportLink(BaseOperatorLink):
+    """'On-call report' button on every task: the day's page (file path on the shared workspace)."""
+
+    name = "On-call report"
+
+    def get_link(self, operator, *, ti_key) -> str:
+        ds = ti_key.run_id.split("__")[-1][:10] if "__" in ti_key.run_id else ""
+        return "file://" + REPORT_PAGE.format(ds=ds)
+
+
+@dag(
+    dag_id="hrlrec_daily",
+    description="Ingest, validate, retrain HRL-Rec, gate (AUC, stability, ONNX parity), publish, version, report",
+    schedule="@daily",
+    start_date=dt.datetime.fromisoformat(AF.start_date).replace(tzinfo=dt.UTC),
+    catchup=True,
+    max_active_runs=1,
+    default_args={**NO_RETRIES, "on_failure_callback": PipelineNotifier(ROOT)},
+    tags=["hrlrec", "ml"],
+    doc_md=__doc__,
+)
+def hrlrec_daily() -> None:
+    @task(**IO_RETRIES)
+    def land(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.land(ROOT, ds)
+
+    @task.sensor(poke_interval=AF.sensor_poke_s, timeout=AF.sensor_timeout_s, mode="reschedule")
+    def wait_for_landing(ds: str | None = None) -> PokeReturnValue:
+        from hrlrec.orchestration import tasks
+
+        return PokeReturnValue(is_done=tasks.landing_ready(ROOT, ds))
+
+    @task(**IO_RETRIES)
+    def ingest(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.ingest(ROOT, ds)
+
+    @task(**NO_RETRIES)
+    def validate(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.validate(ROOT, ds)
+
+    @task(**IO_RETRIES)
+    def dataset(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.dataset(ROOT, ds)
+
+    @task(pool="gpu", queue="gpu", retries=1, execution_timeout=dt.timedelta(seconds=AF.train_timeout_s))
+    def train(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.train(ROOT, ds)
+
+    @task(**NO_RETRIES)
+    def evaluate(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.gate("evaluate", ROOT, ds)
+
+    @task(**NO_RETRIES)
+    def stability(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.gate("stability", ROOT, ds)
+
+    @task(**NO_RETRIES)
+    def export(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.gate("export", ROOT, ds)
+
+    @task.branch(**NO_RETRIES)
+    def decide(ds: str | None = None) -> str:
+        from hrlrec.orchestration import tasks
+
+        return "publish" if tasks.decide(ROOT, ds)["next"] == tasks.PUBLISH else "warnings"
+
+    @task(outlets=[PRODUCTION], **IO_RETRIES)
+    def publish(ds: str | None = None):
+        from hrlrec.orchestration import tasks
+
+        result = tasks.publish(ROOT, ds)
+        yield Metadata(PRODUCTION, extra={**result, "report": REPORT_PAGE.format(ds=ds)})
+        return result
+
+    @task(**NO_RETRIES)
+    def warnings(ds: str | None = None) -> dict:
+        """The warnings, for the approval's body (decide itself returns a branch)."""
+        from hrlrec.orchestration import tasks
+
+        return tasks.decide(ROOT, ds)
+
+    approve_warn = ApprovalOperator(
+        task_id="approve_warn",
+        subject="hrlrec {{ ds }}: a gate says WARN. Publish the candidate anyway?",
+        body=(
+            "{% for w in ti.xcom_pull(task_ids='warnings')['warnings'] %}- {{ w }}\n{% endfor %}\n"
+            "On-call report: " + REPORT_PAGE.replace("{ds}", "{{ ds }}") + "\n\n"
+            "Approve publishes the candidate; Reject (or no answer within the timeout) keeps production as it is."
+        ),
+        defaults="Reject",
+        response_timeout=dt.timedelta(seconds=AF.approval_timeout_s),
+        params={"comment": Param("", type="string", description="why; recorded in the registry and report")},
+    )
+
+    @task(outlets=[PRODUCTION], **IO_RETRIES)
+    def publish_approved(ds: str | None = None, ti=None):
+        from hrlrec.orchestration import tasks
+
+        answer = ti.xcom_pull(task_ids="approve_warn") or {}
+        who = (answer.get("responded_by_user") or {}).get("name") or "unknown"
+        comment = (answer.get("params_input") or {}).get("comment", "")
+        result = tasks.publish(ROOT, ds, approved_by=who, comment=comment)
+        yield Metadata(PRODUCTION, extra={**result, "approved_by": who, "report": REPORT_PAGE.format(ds=ds)})
+        return result
+
+    @task(trigger_rule="none_failed_min_one_success", **IO_RETRIES)
+    def version(ds: str | None = None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        return tasks.version(ROOT, ds)
+
+    @task(trigger_rule="all_done", **IO_RETRIES)
+    def report(ds: str | None = None, ti=None) -> dict:
+        from hrlrec.orchestration import tasks
+
+        answer = ti.xcom_pull(task_ids="approve_warn")
+        if answer and "Approve" not in (answer.get("chosen_options") or []):
+            who = (answer.get("responded_by_user") or {}).get("name") or "approval timeout"
+            tasks.record_rejection(ROOT, ds, who, (answer.get("params_input") or {}).get("comment", ""))
+        result = tasks.report(ROOT, ds)
+        print(f"on-call report for {ds}: {result['report']}")
+        return result
+
+    gates = [evaluate(), stability(), export()]
+    branch, reasons = decide(), warnings()
+    published, approved, page, stamped = publish(), publish_approved(), report(), version()
+    land() >> wait_for_landing() >> ingest() >> validate() >> dataset() >> train() >> gates
+    gates >> branch >> [published, reasons]
+    reasons >> approve_warn >> approved
+    # The report runs whatever happened upstream (all_done); versioning commits it with the day.
+    [*gates, branch, published, approve_warn, approved] >> page
+    [published, approved, page] >> stamped
+    for op in (approve_warn, page.operator):
+        op.operator_extra_links = (ReportLink(),)
+
+
+hrlrec_daily()
