@@ -1,125 +1,99 @@
-"""`make run`: the pipeline end to end on the embedded default, in its own workspace.
+"""`make run`: `hrlrec_daily` through real Airflow for 8 consecutive simulated days.
 
-Creates (or reuses) a workspace folder with a copy of the project's
-`params.yaml`, then runs each built step for the 8 days ending at the
-configured `ds`, so that a week-over-week comparison has a week behind it:
-ingest, validate, and from the second day on build the dataset and train
-HRL-Rec and LR on the days before. It prints one summary row per day and names
-the steps that are not built yet, instead of pretending to run them.
+The workspace (default .work/demo) is a git clone of the project with a local
+DVC remote beside it (.work/demo.dvc-remote), so every published day becomes a
+git commit tagged `ds-YYYY-MM-DD` with its data and models pushed. Airflow
+runs with its own home (.work/airflow: SQLite metadata DB, the project's
+dags/), one `dag.test()` run per day in order, so that by the eighth day the
+stability gate compares with a real week-old production record. One summary
+row per day is printed as it finishes; Airflow's own log goes to
+.work/airflow/make-run.log.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import shutil
+import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from hrlrec import backfill, evaluate, ingest, publish, report, stability, train, validation
-from hrlrec.data import build
-from hrlrec.errors import HrlrecError, Rejected
-from hrlrec.serving import export
+from hrlrec import results
+from hrlrec.errors import HrlrecError
+from hrlrec.orchestration import local, versioning
 from hrlrec.simulator import days_from
-from hrlrec.verdict import Verdict
 from hrlrec.workspace import PARAMS, Workspace
 
 DAYS = 8
+PROJECT = Path(__file__).resolve().parents[2]
 
 
-def prepare(workspace: Path, params: Path) -> Workspace:
-    """Make `workspace` exist with a params file; an existing params file is kept."""
-    workspace.mkdir(parents=True, exist_ok=True)
-    if not (workspace / PARAMS).exists():
+def prepare(workspace: Path, params: Path | None) -> Workspace:
+    """A versioned workspace (created on first use); `params` replaces its params.yaml when given."""
+    versioning.init(workspace, PROJECT)
+    if params is not None:
         shutil.copyfile(params, workspace / PARAMS)
     return Workspace.open(workspace)
 
 
-@dataclass(frozen=True)
-class DayRun:
-    """What the built steps did with one day."""
-
-    ingested: ingest.IngestResult
-    validated: validation.ValidationResult
-    trained: train.TrainResult | None  # None on the first day: nothing to train on yet
-    gate: Verdict | None  # the AUC gate's verdict on the candidate
-    stable: Verdict | None  # the stability gate's verdict on the candidate
-    exported: Verdict | None  # the export gate's verdict (ONNX parity)
-    published: str  # the version published, or why not
+def _verdict(found: dict[str, Any] | None) -> str:
+    return found["verdict"] if found else "-"
 
 
-def run_day(ws: Workspace, ds: str) -> DayRun:
-    """Ingest and validate `ds`; then, if an earlier day is usable, build its dataset and train."""
-    ingested = ingest.run(ws.cfg, ds, ws.landing, ws.raw, source="simulator")
-    validated = validation.run(ws.cfg, ds, ws.root)
-    trained = gate = stable = exported = None
-    published = "-"
-    has_history = any(validation.record(ws.cfg, d, ws.root) for d in backfill.window(ws.cfg, ds))
-    if validated.passed and has_history:
-        build.run(ws.cfg, ds, ws.root)
-        trained = train.run(ws.cfg, ds, ws.root, progress=False)
-        gate = evaluate.run(ws.cfg, ds, ws.root)
-        stable = stability.run(ws.cfg, ds, ws.root)
-        exported = export.run(ws.cfg, ds, ws.root)
-        try:
-            published = publish.run(ws.cfg, ds, ws.root, reason="make run").version
-        except Rejected:
-            published = "not published"
-    report.write(ws.cfg, ds, ws.root)
-    return DayRun(ingested, validated, trained, gate, stable, exported, published)
+def row(ws: Workspace, summary: dict[str, Any]) -> str:
+    """One line per day from the day's result files and the Airflow run's state."""
+    ds, metrics = summary["ds"], ws.root / ws.cfg.paths.metrics
+    weekday = dt.date.fromisoformat(ds).strftime("%a")
+    validated = results.read(metrics, "validate", ds)
+    rows = f"{validated['rows']:,}" if validated else "-"
+    trained = results.read(metrics, "train", ds)
+    aucs = "  ".join(f"{m} {v['auc']:.4f}" for m, v in trained["models"].items()) if trained else "not trained"
+    stable = results.read(metrics, "stability", ds)
+    baseline = "" if not stable or stable["numbers"].get("baseline_ds") else "*"
+    published = results.read(metrics, "publish", ds)
+    version = published["version"] if published and published.get("published") else "-"
+    gates = f"{_verdict(results.read(metrics, 'evaluate', ds)):<5}{_verdict(stable) + baseline:<6}"
+    gates += f"{_verdict(results.read(metrics, 'export', ds)):<5}"
+    return (f"{ds} {weekday}  {rows:>9}  {_verdict(validated):<5}  {aucs:<28}  {gates}  {version:<22}"
+            f"{summary['state']} ({summary['seconds']:.0f}s)")  # fmt: skip
 
 
-def _row(day: DayRun) -> str:
-    r, v, t = day.ingested, day.validated, day.trained
-    weekday = dt.date.fromisoformat(r.ds).strftime("%a")
-    checks = f"{v.verdict} {v.evaluated - len(v.failed)}/{v.evaluated}" + (" (no trailing)" if v.skipped else "")
-    if t is None:
-        aucs = "not trained (no earlier day yet)"
-    else:
-        aucs = "  ".join(f"{name} {m['auc']:.4f}" for name, m in t.models.items())
-        oracle = f"  oracle {t.oracle_auc:.4f}" if t.oracle_auc else ""
-        aucs += f"{oracle}  ({t.seconds:.0f}s)"
-        if day.gate is not None:
-            aucs += f"  AUC gate {day.gate.level}"
-        if day.stable is not None:
-            baseline = "" if day.stable.numbers.get("baseline_ds") else " (no baseline)"
-            aucs += f"  stability {day.stable.level}{baseline}"
-        if day.exported is not None:
-            aucs += f"  export {day.exported.level}  -> {day.published}"
-    return f"{r.ds:<12}{weekday:<5}{r.rows:>9,}  {checks:<26}{aucs}"
+HEADER = (f"{'day':<14}  {'rows':>9}  {'valid':<5}  {'test-day AUC':<28}  {'AUC  stab  onnx':<16}  "
+          f"{'published':<22}airflow run")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hrlrec.demo", description=__doc__)
     parser.add_argument("--workspace", type=Path, default=Path(".work/demo"))
-    parser.add_argument("--params", type=Path, default=Path(PARAMS), help="params copied into a new workspace")
+    parser.add_argument("--airflow-home", type=Path, default=None, help="default: WORKSPACE/../airflow")
+    parser.add_argument("--params", type=Path, default=None, help="replace the workspace's params.yaml with this")
     parser.add_argument("--days", type=int, default=DAYS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
     try:
         ws = prepare(args.workspace, args.params)
-        print(f"workspace: {ws.root}")
-        header = "test-day AUC of the candidates trained on the days before"
-        print(f"{'day':<12}{'':<5}{'rows':>9}  {'validation':<26}{header}")
-        last = dt.date.fromisoformat(ws.cfg.ds)
-        results = []
-        for ds in days_from((last - dt.timedelta(days=args.days - 1)).isoformat(), args.days):
-            results.append(run_day(ws, ds))
-            print(_row(results[-1]), flush=True)
     except HrlrecError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return exc.exit_code
+    home = (args.airflow_home or ws.root.parent / "airflow").resolve()
+    shutil.rmtree(home, ignore_errors=True)  # a fresh metadata DB: each make run is its own set of DAG runs
+    home.mkdir(parents=True)
+    last = dt.date.fromisoformat(ws.cfg.ds)
+    days = days_from((last - dt.timedelta(days=args.days - 1)).isoformat(), args.days)
+    print(f"workspace {ws.root} (git + DVC, remote {ws.root.parent / (ws.root.name + '.dvc-remote')})")
+    print(f"airflow home {home}: hrlrec_daily, one dag.test() run per day; * = no baseline a week back\n")
+    print(HEADER)
+    summaries = local.run_days(ws.root, home, days, log=home / "make-run.log", on_day=lambda s: print(row(ws, s)))
     seconds = time.perf_counter() - t0
-    print(f"ran {args.days} days in {seconds:.0f}s; workspace {ws.root}")
-    print(f"data docs of the last day: {ws.root / results[-1].validated.data_docs}")
-    if results[-1].trained is not None:
-        print(f"metrics: {ws.root / ws.cfg.paths.metrics / 'train.json'}; weights: {results[-1].trained.out_dir}")
-    print(f"on-call report of the last day: {report.report_path(ws.cfg, ws.root, results[-1].ingested.ds)}")
-    return 0
+    print(f"\nran {len(summaries)} of {len(days)} days through Airflow in {seconds:.0f}s")
+    print(f"on-call report of the last day: {ws.root / ws.cfg.paths.reports / f'ds={days[-1]}' / 'index.html'}")
+    print(f"metrics: {ws.root / ws.cfg.paths.metrics}/days/; Airflow log: {home / 'make-run.log'}")
+    tags = subprocess.run(["git", "tag", "--list", "ds-*"], cwd=ws.root, capture_output=True, text=True).stdout
+    print(f"versioned days (git tags): {' '.join(tags.split()) or 'none'}; `git checkout <tag> && dvc pull` there")
+    return 0 if len(summaries) == len(days) and all(s["state"] == "success" for s in summaries) else 1
 
 
 if __name__ == "__main__":

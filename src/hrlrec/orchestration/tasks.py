@@ -190,7 +190,8 @@ def verdict_line(root: str | Path, ds: str, task: str) -> str:
     found = results.read(ws.root / ws.cfg.paths.metrics, name, ds) if name else None
     if found is None:
         return f"{task} failed for {ds}"
-    return f"{task} {found.get('verdict', 'FAIL')} for {ds}: {found.get('reason', '')}"
+    verdict, reason = str(found.get("verdict", "FAIL")), str(found.get("reason", ""))
+    return f"{task} {ds}: {reason if reason.startswith(verdict) else f'{verdict}: {reason}'}"
 
 
 def version(root: str | Path, ds: str) -> dict[str, Any]:

@@ -35,8 +35,7 @@ def tag_of(ds: str) -> str:
 
 
 def _run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env_cmd = cmd
-    out = subprocess.run(env_cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if check and out.returncode != 0:
         raise BadInput(f"`{' '.join(cmd)}` failed in {cwd}:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
     return out
@@ -82,7 +81,7 @@ def init(root: Path, project: Path, remote: str | None = None) -> Path:
 def set_day(params: Path, ds: str) -> None:
     """Point the `ds` key of params.yaml at `ds`, keeping every comment and the layout."""
     text = params.read_text()
-    new, count = re.subn(r'^ds:\s*"?[0-9-]+"?', f'ds: "{ds}"', text, count=1, flags=re.M)
+    new, count = re.subn(r"^ds:\s*[\"']?[0-9-]+[\"']?", f'ds: "{ds}"', text, count=1, flags=re.M)
     if count != 1:
         raise BadInput(f"{params}: no top-level `ds:` line to set")
     params.write_text(new)
@@ -101,7 +100,10 @@ def commit_day(root: Path, ds: str, version: str | None, reports: str = "reports
     if day_report.is_dir():
         paths.append(str(day_report.relative_to(root)))
     gitignores = [str(p.relative_to(root)) for p in root.rglob(".gitignore") if ".git" not in p.parts]
-    _git(root, "add", "--", *paths, *gitignores)
+    # --force: the project's .gitignore keeps metrics and reports out of the developer's checkout;
+    # in a versioned workspace they are exactly what the day's commit is for.
+    _git(root, "add", "--force", "--", *paths)
+    _git(root, "add", "--", *gitignores)
     message = f"hrlrec {ds}: published {version}" if version else f"hrlrec {ds}"
     _git(root, "commit", "--quiet", "--allow-empty", "-m", message)
     _git(root, "tag", "--force", tag_of(ds))
