@@ -1,8 +1,10 @@
 """hrlrec_daily: one day of feed logs in, a gated HRL-Rec model out.
 
     land -> wait_for_landing -> ingest -> validate -> dataset -> train
-         -> evaluate, stability, export -> decide -> publish | approve_warn -> publish_approved
-         -> version;   report runs last whatever happened
+         -> evaluate, stability, export -> decide -> publish
+                                                  | warnings -> approve_warn -> after_approval
+                                                                -> publish_approved | keep_production
+         -> report (whatever happened) -> version
 
 Thin wiring only: every task is one call into `hrlrec.orchestration.tasks`,
 which calls the same step function as the CLI and `dvc.yaml`. Nothing heavy
@@ -18,8 +20,10 @@ approval timeout.
 - I/O tasks retry with exponential backoff; validation and gates never retry
   (a FAIL is an answer, not an accident);
 - training runs in pool `gpu` on queue `gpu` (the GPU Celery worker);
-- a WARN asks the on-call through Airflow's human-in-the-loop approval;
-  approve publishes, reject or timeout (default: reject) leaves production;
+- a WARN asks the on-call through Airflow's human-in-the-loop (HITLOperator,
+  options Publish / Keep production, default Keep production on timeout);
+  the answer, who gave it and their comment are recorded in metrics/publish.json
+  and the report;
 - every failure calls the configured notifier with the verdict line and the
   report's path; publishing updates the `hrlrec_production_model` Asset.
 """
@@ -30,7 +34,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Asset, BaseOperatorLink, Metadata, Param, PokeReturnValue, dag, task
 
 from hrlrec.config import load as load_config
@@ -52,6 +56,17 @@ IO_RETRIES = {
     "max_retry_delay": dt.timedelta(seconds=AF.max_retry_delay_s),
 }
 NO_RETRIES = {"retries": 0}
+
+
+APPROVE, KEEP = "Publish", "Keep production"  # the on-call's two answers to a WARN
+
+
+def _responder(answer: dict | None) -> tuple[str, str]:
+    """Who answered the approval and their comment; nobody means the timeout chose the default."""
+    answer = answer or {}
+    user = answer.get("responded_by_user") or {}
+    who = user.get("name") or user.get("id") or f"timeout after {AF.approval_timeout_s}s (default: {KEEP})"
+    return who, (answer.get("params_input") or {}).get("comment", "") or ""
 
 
 class ReportLink(BaseOperatorLink):
@@ -77,7 +92,7 @@ class ReportLink(BaseOperatorLink):
 )
 def hrlrec_daily() -> None:
     @task(**IO_RETRIES)
-    def land(ds: str | None = None) -> dict:
+    def land(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.land(ROOT, ds)
@@ -89,43 +104,43 @@ def hrlrec_daily() -> None:
         return PokeReturnValue(is_done=tasks.landing_ready(ROOT, ds))
 
     @task(**IO_RETRIES)
-    def ingest(ds: str | None = None) -> dict:
+    def ingest(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.ingest(ROOT, ds)
 
     @task(**NO_RETRIES)
-    def validate(ds: str | None = None) -> dict:
+    def validate(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.validate(ROOT, ds)
 
     @task(**IO_RETRIES)
-    def dataset(ds: str | None = None) -> dict:
+    def dataset(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.dataset(ROOT, ds)
 
     @task(pool="gpu", queue="gpu", retries=1, execution_timeout=dt.timedelta(seconds=AF.train_timeout_s))
-    def train(ds: str | None = None) -> dict:
+    def train(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.train(ROOT, ds)
 
     @task(**NO_RETRIES)
-    def evaluate(ds: str | None = None) -> dict:
+    def evaluate(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.gate("evaluate", ROOT, ds)
 
     @task(**NO_RETRIES)
-    def stability(ds: str | None = None) -> dict:
+    def stability(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.gate("stability", ROOT, ds)
 
     @task(**NO_RETRIES)
-    def export(ds: str | None = None) -> dict:
+    def export(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.gate("export", ROOT, ds)
@@ -145,62 +160,70 @@ def hrlrec_daily() -> None:
         return result
 
     @task(**NO_RETRIES)
-    def warnings(ds: str | None = None) -> dict:
+    def warnings(ds: str | None = None):
         """The warnings, for the approval's body (decide itself returns a branch)."""
         from hrlrec.orchestration import tasks
 
         return tasks.decide(ROOT, ds)
 
-    approve_warn = ApprovalOperator(
+    approve_warn = HITLOperator(
         task_id="approve_warn",
         subject="hrlrec {{ ds }}: a gate says WARN. Publish the candidate anyway?",
         body=(
             "{% for w in ti.xcom_pull(task_ids='warnings')['warnings'] %}- {{ w }}\n{% endfor %}\n"
             "On-call report: " + REPORT_PAGE.replace("{ds}", "{{ ds }}") + "\n\n"
-            "Approve publishes the candidate; Reject (or no answer within the timeout) keeps production as it is."
+            f"{APPROVE} promotes the candidate; {KEEP} (or no answer within the timeout) leaves production as it is."
         ),
-        defaults="Reject",
+        options=[APPROVE, KEEP],
+        defaults=[KEEP],
         response_timeout=dt.timedelta(seconds=AF.approval_timeout_s),
-        params={"comment": Param("", type="string", description="why; recorded in the registry and report")},
+        params={"comment": Param("", type="string", description="why; recorded in the registry and the report")},
     )
+
+    @task.branch(**NO_RETRIES)
+    def after_approval(ti=None) -> str:
+        """Publish on approval; otherwise record who kept production (or that nobody answered)."""
+        answer = ti.xcom_pull(task_ids="approve_warn") or {}
+        return "publish_approved" if APPROVE in (answer.get("chosen_options") or []) else "keep_production"
+
+    @task(**IO_RETRIES)
+    def keep_production(ds: str | None = None, ti=None):
+        from hrlrec.orchestration import tasks
+
+        by, comment = _responder(ti.xcom_pull(task_ids="approve_warn"))
+        return tasks.record_rejection(ROOT, ds, by, comment)
 
     @task(outlets=[PRODUCTION], **IO_RETRIES)
     def publish_approved(ds: str | None = None, ti=None):
         from hrlrec.orchestration import tasks
 
-        answer = ti.xcom_pull(task_ids="approve_warn") or {}
-        who = (answer.get("responded_by_user") or {}).get("name") or "unknown"
-        comment = (answer.get("params_input") or {}).get("comment", "")
+        who, comment = _responder(ti.xcom_pull(task_ids="approve_warn"))
         result = tasks.publish(ROOT, ds, approved_by=who, comment=comment)
         yield Metadata(PRODUCTION, extra={**result, "approved_by": who, "report": REPORT_PAGE.format(ds=ds)})
         return result
 
     @task(trigger_rule="none_failed_min_one_success", **IO_RETRIES)
-    def version(ds: str | None = None) -> dict:
+    def version(ds: str | None = None):
         from hrlrec.orchestration import tasks
 
         return tasks.version(ROOT, ds)
 
     @task(trigger_rule="all_done", **IO_RETRIES)
-    def report(ds: str | None = None, ti=None) -> dict:
+    def report(ds: str | None = None, ti=None):
         from hrlrec.orchestration import tasks
 
-        answer = ti.xcom_pull(task_ids="approve_warn")
-        if answer and "Approve" not in (answer.get("chosen_options") or []):
-            who = (answer.get("responded_by_user") or {}).get("name") or "approval timeout"
-            tasks.record_rejection(ROOT, ds, who, (answer.get("params_input") or {}).get("comment", ""))
         result = tasks.report(ROOT, ds)
         print(f"on-call report for {ds}: {result['report']}")
         return result
 
     gates = [evaluate(), stability(), export()]
-    branch, reasons = decide(), warnings()
+    branch, reasons, answered, kept = decide(), warnings(), after_approval(), keep_production()
     published, approved, page, stamped = publish(), publish_approved(), report(), version()
     land() >> wait_for_landing() >> ingest() >> validate() >> dataset() >> train() >> gates
     gates >> branch >> [published, reasons]
-    reasons >> approve_warn >> approved
+    reasons >> approve_warn >> answered >> [approved, kept]
     # The report runs whatever happened upstream (all_done); versioning commits it with the day.
-    [*gates, branch, published, approve_warn, approved] >> page
+    [*gates, branch, published, approve_warn, approved, kept] >> page
     [published, approved, page] >> stamped
     for op in (approve_warn, page.operator):
         op.operator_extra_links = (ReportLink(),)

@@ -21,12 +21,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 DAGS = Path(__file__).resolve().parents[3] / "dags"  # the project's dags/ (editable install)
 DAG_ID = "hrlrec_daily"
+MARK = "HRLREC-RUN "  # prefix of the summary lines on stdout (Airflow logs there too)
 
 
 def airflow_env(workspace: Path, airflow_home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -65,8 +67,8 @@ def run_days(
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:
-                if line.startswith("{"):
-                    summaries.append(json.loads(line))
+                if line.startswith(MARK):
+                    summaries.append(json.loads(line[len(MARK) :]))
                     if on_day:
                         on_day(summaries[-1])
     return summaries
@@ -80,6 +82,27 @@ def _prepare_db() -> None:
     initdb()
     if Pool.get_pool("gpu") is None:
         Pool.create_or_update_pool("gpu", slots=1, description="GPU training, one task per GPU", include_deferred=False)
+
+
+def _sweep_approval_timeouts(stop: threading.Event, every_s: float = 5.0) -> None:
+    """Apply human-in-the-loop timeouts while dag.test() runs.
+
+    The scheduler resolves approvals nobody answered in time (their default
+    answer wins); dag.test() has no scheduler and would wait forever, so this
+    thread runs the scheduler's own sweep (`check_awaiting_input_timeouts`).
+    """
+    import logging
+
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+
+    class _Sweeper:
+        log = logging.getLogger("hrlrec.approval-timeouts")
+
+    while not stop.wait(every_s):
+        try:
+            SchedulerJobRunner.check_awaiting_input_timeouts(_Sweeper())
+        except Exception as exc:  # a busy SQLite database: try again next round
+            _Sweeper.log.warning("approval timeout sweep failed (%s); retrying", exc)
 
 
 def _dag():
@@ -103,14 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     _prepare_db()
     dag = _dag()
     ok = True
+    stop = threading.Event()
+    threading.Thread(target=_sweep_approval_timeouts, args=(stop,), daemon=True).start()
     for ds in args.days:
         start = dt.datetime.now(dt.UTC)
         run = dag.test(logical_date=dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC))
         states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
         seconds = (dt.datetime.now(dt.UTC) - start).total_seconds()
-        print(json.dumps({"ds": ds, "run_id": run.run_id, "state": str(run.state), "seconds": round(seconds, 1),
+        print(MARK + json.dumps({"ds": ds, "run_id": run.run_id, "state": str(run.state), "seconds": round(seconds, 1),
                           "tasks": states}), flush=True)  # fmt: skip
         ok &= str(run.state) == "success"
+    stop.set()
     return 0 if ok else 1
 
 
