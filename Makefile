@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.hrlrec-setup
 WORKSPACE ?= .work/demo
 
-.PHONY: setup run test test-fast lint bench lock clean chromium
+.PHONY: setup run test test-fast lint bench lock clean services
 
 setup: $(STAMP)
 
@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml constraints.txt
 run: setup
 	$(BIN)/python -m hrlrec.demo --workspace $(WORKSPACE)
 
-test: setup lint chromium
+test: setup lint services
 	$(BIN)/pytest
 
-# Debian's chromium + chromedriver for the report's browser test (installed only when missing).
-chromium:
+# What the tests start for real, installed from Debian's packages only when missing: chromium +
+# chromedriver (the report's browser test) and PostgreSQL (the real-scheduler test).
+services:
 	bash scripts/install-chromium.sh
+	bash scripts/postgres.sh install
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"

@@ -82,7 +82,7 @@ class ReportLink(BaseOperatorLink):
 @dag(
     dag_id="hrlrec_daily",
     description="Ingest, validate, retrain HRL-Rec, gate (AUC, stability, ONNX parity), publish, version, report",
-    schedule="@daily",
+    schedule=AF.schedule,
     start_date=dt.datetime.fromisoformat(AF.start_date).replace(tzinfo=dt.UTC),
     catchup=True,
     max_active_runs=1,

@@ -302,6 +302,7 @@ class GatesConfig(_Strict):
 class AirflowConfig(_Strict):
     """How the `hrlrec_daily` DAG runs (read when the DAG file is parsed, from HRLREC_WORKSPACE/params.yaml)."""
 
+    schedule: str | None = "@daily"  # cron or preset; null: runs only when triggered
     start_date: Day = "2026-11-01"  # first logical day; catchup backfills from here
     source: Literal["simulator", "parquet"] = "simulator"  # simulator: `land` simulates the day; parquet: wait for it
     sensor_poke_s: int = Field(60, ge=1)  # seconds between checks for landing/ds=D/_SUCCESS (reschedule mode)
