@@ -18,5 +18,13 @@ COPY src ./src
 RUN pip install -c constraints.txt . "apache-airflow[celery,postgres,redis]==3.3.2"
 
 COPY dags /opt/airflow/dags
+# The pipeline definition the workspace is cloned from (`hrlrec init`): a git snapshot of the
+# project as built into this image, so every versioned day names the code that produced it.
+COPY dvc.yaml params.yaml ./
+COPY .dvc/config ./.dvc/config
+COPY data_checks ./data_checks
+COPY dags ./dags
+RUN git init -q && git add -A && git -c user.name=build -c user.email=build@localhost commit -qm "hrlrec image snapshot" \
+ && chown -R airflow /opt/hrlrec
 USER airflow
 WORKDIR /workspace

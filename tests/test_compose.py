@@ -41,3 +41,9 @@ def test_no_secret_has_a_default() -> None:
         assert uses, var
         assert all(not u.startswith(":-") and not u.startswith("-") for u in uses), (var, uses)
         assert any(u.startswith(":?") for u in uses), f"{var} must be required (${{{var}:?...}})"
+
+
+def test_init_creates_the_gpu_pool_and_a_versioned_workspace() -> None:
+    init = " ".join(yaml.safe_load(COMPOSE)["services"]["airflow-init"]["command"])
+    assert "airflow db migrate" in init and "airflow pools set gpu" in init
+    assert "hrlrec --workspace /workspace init --project /opt/hrlrec" in init and "HRLREC_DVC_REMOTE" in init

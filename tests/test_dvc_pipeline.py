@@ -79,6 +79,10 @@ def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> 
     assert shown["metrics/publish.json"]["data"]["published"] is True
     assert (project_copy / "models" / "registry" / "production.json").is_file()
     assert "up to date" in run(dvc, "status", cwd=project_copy).stdout
+    # dvc plots show renders AUC over days and the channel proportions (self-contained HTML).
+    run(dvc, "plots", "show", "--out", "plots-out", cwd=project_copy)
+    page = (project_copy / "plots-out" / "index.html").read_text()
+    assert "AUC over days" in page and "Channel proportions per hour bucket" in page and "candidate_auc" in page
 
     # A failing gate stops the pipeline with the gate's words (and DVC's non-zero exit).
     params = yaml.safe_load((project_copy / "params.yaml").read_text())
@@ -96,4 +100,5 @@ def test_dvc_repro_builds_the_day_and_is_then_up_to_date(project_copy: Path) -> 
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert "ingest" in run(dvc, "status", cwd=project_copy).stdout
     dag = run(dvc, "dag", cwd=project_copy).stdout
-    assert all(stage in dag for stage in ("ingest", "validate", "dataset", "train"))
+    stages = ("ingest", "validate", "dataset", "train", "evaluate", "stability", "export", "publish")
+    assert all(stage in dag for stage in stages)

@@ -231,6 +231,14 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from hrlrec.orchestration import versioning
+
+    root = versioning.init(args.workspace, args.project, remote=args.remote)
+    print(f"versioned workspace {root} (git clone of {args.project}; DVC remote {args.remote or 'beside it'})")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from hrlrec import report
 
@@ -311,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = step("rollback", "put the previous production model (or --to VERSION) back into production", _rollback)
     p.add_argument("--to", default=None, help="a registered version (default: the one production replaced)")
     p.add_argument("--reason", default=None, help="recorded in the registry history")
+
+    p = step("init", "make --workspace a versioned workspace: a git clone of the project with a DVC remote", _init)
+    p.add_argument("--project", type=Path, required=True, help="the hrlrec git repository to clone")
+    p.add_argument("--remote", default=None, help="DVC remote URL (s3://, gs://, ssh://, a folder; default beside)")
 
     p = step("report", "write the on-call page of day D: reports/ds=D/index.html", _report)
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")

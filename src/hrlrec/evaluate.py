@@ -91,5 +91,6 @@ def run(cfg: Config, ds: str, root: Path) -> Verdict:
         verdict.numbers["production_version"] = prod.name
     body = {**verdict.to_json(), "thresholds": g.model_dump()}
     results.write(root / cfg.paths.metrics, "evaluate", ds, body)
+    results.write_plots(root / cfg.paths.metrics)
     log.info("AUC gate %s: %s", ds, verdict.reason)
     return verdict

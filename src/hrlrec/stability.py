@@ -55,7 +55,12 @@ def relative_changes(now: np.ndarray, before: np.ndarray, min_share: float) -> n
 def compare(ds: str, record: dict[str, Any], baseline: dict[str, Any] | None, g: StabilityGateConfig) -> Verdict:
     """The gate's decision from two records (pure: what the tests craft proportions for)."""
     channels = record["channels"]
-    numbers: dict[str, Any] = {"record": record["proportions"], "baseline_ds": baseline["ds"] if baseline else None}
+    numbers: dict[str, Any] = {
+        "channels": channels,
+        "hour_bucket": record["hour_bucket"],
+        "record": record["proportions"],
+        "baseline_ds": baseline["ds"] if baseline else None,
+    }
     if baseline is None:
         check = Check("baseline", PASS, None, None, "no baseline a week back: nothing to compare with")
         return decide("stability", ds, [check], numbers)
@@ -127,6 +132,7 @@ def run(cfg: Config, ds: str, root: Path) -> Verdict:
     verdict = compare(ds, record, baseline, cfg.gates.stability)
     body = {**verdict.to_json(), "thresholds": cfg.gates.stability.model_dump()}
     results.write(root / cfg.paths.metrics, "stability", ds, body)
+    results.write_plots(root / cfg.paths.metrics)
     log.info("stability gate %s: %s", ds, verdict.reason)
     return verdict
 
