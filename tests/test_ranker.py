@@ -81,3 +81,17 @@ def test_batching_does_not_change_a_request_s_list(setup) -> None:
     for i in (0, 7, 15):
         alone = ranker.rank(requests_from_lists(stream, test[i : i + 1], cfg.active.history_len), pool).items
         assert np.array_equal(alone[0], together[i])
+
+
+def test_near_ties_go_to_the_earlier_pool_entry() -> None:
+    from hrlrec.ranker import TIE, _first_best
+
+    scores = np.array(
+        [
+            [0.1, 0.5, 0.5, 0.2],  # exact tie: the earlier candidate
+            [0.1, 0.5 - TIE / 2, 0.5, 0.2],  # within TIE of the best: still the earlier one
+            [0.1, 0.5 - 2 * TIE, 0.5, 0.2],  # a real gap: the best
+            [-np.inf, -np.inf, 0.3, -np.inf],  # only one available
+        ]
+    )
+    assert _first_best(scores).tolist() == [1, 1, 2, 2]

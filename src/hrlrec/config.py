@@ -217,6 +217,7 @@ class ModelConfig(_Strict):
     # reads. Set [5, 5, 1, 1] and beta 1 to train exactly as the paper.
     loss_weights: list[float] = Field(default_factory=lambda: [5.0, 5.0, 1.0, 0.1])
     beta: float = Field(0.1, ge=0)  # actor loss weight inside eqs. (11) and (14)
+    critic: Literal["linear", "bilinear"] = "linear"  # linear: eqs. (5)/(8); bilinear adds s^T W a
     critic_updates_per_actor: int = Field(5, ge=1)  # critics are updated this many times per actor update
     action_noise: float = Field(0.1, ge=0)  # sd of Gaussian noise on actions while training
     tau: float = Field(0.01, gt=0, le=1)  # soft update rate of the target networks
@@ -283,7 +284,7 @@ class ExportGateConfig(_Strict):
     """The export gate: the ONNX graphs must rank exactly like the PyTorch model."""
 
     opset: int = Field(20, ge=17)  # ONNX opset of the exported graphs
-    max_requests: int = Field(1000, ge=1)  # requests of the day ranked by both runtimes (same sample as stability)
+    max_requests: int = Field(2000, ge=1)  # requests of the day ranked by both runtimes (same sample as stability)
     min_identical_lists: float = Field(0.999, ge=0, le=1)  # share of requests whose top-K lists must be identical
     max_abs_score_diff: float = Field(1e-4, gt=0)  # largest |click score or graph output| difference allowed
     proof_batch_sizes: list[int] = Field(default_factory=lambda: [1, 3, 64])  # batch sizes every graph is run at

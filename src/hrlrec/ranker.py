@@ -8,7 +8,8 @@ placed twice; a channel with no candidate left can no longer be chosen; a
 request whose pool is exhausted gets -1 for the remaining positions. With
 epsilon > 0, each position is, with that probability, a uniformly random
 available candidate instead ("surprising" items, paper 3.5), marked explored.
-Each placement records its margin: how far the runner-up was (the smaller
+Similarities within TIE (1e-5) of the best are a tie, won by the earlier
+pool entry, so every runtime breaks it alike. Each placement records its margin: how far the runner-up was (the smaller
 of the channel and the item decision's gap), so a list that differs between
 runtimes can be told apart as a float-level tie or a real disagreement.
 
@@ -27,6 +28,10 @@ from hrlrec.data.batches import PAD, UNKNOWN, Stream, history_rows
 from hrlrec.serving.backends import Backend
 
 ITEM_COLUMNS = ("item", "channel")  # plus the tag columns: what a candidate brings
+# Similarities within this of the best are a tie, won by the earlier pool entry (the more impressed
+# item): below it PyTorch, onnxruntime, CPUs and GPUs disagree in the last bits, and a saturated item
+# tower gives exact ties, which would otherwise go to whichever candidate's rounding came out higher.
+TIE = 1e-5
 
 
 @dataclass
@@ -129,11 +134,11 @@ class Ranker:
             (d,) = run("item_tower", pool, context, requests.context_dense)
             sim_low, sim_high, logit = run("scores", a_low, a_high, d)
             low = np.where(available, sim_low, -np.inf)
-            best = low.argmax(1)
+            best = _first_best(low)
             channel = pool_channel[best]  # eq. (3): the channel of the most similar candidate
             allowed = available & (pool_channel[None, :] == channel[:, None])
             high = np.where(allowed, sim_high, -np.inf)
-            item = high.argmax(1)  # the hard channel constraint
+            item = _first_best(high)  # the hard channel constraint
             rival_channel = np.where(pool_channel[None, :] != channel[:, None], low, -np.inf).max(1)
             with np.errstate(invalid="ignore"):  # -inf - -inf where nothing is left
                 channel_gap = low[rows, best] - rival_channel
@@ -194,3 +199,9 @@ def _runner_up_gap(scores: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         gap = top2[:, 0] - top2[:, 1]
     return np.where(np.isfinite(gap), gap, np.inf)
+
+
+def _first_best(scores: np.ndarray) -> np.ndarray:
+    """Per row, the first index whose score is within TIE of the row's best (-inf rows give 0)."""
+    best = scores.max(1, keepdims=True)
+    return np.argmax(scores >= best - TIE, axis=1)

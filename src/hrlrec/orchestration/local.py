@@ -131,10 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     for ds in args.days:
         start = dt.datetime.now(dt.UTC)
         run = dag.test(logical_date=dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC))
-        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+        instances = run.get_task_instances()
+        states = {ti.task_id: str(ti.state) for ti in instances}
+        durations = {ti.task_id: round(ti.duration, 1) for ti in instances if ti.duration is not None}
         seconds = (dt.datetime.now(dt.UTC) - start).total_seconds()
         print(MARK + json.dumps({"ds": ds, "run_id": run.run_id, "state": str(run.state), "seconds": round(seconds, 1),
-                          "tasks": states}), flush=True)  # fmt: skip
+                          "tasks": states, "durations": durations}), flush=True)  # fmt: skip
         ok &= str(run.state) == "success"
     stop.set()
     return 0 if ok else 1
