@@ -89,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     summaries = local.run_days(ws.root, home, days, log=home / "make-run.log", on_day=lambda s: print(row(ws, s)))
     seconds = time.perf_counter() - t0
     print(f"\nran {len(summaries)} of {len(days)} days through Airflow in {seconds:.0f}s")
+    totals: dict[str, list[float]] = {}
+    for s in summaries:
+        for task, secs in s.get("durations", {}).items():
+            totals.setdefault(task, []).append(secs)
+    slowest = sorted(((sum(v) / len(v), t) for t, v in totals.items()), reverse=True)[:6]
+    print("mean seconds per task: " + ", ".join(f"{t} {m:.0f}" for m, t in slowest))
     print(f"on-call report of the last day: {ws.root / ws.cfg.paths.reports / f'ds={days[-1]}' / 'index.html'}")
     print(f"metrics: {ws.root / ws.cfg.paths.metrics}/days/; Airflow log: {home / 'make-run.log'}")
     tags = subprocess.run(["git", "tag", "--list", "ds-*"], cwd=ws.root, capture_output=True, text=True).stdout
