@@ -25,12 +25,10 @@ import numpy as np
 
 from hrlrec import atomic, results
 from hrlrec.config import Config, StabilityGateConfig
-from hrlrec.data import batches
 from hrlrec.errors import BadInput
 from hrlrec.ranker import Ranker, day_requests, rank_lists
 from hrlrec.serving.backends import TorchBackend
-from hrlrec.simulator import partition
-from hrlrec.train import checkpoint, load_model
+from hrlrec.train import checkpoint, load_candidate
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
 
 log = logging.getLogger(__name__)
@@ -96,12 +94,9 @@ def record_path(cfg: Config, root: Path, kind: str, ds: str) -> Path:
 def build_record(cfg: Config, ds: str, root: Path) -> dict[str, Any]:
     """Rank a seeded sample of the day's requests with the candidate; return its proportions."""
     g = cfg.gates.stability
-    weights = partition(root / cfg.paths.models / "candidates", ds) / "hrlrec.pt"
-    if not weights.is_file():
-        raise BadInput(f"{weights}: no hrlrec candidate for {ds}; run `hrlrec train --ds {ds}` first")
-    stream = batches.load(partition(root / cfg.paths.datasets, ds))
-    model, model_cfg = load_model(weights, stream)
-    ranker = Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len)
+    candidate = load_candidate(cfg, ds, root)
+    weights, stream, model_cfg = candidate.weights, candidate.stream, candidate.config
+    ranker = Ranker(TorchBackend(candidate.model), stream.cat_columns, cfg.list_len)
     sample, pool = day_requests(stream, cfg.seed, g.max_requests, g.pool_per_channel)
     ranking = rank_lists(ranker, stream, sample, pool, model_cfg.active.history_len)
     hour = stream.cat[stream.offset[sample], stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1

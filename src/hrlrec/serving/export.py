@@ -36,13 +36,12 @@ import torch
 
 from hrlrec import atomic, results
 from hrlrec.config import Config, ExportGateConfig
-from hrlrec.data import batches
 from hrlrec.errors import BadInput
 from hrlrec.ranker import Ranker, Ranking, Requests, day_requests, rank_lists, requests_from_lists
 from hrlrec.serving.backends import CPU, CUDA, MANIFEST, Backend, OrtBackend, TorchBackend
 from hrlrec.serving.graphs import graphs
 from hrlrec.simulator import partition
-from hrlrec.train import checkpoint, load_model
+from hrlrec.train import checkpoint, load_candidate
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
 
 log = logging.getLogger(__name__)
@@ -198,12 +197,9 @@ def folder(cfg: Config, root: Path, ds: str) -> Path:
 def run(cfg: Config, ds: str, root: Path) -> Verdict:
     """Export the candidate of `ds`, prove it, and write the verdict to metrics/export.json."""
     g = cfg.gates.export
-    weights = partition(root / cfg.paths.models / "candidates", ds) / "hrlrec.pt"
-    if not weights.is_file():
-        raise BadInput(f"{weights}: no hrlrec candidate for {ds}; run `hrlrec train --ds {ds}` first")
-    stream = batches.load(partition(root / cfg.paths.datasets, ds))
-    model, model_cfg = load_model(weights, stream)
-    model = model.cpu().eval()
+    candidate = load_candidate(cfg, ds, root)
+    weights, stream, model_cfg = candidate.weights, candidate.stream, candidate.config
+    model = candidate.model.cpu().eval()
     m = model_cfg.active.history_len
     sample, pool = day_requests(stream, cfg.seed, g.max_requests, cfg.gates.stability.pool_per_channel)
     torch_backend = TorchBackend(model)

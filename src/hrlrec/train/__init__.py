@@ -89,6 +89,26 @@ def load_model(weights: Path, stream: batches.Stream) -> tuple[nn.Module, Config
     return model, model_cfg
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """The day's trained HRL-Rec candidate, ready to rank that day's requests."""
+
+    weights: Path
+    stream: batches.Stream
+    model: nn.Module
+    config: Config
+
+
+def load_candidate(cfg: Config, ds: str, root: Path) -> Candidate:
+    """The hrlrec candidate of `ds` with the day's dataset; a clear error when it was never trained."""
+    weights = partition(root / cfg.paths.models / "candidates", ds) / "hrlrec.pt"
+    if not weights.is_file():
+        raise BadInput(f"{weights}: no hrlrec candidate for {ds}; run `hrlrec train --ds {ds}` first")
+    stream = batches.load(partition(root / cfg.paths.datasets, ds))
+    model, model_cfg = load_model(weights, stream)
+    return Candidate(weights, stream, model, model_cfg)
+
+
 def run(
     cfg: Config, ds: str, root: Path, models: list[str] | None = None, device: str | None = None, progress: bool = True
 ) -> TrainResult:
