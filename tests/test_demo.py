@@ -1,7 +1,8 @@
-"""`make run`'s driver, end to end on a small world in a throwaway workspace."""
+"""`make run`'s driver, end to end through Airflow on a tiny world in a throwaway workspace."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,17 +13,24 @@ from tests.conftest import model_config
 
 
 @pytest.mark.slow
-def test_demo_simulates_and_ingests_consecutive_days(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(model_config().model_dump()))
+def test_make_run_drives_the_dag_day_by_day_and_versions_published_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = model_config(
+        "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1", "gates.auc.max_drop=1",
+        "gates.stability.max_requests=64", "gates.export.min_identical_lists=0.8", "airflow.retries=0",
+    )  # fmt: skip
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     ws = tmp_path / "ws"
-    assert demo.main(["--workspace", str(ws), "--params", str(tmp_path / "params.yaml"), "--days", "3"]) == 0
+    code = demo.main(["--workspace", str(ws), "--params", str(params), "--days", "2"])
     out = capsys.readouterr().out
-    assert "2026-11-06" in out and "2026-11-08" in out  # the 3 days ending at ds
-    assert "not built yet" in out and "hrlrec 0." in out and "AUC gate " in out and "stability PASS" in out
-    assert sorted(p.name for p in (ws / "data" / "raw").iterdir()) == [
-        "ds=2026-11-06",
-        "ds=2026-11-07",
-        "ds=2026-11-08",
-    ]
-    # A second run reuses the workspace and its params, and rewrites the same days.
-    assert demo.main(["--workspace", str(ws), "--days", "3"]) == 0
+    assert code == 0, out
+    assert "2026-11-07 Sat" in out and "2026-11-08 Sun" in out  # the 2 days ending at ds, one row each
+    assert out.count("success (") == 2 and "hrlrec 0." in out and "lr 0." in out
+    assert "mean seconds per task: " in out and "train" in out
+    assert "ds-2026-11-07 ds-2026-11-08" in out  # versioned days
+    tags = subprocess.run(["git", "tag"], cwd=ws, capture_output=True, text=True, check=True).stdout.split()
+    assert tags == ["ds-2026-11-07", "ds-2026-11-08"]
+    assert (ws / "reports" / "ds=2026-11-08" / "index.html").is_file()
+    assert (tmp_path / "ws.dvc-remote").is_dir() and any((tmp_path / "ws.dvc-remote").rglob("*"))

@@ -224,6 +224,8 @@ class ModelConfig(_Strict):
     use_gru: bool = True  # ablation: False replaces the GRU by mean pooling + a dense layer
     use_attention: bool = True  # ablation: False replaces field self-attention by a dense layer
     use_similarity_loss: bool = True  # ablation: drop L_s
+    similarity_to: Literal["nearest", "clicked"] = "nearest"  # L_s pulls actions to: the nearest candidate
+    # (eq. 17) or the logged item where it was clicked
     use_supervised_loss: bool = True  # ablation: drop L_c
 
     @model_validator(mode="after")
