@@ -217,15 +217,12 @@ class ModelConfig(_Strict):
     # reads. Set [5, 5, 1, 1] and beta 1 to train exactly as the paper.
     loss_weights: list[float] = Field(default_factory=lambda: [5.0, 5.0, 1.0, 0.1])
     beta: float = Field(0.1, ge=0)  # actor loss weight inside eqs. (11) and (14)
-    critic: Literal["linear", "bilinear"] = "linear"  # linear: eqs. (5)/(8); bilinear adds s^T W a
     critic_updates_per_actor: int = Field(5, ge=1)  # critics are updated this many times per actor update
     action_noise: float = Field(0.1, ge=0)  # sd of Gaussian noise on actions while training
     tau: float = Field(0.01, gt=0, le=1)  # soft update rate of the target networks
     use_gru: bool = True  # ablation: False replaces the GRU by mean pooling + a dense layer
     use_attention: bool = True  # ablation: False replaces field self-attention by a dense layer
     use_similarity_loss: bool = True  # ablation: drop L_s
-    similarity_to: Literal["nearest", "clicked"] = "nearest"  # L_s pulls actions to: the nearest candidate
-    # (eq. 17) or the logged item where it was clicked
     use_supervised_loss: bool = True  # ablation: drop L_c
 
     @model_validator(mode="after")

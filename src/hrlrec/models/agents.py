@@ -16,36 +16,24 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
 
 
 class Critic(nn.Module):
-    """q(s, a) = ReLU(w1 . s + w2 . a + b), eqs. (5) and (8); with `bilinear`, plus s^T W a.
+    """q(s, a) = ReLU(w1 . s + w2 . a + b): eqs. (5) and (8), literally a linear critic."""
 
-    The paper's critic is linear in the action, so dq/da = w2 whatever the
-    state: the actor's best action is the same for every user and moment, and
-    the ranker's lists collapse onto one channel. The bilinear term makes the
-    best action depend on the state (see model.critic in params.yaml).
-    """
-
-    def __init__(self, state_dim: int, action_dim: int, bilinear: bool = False) -> None:
+    def __init__(self, state_dim: int, action_dim: int) -> None:
         super().__init__()
         self.w_state = nn.Linear(state_dim, 1, bias=False)
         self.w_action = nn.Linear(action_dim, 1)
-        self.w_pair = nn.Bilinear(state_dim, action_dim, 1, bias=False) if bilinear else None
-        if self.w_pair is not None:
-            nn.init.normal_(self.w_pair.weight, std=0.01)
 
     def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        q = self.w_state(state) + self.w_action(action)
-        if self.w_pair is not None:
-            q = q + self.w_pair(state.expand(*action.shape[:-1], -1).contiguous(), action.contiguous())
-        return torch.relu(q).squeeze(-1)
+        return torch.relu(self.w_state(state) + self.w_action(action)).squeeze(-1)
 
 
 class Agent(nn.Module):
     """Actor a = tanh(W s + b) (eqs. 3 and 6) and its critic, each with a lagging target copy."""
 
-    def __init__(self, state_dim: int, action_dim: int, bilinear_critic: bool = False) -> None:
+    def __init__(self, state_dim: int, action_dim: int) -> None:
         super().__init__()
         self.actor = nn.Sequential(nn.Linear(state_dim, action_dim), nn.Tanh())
-        self.critic = Critic(state_dim, action_dim, bilinear_critic)
+        self.critic = Critic(state_dim, action_dim)
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
 

@@ -86,9 +86,8 @@ class HRLRec(nn.Module):
         self.low_encoder = encoder(LRA_FIELDS)
         self.high_encoder = encoder(HRA_FIELDS)
         self.items = ItemTower(vocab, cat_columns, dense_dim, p.field_dim, p.item_dim)
-        bilinear = m.critic == "bilinear"
-        self.lra = ChannelSelector(p.state_dim, p.item_dim, bilinear)
-        self.hra = ItemRecommender(p.state_dim, p.item_dim, bilinear)
+        self.lra = ChannelSelector(p.state_dim, p.item_dim)
+        self.hra = ItemRecommender(p.state_dim, p.item_dim)
         self.click = nn.Linear(5 * p.item_dim, 1)  # eq. (16), with products (see module doc)
         self.channel_col = cat_columns.index("channel")
 

@@ -43,7 +43,6 @@ class HRLRecObjective(nn.Module):
         self.dwell_scale = m.dwell_scale_s
         self.use_similarity = m.use_similarity_loss
         self.use_supervised = m.use_supervised_loss
-        self.similarity_to = m.similarity_to
         self.pool = len(cfg.channels) * 200  # paper 4.3: top 200 candidates per channel
         weights = [m.default_reward_weights] + [m.weights_for(c) for c in cfg.channels]  # row 0: unknown channel
         self.register_buffer("reward_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
@@ -94,15 +93,7 @@ class HRLRecObjective(nn.Module):
             if self.use_supervised
             else zero
         )  # eq. (15)
-        if not self.use_similarity:
-            similarity = zero
-        elif self.similarity_to == "clicked":  # actions point at what users clicked
-            hit = mask * batch.clicked
-            cos_low = F.cosine_similarity(out.a_low, logged, dim=-1)
-            cos_high = F.cosine_similarity(out.a_high, logged, dim=-1)
-            similarity = -_masked_mean(cos_low, hit) - _masked_mean(cos_high, hit)
-        else:
-            similarity = self._similarity(out.a_low, out.a_high, batch)  # eq. (17)
+        similarity = self._similarity(out.a_low, out.a_high, batch) if self.use_similarity else zero  # eq. (17)
 
         w_l, w_h, w_c, w_s = self.loss_weights
         loss = (
