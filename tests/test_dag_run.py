@@ -35,6 +35,7 @@ def _params(*extra: str) -> str:
     cfg = model_config(
         "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1", "gates.auc.max_drop=1",
         "gates.stability.max_requests=64", "gates.export.min_identical_lists=0.8",
+                           "gates.export.max_near_tie_share=1",
         "airflow.retries=0", "airflow.start_date=2026-11-01", "airflow.approval_timeout_s=3", *extra,
     )  # fmt: skip
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

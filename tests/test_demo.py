@@ -18,7 +18,8 @@ def test_make_run_drives_the_dag_day_by_day_and_versions_published_days(
 ) -> None:
     cfg = model_config(
         "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1", "gates.auc.max_drop=1",
-        "gates.stability.max_requests=64", "gates.export.min_identical_lists=0.8", "airflow.retries=0",
+        "gates.stability.max_requests=64", "gates.export.min_identical_lists=0.8",
+        "gates.export.max_near_tie_share=1", "airflow.retries=0",
     )  # fmt: skip
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

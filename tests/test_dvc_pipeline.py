@@ -39,7 +39,7 @@ def project_copy(tmp_path: Path) -> Path:
     # (and the export's list parity: the 1-epoch model's top similarities lie within 1e-5 of each other, so
     # runtimes split near ties; tests/test_serving.py holds parity to 99.9 % and this test reports the ties)
     cfg = model_config("gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1", "gates.stability.max_requests=64",
-                       "gates.export.min_identical_lists=0.8")  # fmt: skip
+                       "gates.export.min_identical_lists=0.8", "gates.export.max_near_tie_share=1")  # fmt: skip
     (repo / "params.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     run("git", "init", "-q", cwd=repo)
     run(str(BIN / "dvc"), "init", "-q", cwd=repo)

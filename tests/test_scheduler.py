@@ -89,6 +89,7 @@ def stack(tmp_path: Path) -> Iterator[dict]:
         ws = versioning.init(tmp_path / "ws", ROOT)
         cfg = model_config("gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1", "gates.auc.warn_margin=0.6",
                            "gates.stability.max_requests=64", "gates.export.min_identical_lists=0.8",
+                           "gates.export.max_near_tie_share=1",
                            "airflow.retries=0", "airflow.schedule=null", "airflow.start_date=2026-11-01")  # fmt: skip
         (ws / "params.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
         home = tmp_path / "airflow"
