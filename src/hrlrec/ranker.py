@@ -141,7 +141,7 @@ class Ranker:
             item = _first_best(high)  # the hard channel constraint
             rival_channel = np.where(pool_channel[None, :] != channel[:, None], low, -np.inf).max(1)
             with np.errstate(invalid="ignore"):  # -inf - -inf where nothing is left
-                channel_gap = low[rows, best] - rival_channel
+                channel_gap = low.max(1) - rival_channel
             channel_gap = np.where(np.isnan(channel_gap), np.inf, channel_gap)
             out.margins[:, t] = np.minimum(channel_gap, _runner_up_gap(high))
             if epsilon > 0:
