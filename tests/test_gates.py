@@ -114,3 +114,19 @@ def test_a_tampered_version_is_refused(ws: Path) -> None:
         registry.verify(version)
     with pytest.raises(BadInput, match="does not match its card"):
         registry.promote(cfg, ws, version)
+
+
+def test_warm_start_continues_from_production_when_it_fits(ws: Path) -> None:
+    cfg = model_config("registry.publish_requires=[]")
+    train.run(cfg, DS, ws, models=["hrlrec", "lr"], progress=False)
+    export.run(cfg, DS, ws)
+    version = publish.run(cfg, DS, ws).version
+    warm = model_config("registry.publish_requires=[]", "train.warm_start=true", "seed=8")
+    train.run(warm, DS, ws, models=["hrlrec"], progress=False)
+    card = json.loads((ws / "models" / "candidates" / f"ds={DS}" / "hrlrec.json").read_text())
+    assert card["warm_start"] == version
+    # Another architecture (a wider state) cannot start from it: trained from scratch, and said so.
+    wider = model_config("registry.publish_requires=[]", "train.warm_start=true", "profiles.small.state_dim=24")
+    train.run(wider, DS, ws, models=["hrlrec"], progress=False)
+    card = json.loads((ws / "models" / "candidates" / f"ds={DS}" / "hrlrec.json").read_text())
+    assert card["warm_start"] is None

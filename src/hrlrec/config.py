@@ -250,6 +250,7 @@ class TrainConfig(_Strict):
     device: str = "auto"  # auto (CUDA when present), cpu or cuda
     threads: int = Field(0, ge=0)  # CPU threads for torch; 0 = torch's default
     max_grad_norm: float = Field(5.0, gt=0)  # gradient clipping
+    warm_start: bool = False  # start from production's weights when they fit today's features
 
 
 class AucGateConfig(_Strict):

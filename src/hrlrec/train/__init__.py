@@ -135,9 +135,11 @@ def run(
         raise BadInput(f"dataset {ds} was built for channels {stream.meta['channels']}, params say {cfg.channels}")
 
     fitted: dict[str, tuple[FitResult, Predictions]] = {}
+    warm: dict[str, str | None] = {}
     for name in names:
         torch.manual_seed(cfg.seed)
         model = build_model(name, cfg, stream.meta, stream.cat_columns, stream.dense.shape[1]).to(dev)
+        warm[name] = _warm_start(cfg, root, name, model, stream) if cfg.train.warm_start else None
         result = fit(name, model, cfg, stream, dev, rank, progress)
         fitted[name] = (result, predict(model, stream, stream.lists("test"), cfg))
         log.info("%s: %d epochs, %.0f impressions/s", name, result.epochs, result.impressions_per_s)
@@ -157,10 +159,40 @@ def run(
             "dense_dim": int(stream.dense.shape[1]),
             "channels": list(cfg.channels),
             "metrics": report[name],
+            "warm_start": warm.get(name),
         }
         checkpoint.save(out / f"{name}.pt", result.state, card)
     _write_metrics(root / cfg.paths.metrics / "train.json", ds, str(dev), report, oracle)
     return TrainResult(ds, str(dev), report, oracle, out, time.perf_counter() - t0)
+
+
+def _warm_start(cfg: Config, root: Path, name: str, model: nn.Module, stream: batches.Stream) -> str | None:
+    """Start from production's weights of `name` when they fit today's features; returns the version used.
+
+    Retraining from scratch every day lands the actors in an arbitrary place
+    of the embedding space, so the channel mix of the lists jumps from day to
+    day; continuing from what serves keeps consecutive models close.
+    """
+    from hrlrec import registry
+
+    prod = registry.production(cfg, root)
+    if prod is None or not prod.weights(name).is_file():
+        return None
+    try:
+        state, card = checkpoint.load(prod.weights(name))
+    except BadInput as exc:
+        log.warning("no warm start for %s: %s", name, exc)
+        return None
+    if card["cat_columns"] != stream.cat_columns or card["vocab"] != stream.meta["vocab"]:
+        log.info("no warm start for %s: %s was trained on other features", name, prod.name)
+        return None
+    own = model.state_dict()
+    if any(k not in own or own[k].shape != v.shape for k, v in state.items()) or len(state) != len(own):
+        log.info("no warm start for %s: %s has another architecture", name, prod.name)
+        return None
+    model.load_state_dict(state)
+    log.info("%s: warm start from production %s", name, prod.name)
+    return prod.name
 
 
 def _report(
