@@ -70,13 +70,15 @@ def _responder(answer: dict | None) -> tuple[str, str]:
 
 
 class ReportLink(BaseOperatorLink):
-    """'On-call report' button on every task: the day's page (file path on the shared workspace)."""
+    """'On-call report' button on the report and approval tasks: the day's page on the shared workspace."""
 
     name = "On-call report"
 
     def get_link(self, operator, *, ti_key) -> str:
-        ds = ti_key.run_id.split("__")[-1][:10] if "__" in ti_key.run_id else ""
-        return "file://" + REPORT_PAGE.format(ds=ds)
+        # In Airflow 3 the worker computes the link when the task ends; ti_key is then the running
+        # task instance, whose context knows the run's logical day (a run id need not contain it).
+        context = ti_key.get_template_context() if hasattr(ti_key, "get_template_context") else {}
+        return "file://" + REPORT_PAGE.format(ds=context.get("ds", ""))
 
 
 @dag(

@@ -185,5 +185,7 @@ def test_scheduler_runs_the_dag_triggered_through_the_api_and_a_human_approves(s
     decision = results.read(ws.root / ws.cfg.paths.metrics, "publish", DS)["decision"]
     assert decision == {**decision, "approved": True, "by": USER, "via": "airflow-hitl",
                         "comment": "read the report, fine"}  # fmt: skip
+    code, links = api.call("GET", f"{run_path}/taskInstances/report/links")
+    assert code == 200 and links["extra_links"]["On-call report"].endswith(f"reports/ds={DS}/index.html"), links
     code, events = api.call("GET", "/api/v2/assets/events?limit=10")
     assert code == 200 and any(e["extra"].get("version") == production.name for e in events["asset_events"])
