@@ -172,41 +172,26 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from hrlrec import evaluate
+GATE_TITLES = {"evaluate": "AUC gate", "stability": "stability gate", "export": "export gate"}
+
+
+def _gate(args: argparse.Namespace) -> int:
+    """evaluate, stability and export: run the gate, print its verdict and checks, exit 1 on FAIL."""
+    from hrlrec import gates
 
     ws = Workspace.open(args.workspace, args.params, args.overrides)
-    verdict = evaluate.run(ws.cfg, args.ds, ws.root)
-    print(f"AUC gate {args.ds}: {verdict.reason}")
-    for c in verdict.checks:
-        print(f"  {c.level:<4}  {c.name:<9} {c.reason}")
-    print(f"  -> {ws.root / ws.cfg.paths.metrics / 'evaluate.json'}")
-    return verdict.exit_code
-
-
-def _stability(args: argparse.Namespace) -> int:
-    from hrlrec import stability
-
-    ws = Workspace.open(args.workspace, args.params, args.overrides)
-    verdict = stability.run(ws.cfg, args.ds, ws.root)
-    print(f"stability gate {args.ds}: {verdict.reason}")
-    for name, change in verdict.numbers.get("relative_change", {}).items():
-        if change["max"] is not None:
-            print(f"  {name:<14} max {change['max']:6.1%}  mean {change['mean']:6.1%}")
-    print(f"  -> {ws.root / ws.cfg.paths.metrics / 'stability.json'}")
-    return verdict.exit_code
-
-
-def _export(args: argparse.Namespace) -> int:
-    from hrlrec.serving import export
-
-    ws = Workspace.open(args.workspace, args.params, args.overrides)
-    verdict = export.run(ws.cfg, args.ds, ws.root)
-    print(f"export gate {args.ds}: {verdict.reason}")
-    for c in verdict.checks:
-        print(f"  {c.level:<4}  {c.name:<15} {c.reason}")
-    print(f"  onnxruntime provider: {verdict.numbers['provider']}")
-    print(f"  -> {ws.root / ws.cfg.paths.metrics / 'export.json'}")
+    verdict = gates.run(args.command, ws.cfg, args.ds, ws.root)
+    print(f"{GATE_TITLES[args.command]} {args.ds}: {verdict.reason}")
+    if args.command == "stability":
+        for name, change in verdict.numbers.get("relative_change", {}).items():
+            if change["max"] is not None:
+                print(f"  {name:<14} max {change['max']:6.1%}  mean {change['mean']:6.1%}")
+    else:
+        for c in verdict.checks:
+            print(f"  {c.level:<4}  {c.name:<15} {c.reason}")
+    if args.command == "export":
+        print(f"  onnxruntime provider: {verdict.numbers['provider']}")
+    print(f"  -> {ws.root / ws.cfg.paths.metrics / f'{args.command}.json'}")
     return verdict.exit_code
 
 
@@ -302,13 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default: train.device")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still say each epoch)")
 
-    p = step("evaluate", "AUC gate: candidate vs production vs LR on day D (exit 1 on FAIL)", _evaluate)
+    p = step("evaluate", "AUC gate: candidate vs production vs LR on day D (exit 1 on FAIL)", _gate)
     p.add_argument("--ds", type=_day, required=True, help="the held-out day, YYYY-MM-DD")
 
-    p = step("stability", "stability gate: channel proportions vs production a week back (exit 1 on FAIL)", _stability)
+    p = step("stability", "stability gate: channel proportions vs production a week back (exit 1 on FAIL)", _gate)
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
 
-    p = step("export", "export gate: ONNX graphs of D's candidate, proven against PyTorch (exit 1 on FAIL)", _export)
+    p = step("export", "export gate: ONNX graphs of D's candidate, proven against PyTorch (exit 1 on FAIL)", _gate)
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
 
     p = step("publish", "promote the candidate of D when every required gate passed", _publish)

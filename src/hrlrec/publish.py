@@ -22,8 +22,6 @@ from hrlrec.serving import export
 from hrlrec.simulator import partition
 from hrlrec.verdict import FAIL, PASS, WARN
 
-GATE_FILES = {"evaluate": "evaluate.json", "stability": "stability.json", "export": "export.json"}
-
 
 @dataclass(frozen=True)
 class PublishResult:
@@ -44,7 +42,7 @@ def run(
     """
     problems, warnings, verdicts = [], [], {}
     for gate in cfg.registry.publish_requires:
-        path = root / cfg.paths.metrics / GATE_FILES.get(gate, f"{gate}.json")
+        path = root / cfg.paths.metrics / f"{gate}.json"
         if not path.is_file():
             problems.append(f"{gate}: no result ({path} missing; run `hrlrec {gate} --ds {ds}`)")
             continue

@@ -2,9 +2,9 @@
 
 Every function takes the workspace folder and the day, calls the same step
 function the CLI and the DVC stage call, and returns a small JSON-able summary
-(the task's XCom). A check or gate that says FAIL raises `StepFailed` with the
+(the task's XCom). A check or gate that says FAIL raises `Rejected` with the
 verdict's words, so the task fails without retries and the failure notifier
-has something to say; bad input raises the step's own error. Each step is
+has something to say (`Rejected`, the CLI's exit 1); bad input raises the step's own error. Each step is
 idempotent: re-running a task for a day rewrites that day's outputs atomically
 and touches nothing else.
 
@@ -17,17 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hrlrec.errors import HrlrecError
+from hrlrec.errors import Rejected
 from hrlrec.workspace import Workspace
 
 PUBLISH, APPROVE = "publish", "approve"  # what `decide` returns when no gate failed
-GATES = ("evaluate", "stability", "export")
-
-
-class StepFailed(HrlrecError):
-    """A check or gate said FAIL: the task fails, is not retried, and production is not touched."""
-
-    exit_code = 1
 
 
 def _ws(root: str | Path) -> Workspace:
@@ -81,7 +74,7 @@ def validate(root: str | Path, ds: str) -> dict[str, Any]:
     backfill.validate_window(ws.cfg, ds, ws.root)
     r = validation.run(ws.cfg, ds, ws.root)
     if not r.passed:
-        raise StepFailed(
+        raise Rejected(
             f"validation {r.verdict} for {ds}: {r.reason}; the day is quarantined. Release it on purpose with "
             f"`hrlrec validate --ds {ds} --accept --reason '...'`, then clear this run"
         )
@@ -107,18 +100,12 @@ def train(root: str | Path, ds: str) -> dict[str, Any]:
 
 def gate(name: str, root: str | Path, ds: str) -> dict[str, Any]:
     """Run gate `name` (evaluate, stability or export); FAIL raises, PASS and WARN return the verdict."""
+    from hrlrec import gates
+
     ws = _ws(root)
-    if name == "evaluate":
-        from hrlrec import evaluate as step
-    elif name == "stability":
-        from hrlrec import stability as step
-    elif name == "export":
-        from hrlrec.serving import export as step
-    else:
-        raise ValueError(f"unknown gate {name!r}; expected one of {', '.join(GATES)}")
-    verdict = step.run(ws.cfg, ds, ws.root)
+    verdict = gates.run(name, ws.cfg, ds, ws.root)
     if verdict.exit_code:
-        raise StepFailed(f"{name} gate: {verdict.reason}")
+        raise Rejected(f"{name} gate: {verdict.reason}")
     return {"ds": ds, "gate": name, "verdict": verdict.level, "reason": verdict.reason}
 
 
@@ -132,12 +119,12 @@ def decide(root: str | Path, ds: str) -> dict[str, Any]:
     for name in ws.cfg.registry.publish_requires:
         found = results.read(ws.root / ws.cfg.paths.metrics, name, ds)
         if found is None:
-            raise StepFailed(f"{name} gate has no result for {ds}")
+            raise Rejected(f"{name} gate has no result for {ds}")
         verdicts[name] = found
     warned = [f"{n}: {v['reason']}" for n, v in verdicts.items() if v["verdict"] == WARN]
     failed = [f"{n}: {v['reason']}" for n, v in verdicts.items() if v["verdict"] not in (PASS, WARN)]
     if failed:
-        raise StepFailed("; ".join(failed))
+        raise Rejected("; ".join(failed))
     return {"ds": ds, "next": APPROVE if warned else PUBLISH, "warnings": warned}
 
 
@@ -185,9 +172,8 @@ def verdict_line(root: str | Path, ds: str, task: str) -> str:
     from hrlrec import results
 
     ws = _ws(root)
-    name = {"validate": "validate", "evaluate": "evaluate", "stability": "stability", "export": "export",
-            "publish": "publish"}.get(task)  # fmt: skip
-    found = results.read(ws.root / ws.cfg.paths.metrics, name, ds) if name else None
+    steps_with_results = {"validate", "evaluate", "stability", "export", "publish"}
+    found = results.read(ws.root / ws.cfg.paths.metrics, task, ds) if task in steps_with_results else None
     if found is None:
         return f"{task} failed for {ds}"
     verdict, reason = str(found.get("verdict", "FAIL")), str(found.get("reason", ""))
