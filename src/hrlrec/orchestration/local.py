@@ -59,6 +59,7 @@ def run_days(
     Airflow's own output goes to `log` (or nowhere); `on_day` sees each day's summary as it lands.
     """
     airflow_home.mkdir(parents=True, exist_ok=True)
+    airflow_home = airflow_home.resolve()
     cmd = [sys.executable, "-m", "hrlrec.orchestration.local", "--workspace", str(workspace),
            "--airflow-home", str(airflow_home), *days]  # fmt: skip
     summaries: list[dict[str, Any]] = []
@@ -120,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--airflow-home", type=Path, required=True)
     parser.add_argument("days", nargs="+")
     args = parser.parse_args(argv)
-    if os.environ.get("AIRFLOW_HOME") != str(args.airflow_home):  # started by hand: re-run with the environment
-        env = airflow_env(args.workspace.resolve(), args.airflow_home.resolve())
+    home = args.airflow_home.resolve()
+    if os.environ.get("AIRFLOW_HOME") != str(home):  # started by hand: re-run with the environment
+        env = airflow_env(args.workspace.resolve(), home)
         return subprocess.call([sys.executable, "-m", "hrlrec.orchestration.local", *sys.argv[1:]], env=env)
     _prepare_db()
     dag = _dag()
