@@ -24,16 +24,16 @@ DAY = "2026-11-02"
 
 def _phase(name: str, work: Path, scale: float) -> dict[str, float]:
     from hrlrec import config, ingest, simulator
+    from hrlrec.workspace import Workspace
 
-    cfg = config.load(None, ["profile=full", f"simulator.scale={scale}"])
-    landing, raw = work / "landing", work / "raw"
+    ws = Workspace(work, config.load(None, ["profile=full", f"simulator.scale={scale}"]))
     t0 = time.perf_counter()
     if name == "simulate":
-        rows = simulator.run(cfg, DAY, 1, landing).rows
+        rows = simulator.run(ws.cfg, DAY, 1, ws.layout.landing).rows
     elif name == "ingest":
-        rows = ingest.run(cfg, DAY, landing, raw).rows
+        rows = ingest.run(ws, DAY, backfill=False).rows
     else:
-        rows = _bare_copy(simulator.partition(landing, DAY), work / "bare")
+        rows = _bare_copy(ws.layout.landing_day(DAY), work / "bare")
     seconds = time.perf_counter() - t0
     return {"rows": rows, "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

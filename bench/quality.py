@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hrlrec import config, ingest, train, validation
-from hrlrec.data import build
-from hrlrec.simulator import days_from
+from hrlrec import config, pipeline, train
+from hrlrec.layout import days_from
+from hrlrec.workspace import Workspace
 
 ABLATIONS = {
     "w/o GRU (mean pooling + dense)": ["model.use_gru=false"],
@@ -47,14 +47,15 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     root = args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-quality-"))
-    cfg = config.load(None, args.overrides)
+    ws = Workspace(root.resolve(), config.load(None, args.overrides))
+    cfg = ws.cfg
     t0 = time.perf_counter()
     last = dt.date.fromisoformat(cfg.ds)
     for ds in days_from((last - dt.timedelta(days=args.days - 1)).isoformat(), args.days):
-        ingest.run(cfg, ds, root / cfg.paths.landing, root / cfg.paths.raw, source="simulator")
-        validation.run(cfg, ds, root)
-    build.run(cfg, cfg.ds, root)
-    result = train.run(cfg, cfg.ds, root, models=train.MODELS, progress=False)
+        for step in ("land", "ingest", "validate"):
+            pipeline.run(step, ws, ds, backfill=False)
+    pipeline.run("dataset", ws, cfg.ds)
+    result = train.run(ws, cfg.ds, models=train.MODELS, progress=False)
     oracle = result.oracle_auc
     print(f"# Quality on the simulated world ({cfg.profile} profile, test day {cfg.ds}, workspace {root})\n")
     print(f"Oracle AUC (true click probabilities): {oracle:.4f}\n")
@@ -68,8 +69,8 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         print(_row("HRL-Rec (all components)", result.models["hrlrec"], oracle))
         for label, overrides in ABLATIONS.items():
-            ablated = config.load(None, [*args.overrides, *overrides])
-            r = train.run(ablated, cfg.ds, root, models=["hrlrec"], progress=False).models["hrlrec"]
+            ablated = Workspace(ws.root, config.load(None, [*args.overrides, *overrides]))
+            r = train.run(ablated, cfg.ds, models=["hrlrec"], progress=False).models["hrlrec"]
             from hrlrec import metrics
 
             r["relaimpr_over_lr"] = metrics.relaimpr(r["auc"], base_lr["auc"])

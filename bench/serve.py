@@ -5,7 +5,7 @@
 Needs a workspace whose candidate for `ds` is trained and exported (default:
 the `make run` workspace .work/demo; `hrlrec export --ds D` makes one). Each
 request is one user with 4 channels x 200 candidates, ranked into a 10-item
-list step by step (hrlrec.ranker). Latency: one request at a time, one
+list step by step (hrlrec.serving.ranker). Latency: one request at a time, one
 intra-op thread for both runtimes, p50 and p99 over `--requests` requests
 after a warm-up. Throughput: batches of 256 requests with the machine's
 default threads. Prints one table.
@@ -58,20 +58,17 @@ def main() -> None:
 
     import torch
 
-    from hrlrec.data import batches
-    from hrlrec.ranker import Ranker, day_requests, requests_from_lists
-    from hrlrec.serving import export
+    from hrlrec.candidates import load_candidate
     from hrlrec.serving.backends import OrtBackend, TorchBackend
-    from hrlrec.simulator import partition
-    from hrlrec.train import load_model
+    from hrlrec.serving.ranker import Ranker, day_requests, requests_from_lists
     from hrlrec.workspace import Workspace
 
     ws = Workspace.open(args.workspace, overrides=args.overrides)
     cfg, ds = ws.cfg, ws.cfg.ds
-    stream = batches.load(partition(ws.root / cfg.paths.datasets, ds))
-    model, model_cfg = load_model(partition(ws.root / cfg.paths.models / "candidates", ds) / "hrlrec.pt", stream)
+    candidate = load_candidate(ws, ds)
+    stream, model, spec = candidate.stream, candidate.model, candidate.spec
     sample, pool = day_requests(stream, cfg.seed, max(args.requests + 5, 1024), 200)
-    requests = requests_from_lists(stream, sample, model_cfg.active.history_len)
+    requests = requests_from_lists(stream, sample, spec.history_len)
     per_channel = np.bincount(pool[:, stream.column("channel")])[1:]
     print(f"workspace {ws.root}, day {ds}: pool {len(pool)} candidates ({'/'.join(map(str, per_channel))} per channel)")
 
@@ -80,11 +77,11 @@ def main() -> None:
     for threads in (1, 0):  # 1: latency, one intra-op thread; 0: throughput, default threads
         torch.set_num_threads(threads or default_threads)
         backends = {
-            "onnxruntime": OrtBackend(export.folder(cfg, ws.root, ds), device=args.device, threads=threads),
+            "onnxruntime": OrtBackend(ws.layout.export_day(ds), device=args.device, threads=threads),
             "pytorch eager": TorchBackend(model, device=args.device),
         }
         for name, backend in backends.items():
-            ranker = Ranker(backend, stream.cat_columns, cfg.list_len)
+            ranker = Ranker(backend, stream.cat_columns, spec.list_len)
             if threads == 1:
                 p50, p99 = _percentiles(_latency(ranker, requests, pool, args.requests))
                 rows.append((name, backend.name, p50, p99, None))

@@ -26,24 +26,22 @@ def _prepare(root: Path, overrides: list[str]) -> None:
     import logging
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    from hrlrec import backfill, config, ingest, validation
-    from hrlrec.data import build
+    from hrlrec import config, pipeline
+    from hrlrec.workspace import Workspace
 
-    cfg = config.load(None, overrides)
-    days = [*backfill.window(cfg, cfg.ds), cfg.ds]
-    for ds in days:
-        ingest.run(cfg, ds, root / cfg.paths.landing, root / cfg.paths.raw, source="simulator")
-        validation.run(cfg, ds, root)
-    build.run(cfg, cfg.ds, root)
+    ws = Workspace(root, config.load(None, overrides))
+    for step in ("land", "ingest", "validate", "dataset"):  # the window is backfilled, as in the pipeline
+        pipeline.run(step, ws, ws.cfg.ds)
 
 
 def _train(root: Path, model: str, device: str, overrides: list[str]) -> dict:
     import torch
 
     from hrlrec import config, train
+    from hrlrec.workspace import Workspace
 
-    cfg = config.load(None, overrides)
-    result = train.run(cfg, cfg.ds, root, models=[model], device=device, progress=False)
+    ws = Workspace(root, config.load(None, overrides))
+    result = train.run(ws, ws.cfg.ds, models=[model], device=device, progress=False)
     m = result.models[model]
     out = {
         "model": model,

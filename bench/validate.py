@@ -23,9 +23,12 @@ DAY = "2026-11-02"
 
 def _prepare(root: Path, scale: float) -> None:
     from hrlrec import config, ingest
+    from hrlrec.simulator import land
+    from hrlrec.workspace import Workspace
 
-    cfg = config.load(None, ["profile=full", f"simulator.scale={scale}"])
-    ingest.run(cfg, DAY, root / "landing", root / "data" / "raw", source="simulator")
+    ws = Workspace(root, config.load(None, ["profile=full", f"simulator.scale={scale}"]))
+    land.run(ws, DAY, backfill=False)
+    ingest.run(ws, DAY, backfill=False)
 
 
 def _validate(root: Path, scale: float) -> dict[str, float]:
@@ -33,10 +36,11 @@ def _validate(root: Path, scale: float) -> dict[str, float]:
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from hrlrec import config, validation
+    from hrlrec.workspace import Workspace
 
-    cfg = config.load(None, ["profile=full", f"simulator.scale={scale}"])
+    ws = Workspace(root, config.load(None, ["profile=full", f"simulator.scale={scale}"]))
     t0 = time.perf_counter()
-    result = validation.run(cfg, DAY, root)
+    result = validation.run(ws, DAY, backfill=False)
     seconds = time.perf_counter() - t0
     return {
         "rows": result.rows,

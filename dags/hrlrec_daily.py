@@ -1,7 +1,7 @@
 """hrlrec_daily: one day of feed logs in, a gated HRL-Rec model out.
 
     land -> wait_for_landing -> ingest -> validate -> dataset -> train
-         -> evaluate, stability, export -> decide -> publish
+         -> evaluate, stability, export (the gates of hrlrec.pipeline) -> decide -> publish
                                                   | warnings -> approve_warn -> after_approval
                                                                 -> publish_approved | keep_production
          -> report (whatever happened) -> version
@@ -38,16 +38,17 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Asset, BaseOperatorLink, Metadata, Param, PokeReturnValue, dag, task
 
 from hrlrec.config import load as load_config
+from hrlrec.layout import Layout
 from hrlrec.orchestration.notify import PipelineNotifier
+from hrlrec.pipeline import GATES
 
 WORKSPACE = Path(os.environ.get("HRLREC_WORKSPACE", ".")).resolve()
 CFG = load_config(WORKSPACE / "params.yaml" if (WORKSPACE / "params.yaml").is_file() else None, [])
 AF = CFG.airflow
 ROOT = str(WORKSPACE)
-PRODUCTION = Asset(
-    name="hrlrec_production_model", uri=f"file://{WORKSPACE}/{CFG.paths.models}/registry/production.json"
-)
-REPORT_PAGE = f"{WORKSPACE}/{CFG.paths.reports}/ds={{ds}}/index.html"
+LAYOUT = Layout(WORKSPACE, CFG.paths)
+PRODUCTION = Asset(name="hrlrec_production_model", uri=f"file://{LAYOUT.production_pointer}")
+REPORT_PAGE = str(LAYOUT.report_page("{ds}"))  # formatted per run
 
 IO_RETRIES = {
     "retries": AF.retries,
@@ -129,23 +130,16 @@ def hrlrec_daily() -> None:
 
         return tasks.train(ROOT, ds)
 
-    @task(**NO_RETRIES)
-    def evaluate(ds: str | None = None):
-        from hrlrec.orchestration import tasks
+    def release_gate(name: str):
+        """One task per release gate of the step table (evaluate, stability, export)."""
 
-        return tasks.gate("evaluate", ROOT, ds)
+        @task(task_id=name, **NO_RETRIES)
+        def gate(ds: str | None = None):
+            from hrlrec.orchestration import tasks
 
-    @task(**NO_RETRIES)
-    def stability(ds: str | None = None):
-        from hrlrec.orchestration import tasks
+            return tasks.gate(name, ROOT, ds)
 
-        return tasks.gate("stability", ROOT, ds)
-
-    @task(**NO_RETRIES)
-    def export(ds: str | None = None):
-        from hrlrec.orchestration import tasks
-
-        return tasks.gate("export", ROOT, ds)
+        return gate()
 
     @task.branch(**NO_RETRIES)
     def decide(ds: str | None = None) -> str:
@@ -218,7 +212,7 @@ def hrlrec_daily() -> None:
         print(f"on-call report for {ds}: {result['report']}")
         return result
 
-    gates = [evaluate(), stability(), export()]
+    gates = [release_gate(name) for name in GATES]
     branch, reasons, answered, kept = decide(), warnings(), after_approval(), keep_production()
     published, approved, page, stamped = publish(), publish_approved(), report(), version()
     land() >> wait_for_landing() >> ingest() >> validate() >> dataset() >> train() >> gates

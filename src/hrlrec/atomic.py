@@ -68,11 +68,16 @@ def atomic_dir(final: Path) -> Iterator[Path]:
 
 def write_text(path: Path, text: str) -> None:
     """Write `text` to `path` atomically (temporary file in the same folder, then rename)."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: a uniquely named temporary file beside it, fsynced, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _hidden_sibling(path, "tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

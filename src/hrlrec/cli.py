@@ -1,7 +1,9 @@
 """The `hrlrec` command line: one subcommand per pipeline step.
 
-Each subcommand parses arguments, opens the workspace and calls the step's
-`run` function, the same function the DVC stage and the Airflow task call.
+The step commands come from the step table (`hrlrec.pipeline`): each parses
+its arguments, opens the workspace and calls the step's `run(workspace, ds,
+**options)`, the same function the DVC stage and the Airflow task call. Only
+how each step's result is printed lives here.
 Exit codes: 0 success, 1 a clean "no" (a check or gate failed), 2 bad usage or
 bad input. Errors print one readable message, not a traceback.
 """
@@ -13,9 +15,11 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from hrlrec import __version__
+from hrlrec import __version__, pipeline
 from hrlrec.errors import BadInput, HrlrecError
 from hrlrec.workspace import Workspace
 
@@ -65,10 +69,11 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
-# -- steps -------------------------------------------------------------------------------
+# -- what each step adds to the command line, and how its result is printed ------------------
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    """Not a pipeline step: write N simulated days anywhere under the workspace (tests, drills, benchmarks)."""
     from hrlrec import simulator
 
     overrides = list(args.overrides)
@@ -77,7 +82,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.profile is not None:
         overrides.append(f"profile={args.profile}")
     ws = Workspace.open(args.workspace, args.params, overrides)
-    out = ws.root / args.out if args.out is not None else ws.landing
+    out = ws.root / args.out if args.out is not None else ws.layout.landing
     result = simulator.run(ws.cfg, args.start, args.days, out)
     for day in result.days:
         print(f"{day.ds}  {day.rows:>9,} impressions  CTR {day.clicks / max(day.rows, 1):.3f}  {day.path}")
@@ -87,42 +92,68 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ingest(args: argparse.Namespace) -> int:
-    from hrlrec import ingest
+def _backfill_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-backfill", dest="backfill", action="store_false",
+        help="only day D (default: also the days of D's training window that are missing, as DVC and Airflow do)",
+    )  # fmt: skip
 
-    ws = Workspace.open(args.workspace, args.params, args.overrides)
-    landing = ws.root / args.landing if args.landing is not None else ws.landing
-    if args.backfill:
-        from hrlrec import backfill
 
-        for r in backfill.ingest_window(ws.cfg, args.ds, ws.root, landing, args.source):
-            print(f"backfilled {r.ds}: {r.rows:,} rows")
-    result = ingest.run(ws.cfg, args.ds, landing, ws.raw, source=args.source)
-    shares = ", ".join(f"{c} {n / result.rows:.1%}" for c, n in result.rows_per_channel.items())
-    print(f"ingested {result.ds}: {result.rows:,} rows -> {result.out_dir} ({result.seconds:.1f}s)")
-    print(f"channels: {shares}")
-    if result.ignored_columns:
-        print(f"ignored extra columns: {', '.join(result.ignored_columns)}")
+def _land_args(p: argparse.ArgumentParser) -> None:
+    _backfill_option(p)
+
+
+def _land_print(ws: Workspace, args: argparse.Namespace, r) -> int:
+    if r.simulated:
+        print(f"simulated into {ws.layout.landing}: {', '.join(r.simulated)}")
+    if r.present:
+        print(f"already landed: {', '.join(r.present)}")
+    if r.missing:
+        print(f"not landed yet (source {r.source}): {', '.join(r.missing)}")
     return 0
 
 
-def _validate(args: argparse.Namespace) -> int:
+def _ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--landing", type=Path, default=None, help="drop zone to read (default: paths.landing)")
+    _backfill_option(p)
+
+
+def _ingest_options(ws: Workspace, args: argparse.Namespace) -> dict:
+    return {"backfill": args.backfill, "landing": ws.root / args.landing if args.landing is not None else None}
+
+
+def _ingest_print(ws: Workspace, args: argparse.Namespace, r) -> int:
+    for b in r.backfilled:
+        print(f"backfilled {b.ds}: {b.rows:,} rows")
+    shares = ", ".join(f"{c} {n / r.rows:.1%}" for c, n in r.rows_per_channel.items())
+    print(f"ingested {r.ds}: {r.rows:,} rows -> {r.out_dir} ({r.seconds:.1f}s)")
+    print(f"channels: {shares}")
+    if r.ignored_columns:
+        print(f"ignored extra columns: {', '.join(r.ignored_columns)}")
+    return 0
+
+
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--accept", action="store_true", help="release a quarantined day on purpose (needs --reason)")
+    p.add_argument("--reason", default=None, help="why a quarantined day is released; recorded with your name")
+    _backfill_option(p)
+
+
+def _validate_run(ws: Workspace, args: argparse.Namespace):
     from hrlrec import validation
 
-    ws = Workspace.open(args.workspace, args.params, args.overrides)
     if args.accept:
         if not args.reason:
             raise BadInput("--accept needs --reason '...': the release is recorded with it")
-        result = validation.release(ws.cfg, args.ds, ws.root, args.reason)
-    else:
-        if args.reason:
-            raise BadInput("--reason only goes with --accept")
-        if args.backfill:
-            from hrlrec import backfill
+        return validation.release(ws, args.ds, args.reason)
+    if args.reason:
+        raise BadInput("--reason only goes with --accept")
+    return pipeline.run("validate", ws, args.ds, backfill=args.backfill)
 
-            for r in backfill.validate_window(ws.cfg, args.ds, ws.root):
-                print(f"backfilled {r.ds}: {r.verdict} ({r.reason})")
-        result = validation.run(ws.cfg, args.ds, ws.root)
+
+def _validate_print(ws: Workspace, args: argparse.Namespace, result) -> int:
+    for line in result.backfilled:
+        print(f"backfilled {line}")
     print(f"{result.verdict}  ds={result.ds}  {result.rows:,} rows  {result.reason}")
     for o in result.failed:
         where = f" [{o.column}]" if o.column else ""
@@ -133,17 +164,13 @@ def _validate(args: argparse.Namespace) -> int:
     for s in result.skipped:
         print(f"  SKIPPED {s['suite']}: {s['reason']}")
     if result.state == "quarantined":
-        print(f"  quarantined: moved to {ws.cfg.paths.quarantine}/ds={result.ds}")
+        print(f"  quarantined: moved to {ws.layout.quarantine_day(result.ds)}")
         print(f"  release on purpose: hrlrec validate --ds {result.ds} --accept --reason '...'")
     print(f"  data docs: {ws.root / result.data_docs}" if result.data_docs else "")
     return 0 if result.passed else 1
 
 
-def _dataset(args: argparse.Namespace) -> int:
-    from hrlrec.data import build
-
-    ws = Workspace.open(args.workspace, args.params, args.overrides)
-    r = build.run(ws.cfg, args.ds, ws.root)
+def _dataset_print(ws: Workspace, args: argparse.Namespace, r) -> int:
     print(f"dataset {r.ds}: {r.rows:,} stream rows, lists {r.lists} -> {r.out_dir} ({r.seconds:.1f}s)")
     print(f"training window: {', '.join(r.train_days)}")
     for day, why in r.skipped_days.items():
@@ -151,14 +178,25 @@ def _dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    from hrlrec import train
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", default=None,
+        help="comma-separated: hrlrec, lr, fm, nfm, afm, widedeep, deepfm, autoint, or all (default: train.models)",
+    )  # fmt: skip
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default: train.device")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still say each epoch)")
 
-    ws = Workspace.open(args.workspace, args.params, args.overrides)
+
+def _train_options(ws: Workspace, args: argparse.Namespace) -> dict:
+    from hrlrec.train import MODELS
+
     models = [m.strip() for m in args.model.split(",")] if args.model else None
     if models == ["all"]:
-        models = list(train.MODELS)
-    r = train.run(ws.cfg, args.ds, ws.root, models=models, device=args.device, progress=not args.no_progress)
+        models = list(MODELS)
+    return {"models": models, "device": args.device, "progress": not args.no_progress}
+
+
+def _train_print(ws: Workspace, args: argparse.Namespace, r) -> int:
     if not r.models:  # a non-zero rank of a torchrun job: rank 0 reports
         return 0
     oracle = f"{r.oracle_auc:.4f}" if r.oracle_auc is not None else "n/a (no ground truth)"
@@ -172,16 +210,9 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-GATE_TITLES = {"evaluate": "AUC gate", "stability": "stability gate", "export": "export gate"}
-
-
-def _gate(args: argparse.Namespace) -> int:
-    """evaluate, stability and export: run the gate, print its verdict and checks, exit 1 on FAIL."""
-    from hrlrec import gates
-
-    ws = Workspace.open(args.workspace, args.params, args.overrides)
-    verdict = gates.run(args.command, ws.cfg, args.ds, ws.root)
-    print(f"{GATE_TITLES[args.command]} {args.ds}: {verdict.reason}")
+def _gate_print(ws: Workspace, args: argparse.Namespace, verdict) -> int:
+    """evaluate, stability and export: the verdict and its checks; exit 1 on FAIL."""
+    print(f"{args.command} gate {args.ds}: {verdict.reason}")
     if args.command == "stability":
         for name, change in verdict.numbers.get("relative_change", {}).items():
             if change["max"] is not None:
@@ -191,18 +222,28 @@ def _gate(args: argparse.Namespace) -> int:
             print(f"  {c.level:<4}  {c.name:<15} {c.reason}")
     if args.command == "export":
         print(f"  onnxruntime provider: {verdict.numbers['provider']}")
-    print(f"  -> {ws.root / ws.cfg.paths.metrics / f'{args.command}.json'}")
+    print(f"  -> {ws.layout.result(args.command)}")
     return verdict.exit_code
 
 
-def _publish(args: argparse.Namespace) -> int:
-    from hrlrec import publish
+def _publish_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--approve-warn", action="store_true", help="publish although a gate said WARN")
+    p.add_argument("--reason", default=None, help="recorded in the registry history")
 
-    ws = Workspace.open(args.workspace, args.params, args.overrides)
-    r = publish.run(ws.cfg, args.ds, ws.root, approve_warn=args.approve_warn, reason=args.reason or "")
+
+def _publish_options(ws: Workspace, args: argparse.Namespace) -> dict:
+    return {"approve_warn": args.approve_warn, "reason": args.reason or ""}
+
+
+def _publish_print(ws: Workspace, args: argparse.Namespace, r) -> int:
     print(f"published {r.version} (was {r.previous or 'empty'})")
     for w in r.approved_warnings:
         print(f"  approved warning: {w}")
+    return 0
+
+
+def _report_print(ws: Workspace, args: argparse.Namespace, path) -> int:
+    print(f"report {args.ds}: {path}")
     return 0
 
 
@@ -210,8 +251,8 @@ def _rollback(args: argparse.Namespace) -> int:
     from hrlrec import registry
 
     ws = Workspace.open(args.workspace, args.params, args.overrides)
-    before = registry.production(ws.cfg, ws.root)
-    target = registry.rollback(ws.cfg, ws.root, to=args.to, reason=args.reason or "")
+    before = registry.production(ws)
+    target = registry.rollback(ws, to=args.to, reason=args.reason or "")
     print(f"production: {before.name if before else 'empty'} -> {target.name}")
     return 0
 
@@ -224,13 +265,40 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace) -> int:
-    from hrlrec import report
+@dataclass(frozen=True)
+class StepCli:
+    """How one step of the table looks on the command line: extra arguments, options, output."""
 
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    options: Callable[[Workspace, argparse.Namespace], dict] | None = None
+    printer: Callable[[Workspace, argparse.Namespace, Any], int] = _report_print
+    runner: Callable[[Workspace, argparse.Namespace], Any] | None = None  # instead of pipeline.run (validate --accept)
+
+
+STEP_CLI: dict[str, StepCli] = {
+    "land": StepCli(_land_args, lambda ws, a: {"backfill": a.backfill}, _land_print),
+    "ingest": StepCli(_ingest_args, _ingest_options, _ingest_print),
+    "validate": StepCli(_validate_args, None, _validate_print, _validate_run),
+    "dataset": StepCli(None, None, _dataset_print),
+    "train": StepCli(_train_args, _train_options, _train_print),
+    "evaluate": StepCli(None, None, _gate_print),
+    "stability": StepCli(None, None, _gate_print),
+    "export": StepCli(None, None, _gate_print),
+    "publish": StepCli(_publish_args, _publish_options, _publish_print),
+    "report": StepCli(None, None, _report_print),
+}
+
+
+def _step(args: argparse.Namespace) -> int:
+    """Any step of the table: open the workspace, run the step for --ds, print its result."""
     ws = Workspace.open(args.workspace, args.params, args.overrides)
-    path = report.write(ws.cfg, args.ds, ws.root)
-    print(f"report {args.ds}: {path}")
-    return 0
+    cli = STEP_CLI[args.command]
+    if cli.runner is not None:
+        result = cli.runner(ws, args)
+    else:
+        options = cli.options(ws, args) if cli.options else {}
+        result = pipeline.run(args.command, ws, args.ds, **options)
+    return cli.printer(ws, args, result)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,79 +306,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hrlrec",
         parents=[common],
-        description="Daily pipeline around HRL-Rec: ingest, validate, train, gate, export, publish.",
+        description="Daily pipeline around HRL-Rec: land, ingest, validate, train, gate, export, publish, report.",
         epilog="Exit codes: 0 success, 1 a check or gate said no, 2 bad usage or bad input.",
     )
     parser.add_argument("--version", action="version", version=f"hrlrec {__version__}")
-    steps = parser.add_subparsers(dest="command", metavar="STEP", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="STEP", required=True)
 
-    def step(name: str, summary: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        p = steps.add_parser(name, parents=[common], help=summary, description=summary)
+    def command(name: str, summary: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = commands.add_parser(name, parents=[common], help=summary, description=summary)
         p.set_defaults(func=func)
         return p
 
-    p = step("simulate", "write simulated impression logs (with ground truth) for N days", _simulate)
+    p = command("simulate", "write simulated impression logs (with ground truth) for N days", _simulate)
     p.add_argument("--start", type=_day, required=True, help="first day, YYYY-MM-DD")
     p.add_argument("--days", type=_positive, default=1, help="number of consecutive days (default 1)")
     p.add_argument("--out", type=Path, default=None, help="landing folder (default: paths.landing)")
     p.add_argument("--seed", type=int, default=None, help="world seed (default: params seed)")
     p.add_argument("--profile", default=None, help="size profile, e.g. small or full (default: params profile)")
 
-    p = step("ingest", "copy one day from the landing zone into data/raw, enforcing the contract", _ingest)
-    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
-    p.add_argument(
-        "--source",
-        choices=["simulator", "parquet"],
-        default="parquet",
-        help="simulator: simulate the day into the landing zone if missing; parquet: it must be there",
-    )
-    p.add_argument("--landing", type=Path, default=None, help="landing folder (default: paths.landing)")
-    p.add_argument("--backfill", action="store_true", help="first ingest the missing days the dataset of D reads")
+    for s in pipeline.STEPS:  # the step table: one subcommand per step, in pipeline order
+        p = command(s.name, s.summary + (" (exit 1 on FAIL)" if s.gate else ""), _step)
+        p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
+        extra = STEP_CLI[s.name].arguments
+        if extra is not None:
+            extra(p)
 
-    p = step(
-        "validate", "check an ingested day with the Great Expectations suites; quarantine it on failure", _validate
-    )
-    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
-    p.add_argument("--accept", action="store_true", help="release a quarantined day on purpose (needs --reason)")
-    p.add_argument("--reason", default=None, help="why a quarantined day is released; recorded with your name")
-    p.add_argument("--backfill", action="store_true", help="first validate the unvalidated days the dataset reads")
-
-    p = step("dataset", "build training lists from validated days (window before D, D held out)", _dataset)
-    p.add_argument("--ds", type=_day, required=True, help="the held-out test day, YYYY-MM-DD")
-
-    p = step("train", "train HRL-Rec and baselines on the dataset of D; write weights and metrics", _train)
-    p.add_argument("--ds", type=_day, required=True, help="the held-out test day, YYYY-MM-DD")
-    p.add_argument(
-        "--model", default=None,
-        help="comma-separated: hrlrec, lr, fm, nfm, afm, widedeep, deepfm, autoint, or all (default: train.models)",
-    )  # fmt: skip
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default: train.device")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still say each epoch)")
-
-    p = step("evaluate", "AUC gate: candidate vs production vs LR on day D (exit 1 on FAIL)", _gate)
-    p.add_argument("--ds", type=_day, required=True, help="the held-out day, YYYY-MM-DD")
-
-    p = step("stability", "stability gate: channel proportions vs production a week back (exit 1 on FAIL)", _gate)
-    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
-
-    p = step("export", "export gate: ONNX graphs of D's candidate, proven against PyTorch (exit 1 on FAIL)", _gate)
-    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
-
-    p = step("publish", "promote the candidate of D when every required gate passed", _publish)
-    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
-    p.add_argument("--approve-warn", action="store_true", help="publish although a gate said WARN")
-    p.add_argument("--reason", default=None, help="recorded in the registry history")
-
-    p = step("rollback", "put the previous production model (or --to VERSION) back into production", _rollback)
+    p = command("rollback", "put the previous production model (or --to VERSION) back into production", _rollback)
     p.add_argument("--to", default=None, help="a registered version (default: the one production replaced)")
     p.add_argument("--reason", default=None, help="recorded in the registry history")
 
-    p = step("init", "make --workspace a versioned workspace: a git clone of the project with a DVC remote", _init)
+    p = command("init", "make --workspace a versioned workspace: a git clone of the project with a DVC remote", _init)
     p.add_argument("--project", type=Path, required=True, help="the hrlrec git repository to clone")
     p.add_argument("--remote", default=None, help="DVC remote URL (s3://, gs://, ssh://, a folder; default beside)")
-
-    p = step("report", "write the on-call page of day D: reports/ds=D/index.html", _report)
-    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
     return parser
 
 

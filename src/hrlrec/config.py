@@ -7,8 +7,10 @@ daily pipeline's parameters must stop the run, not silently fall back to a
 default. Overrides use DVC's `-S key=value` syntax so that `hrlrec -S ...` and
 `dvc exp run -S ...` mean the same thing.
 
-The defaults below are the defaults of the product; `params.yaml` at the
-project root spells them out with comments and a test keeps the two equal.
+The defaults are not written here: they are the project's `params.yaml`,
+shipped inside the package (`hrlrec/params.yaml` links to it), so a value has
+exactly one home. This module holds the types, the ranges and the checks. A
+workspace's params file may be partial; it is laid over the defaults.
 """
 
 from __future__ import annotations
@@ -52,13 +54,13 @@ class _Strict(BaseModel):
 class ChannelTraits(_Strict):
     """How one channel behaves in the simulated world (ground truth, not model input)."""
 
-    base_ctr: float = Field(0.06, gt=0, lt=1)  # click probability of an average item at position 0
-    dwell_median_s: float = Field(40.0, gt=0)  # median seconds spent on a clicked item
-    dwell_sigma: float = Field(0.6, gt=0)  # spread of log dwell time
-    item_lifetime_days: int = Field(7, ge=1)  # days an item stays in the catalog
-    new_items_per_day: int = Field(100, ge=1)  # items published per day
-    freshness_decay: float = Field(0.2, ge=0)  # logit lost per day of item age
-    peak_hour: int = Field(20, ge=0, le=23)  # UTC hour when the channel is most wanted
+    base_ctr: float = Field(gt=0, lt=1)  # click probability of an average item at position 0
+    dwell_median_s: float = Field(gt=0)  # median seconds spent on a clicked item
+    dwell_sigma: float = Field(gt=0)  # spread of log dwell time
+    item_lifetime_days: int = Field(ge=1)  # days an item stays in the catalog
+    new_items_per_day: int = Field(ge=1)  # items published per day
+    freshness_decay: float = Field(ge=0)  # logit lost per day of item age
+    peak_hour: int = Field(ge=0, le=23)  # UTC hour when the channel is most wanted
 
 
 class ChannelShock(_Strict):
@@ -72,72 +74,47 @@ class ChannelShock(_Strict):
 class SimulatorConfig(_Strict):
     """The simulated world: the default log source and the world every test trains in."""
 
-    scale: float = Field(1.0, gt=0)  # multiplies the profile's user count
-    sessions_per_user_day: float = Field(4.0, gt=0)  # mean requests per active user per day
-    candidates_per_request: int = Field(60, ge=1)  # items the logging policy ranks per request
-    n_tags: int = Field(120, ge=2)  # size of the tag vocabulary
-    tags_per_item_max: int = Field(3, ge=1)  # items carry 1..this many tags
-    latent_dim: int = Field(16, ge=2)  # dimension of user and item taste vectors
-    devices: list[str] = Field(default_factory=lambda: ["android", "ios", "web"])  # device names
-    regions: int = Field(30, ge=1)  # number of known regions (0 = unknown is extra)
-    taste_weight: float = 1.2  # weight of user-item taste match in the click logit
-    channel_pref_sd: float = Field(0.7, ge=0)  # spread of users' channel preferences
-    hour_effect: float = 0.5  # amplitude of the hour x channel interaction
-    device_effect: float = 0.5  # spread of the device x channel interaction
-    age_effect: float = 0.4  # spread of the age bucket x channel interaction
-    history_weight: float = 0.6  # pull of channels clicked in earlier sessions today
-    history_decay: float = Field(0.6, ge=0, le=1)  # how much of that pull survives each session
-    channel_fatigue: float = 0.25  # logit lost per earlier item of the same channel in the list
-    tag_fatigue: float = 0.35  # logit lost per tag already shown earlier in the list
-    position_bias: float = Field(0.5, ge=0)  # examination probability is 1 / (1 + position) ** this
-    drift_amplitude: float = Field(0.4, ge=0)  # size of slow taste drift
-    drift_period_days: list[float] = Field(default_factory=lambda: [30.0, 120.0])  # drift periods span
-    weekend_volume: float = Field(1.15, gt=0)  # request volume on Sat/Sun relative to weekdays
-    logging_temperature: float = Field(1.0, gt=0)  # randomness of the logging policy's ranking
-    logging_noise_sd: float = Field(1.0, ge=0)  # error of the logging policy's taste estimate
-    users_per_file: int = Field(5000, ge=1)  # users simulated together and written as one file
-    default_traits: ChannelTraits = Field(default_factory=ChannelTraits)  # for channels without traits
-    traits: dict[str, ChannelTraits] = Field(
-        default_factory=lambda: {
-            "news": ChannelTraits(
-                base_ctr=0.07,
-                dwell_median_s=35,
-                dwell_sigma=0.5,
-                item_lifetime_days=3,
-                new_items_per_day=250,
-                freshness_decay=0.7,
-                peak_hour=8,
-            ),
-            "article": ChannelTraits(
-                base_ctr=0.05,
-                dwell_median_s=110,
-                dwell_sigma=0.6,
-                item_lifetime_days=21,
-                new_items_per_day=60,
-                freshness_decay=0.05,
-                peak_hour=21,
-            ),
-            "long_video": ChannelTraits(
-                base_ctr=0.09,
-                dwell_median_s=80,
-                dwell_sigma=0.8,
-                item_lifetime_days=30,
-                new_items_per_day=40,
-                freshness_decay=0.03,
-                peak_hour=20,
-            ),
-            "short_video": ChannelTraits(
-                base_ctr=0.16,
-                dwell_median_s=18,
-                dwell_sigma=0.5,
-                item_lifetime_days=7,
-                new_items_per_day=300,
-                freshness_decay=0.25,
-                peak_hour=19,
-            ),
-        }
-    )  # per-channel behaviour, keyed by channel name
-    shock: ChannelShock | None = None  # optional sudden channel shock
+    scale: float = Field(gt=0)  # multiplies the profile's user count
+    sessions_per_user_day: float = Field(gt=0)  # mean requests per active user per day
+    candidates_per_request: int = Field(ge=1)  # items the logging policy ranks per request
+    n_tags: int = Field(ge=2)  # size of the tag vocabulary
+    tags_per_item_max: int = Field(ge=1)  # items carry 1..this many tags
+    latent_dim: int = Field(ge=2)  # dimension of user and item taste vectors
+    devices: list[str]  # device names
+    regions: int = Field(ge=1)  # number of known regions (0 = unknown is extra)
+    taste_weight: float  # weight of user-item taste match in the click logit
+    channel_pref_sd: float = Field(ge=0)  # spread of users' channel preferences
+    hour_effect: float  # amplitude of the hour x channel interaction
+    device_effect: float  # spread of the device x channel interaction
+    age_effect: float  # spread of the age bucket x channel interaction
+    history_weight: float  # pull of channels clicked in earlier sessions today
+    history_decay: float = Field(ge=0, le=1)  # how much of that pull survives each session
+    channel_fatigue: float  # logit lost per earlier item of the same channel in the list
+    tag_fatigue: float  # logit lost per tag already shown earlier in the list
+    position_bias: float = Field(ge=0)  # examination probability is 1 / (1 + position) ** this
+    drift_amplitude: float = Field(ge=0)  # size of slow taste drift
+    drift_period_days: list[float]  # drift periods span
+    weekend_volume: float = Field(gt=0)  # request volume on Sat/Sun relative to weekdays
+    logging_temperature: float = Field(gt=0)  # randomness of the logging policy's ranking
+    logging_noise_sd: float = Field(ge=0)  # error of the logging policy's taste estimate
+    users_per_file: int = Field(ge=1)  # users simulated together and written as one file
+    default_traits: ChannelTraits  # for channels without traits
+    traits: dict[str, ChannelTraits]  # per-channel behaviour, keyed by channel name
+    shock: ChannelShock | None  # optional sudden channel shock
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_traits(cls, data: Any) -> Any:
+        # A channel's traits may name only what differs from default_traits.
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("traits"), dict)
+            and isinstance(data.get("default_traits"), dict)
+        ):
+            base = data["default_traits"]
+            filled = {c: {**base, **t} if isinstance(t, dict) else t for c, t in data["traits"].items()}
+            data = {**data, "traits": filled}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> SimulatorConfig:
@@ -167,63 +144,39 @@ class ProfileConfig(_Strict):
     epochs: int = Field(ge=1)  # passes over the training window
 
 
-def _default_profiles() -> dict[str, ProfileConfig]:
-    # fmt: off
-    return {
-        "small": ProfileConfig(
-            simulator_users=5000, train_days=3, history_len=10, state_dim=64, item_dim=32, field_dim=16,
-            attention_heads=2, gamma=0.3, batch_size=512, epochs=2,
-        ),
-        "full": ProfileConfig(
-            simulator_users=25000, train_days=7, history_len=50, state_dim=128, item_dim=32, field_dim=32,
-            attention_heads=4, gamma=0.3, batch_size=256, epochs=5,
-        ),
-    }
-    # fmt: on
-
-
 class DatasetConfig(_Strict):
     """How logged days become training lists (paper 4.1: chronological split)."""
 
-    lookback_days: int = Field(2, ge=0)  # earlier days read only as history for the window's first lists
-    val_fraction: float = Field(0.1, gt=0, lt=1)  # latest share of training lists kept for early stopping
-    user_buckets: int = Field(20_000, ge=2)  # hashed user ids (stable across days, no vocabulary to keep)
-    item_buckets: int = Field(50_000, ge=2)  # hashed item ids
-    tag_buckets: int = Field(4096, ge=2)  # hashed tags
-    region_buckets: int = Field(1024, ge=2)  # hashed regions
-    device_buckets: int = Field(64, ge=2)  # hashed device names
-    max_tags: int = Field(3, ge=1)  # tags kept per item
-    recent_sessions: int = Field(5, ge=1)  # earlier sessions whose clicks make the cumulative click features
+    lookback_days: int = Field(ge=0)  # earlier days read only as history for the window's first lists
+    val_fraction: float = Field(gt=0, lt=1)  # latest share of training lists kept for early stopping
+    user_buckets: int = Field(ge=2)  # hashed user ids (stable across days, no vocabulary to keep)
+    item_buckets: int = Field(ge=2)  # hashed item ids
+    tag_buckets: int = Field(ge=2)  # hashed tags
+    region_buckets: int = Field(ge=2)  # hashed regions
+    device_buckets: int = Field(ge=2)  # hashed device names
+    max_tags: int = Field(ge=1)  # tags kept per item
+    recent_sessions: int = Field(ge=1)  # earlier sessions whose clicks make the cumulative click features
 
 
 class ModelConfig(_Strict):
     """HRL-Rec's rewards, losses and ablation switches (paper section 3)."""
 
-    reward_bias: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # b_i of eq. (7)
-    default_reward_weights: list[float] = Field(
-        default_factory=lambda: [1.0, 0.3, 0.2, 0.1]
-    )  # lambda_i of eq. (7) for click, dwell, diversity, novelty
-    reward_weights: dict[str, list[float]] = Field(
-        default_factory=lambda: {
-            "news": [1.0, 0.2, 0.2, 0.2],
-            "article": [1.0, 0.6, 0.2, 0.1],
-            "long_video": [1.0, 0.4, 0.2, 0.1],
-            "short_video": [1.0, 0.1, 0.3, 0.1],
-        }
-    )  # channel-specific lambda_i; channels not listed use default_reward_weights
-    dwell_scale_s: float = Field(60.0, gt=0)  # dwell reward is log1p(dwell / this)
+    reward_bias: list[float]  # b_i of eq. (7): click, dwell, diversity, novelty
+    default_reward_weights: list[float]  # lambda_i of eq. (7) for click, dwell, diversity, novelty
+    reward_weights: dict[str, list[float]]  # channel-specific lambda_i; channels not listed use default_reward_weights
+    dwell_scale_s: float = Field(gt=0)  # dwell reward is log1p(dwell / this)
     # eq. (18) l:h:c:s. The paper's 5:5:1:1 with beta = 1 costs AUC on the simulated world
     # (docs/results.md): the similarity and actor terms pull the actions the click model
     # reads. Set [5, 5, 1, 1] and beta 1 to train exactly as the paper.
-    loss_weights: list[float] = Field(default_factory=lambda: [5.0, 5.0, 1.0, 0.1])
-    beta: float = Field(0.1, ge=0)  # actor loss weight inside eqs. (11) and (14)
-    critic_updates_per_actor: int = Field(5, ge=1)  # critics are updated this many times per actor update
-    action_noise: float = Field(0.1, ge=0)  # sd of Gaussian noise on actions while training
-    tau: float = Field(0.01, gt=0, le=1)  # soft update rate of the target networks
-    use_gru: bool = True  # ablation: False replaces the GRU by mean pooling + a dense layer
-    use_attention: bool = True  # ablation: False replaces field self-attention by a dense layer
-    use_similarity_loss: bool = True  # ablation: drop L_s
-    use_supervised_loss: bool = True  # ablation: drop L_c
+    loss_weights: list[float]
+    beta: float = Field(ge=0)  # actor loss weight inside eqs. (11) and (14)
+    critic_updates_per_actor: int = Field(ge=1)  # critics are updated this many times per actor update
+    action_noise: float = Field(ge=0)  # sd of Gaussian noise on actions while training
+    tau: float = Field(gt=0, le=1)  # soft update rate of the target networks
+    use_gru: bool  # ablation: False replaces the GRU by mean pooling + a dense layer
+    use_attention: bool  # ablation: False replaces field self-attention by a dense layer
+    use_similarity_loss: bool  # ablation: drop L_s
+    use_supervised_loss: bool  # ablation: drop L_c
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -242,36 +195,36 @@ class ModelConfig(_Strict):
 class TrainConfig(_Strict):
     """How models are trained."""
 
-    models: list[str] = Field(default_factory=lambda: ["hrlrec", "lr"])  # trained by `hrlrec train` by default
-    learning_rate: float = Field(5e-3, gt=0)  # Adam
-    weight_decay: float = Field(0.0, ge=0)  # Adam weight decay
-    baseline_epochs: int = Field(6, ge=1)  # epochs of the (much cheaper) CTR baselines; HRL-Rec uses the profile's
-    patience: int = Field(1, ge=0)  # epochs without validation improvement before stopping
-    device: str = "auto"  # auto (CUDA when present), cpu or cuda
-    threads: int = Field(0, ge=0)  # CPU threads for torch; 0 = torch's default
-    max_grad_norm: float = Field(5.0, gt=0)  # gradient clipping
-    warm_start: bool = False  # start from production's weights when they fit today's features
+    models: list[str]  # trained by `hrlrec train` by default
+    learning_rate: float = Field(gt=0)  # Adam
+    weight_decay: float = Field(ge=0)  # Adam weight decay
+    baseline_epochs: int = Field(ge=1)  # epochs of the (much cheaper) CTR baselines; HRL-Rec uses the profile's
+    patience: int = Field(ge=0)  # epochs without validation improvement before stopping
+    device: str  # auto (CUDA when present), cpu or cuda
+    threads: int = Field(ge=0)  # CPU threads for torch; 0 = torch's default
+    max_grad_norm: float = Field(gt=0)  # gradient clipping
+    warm_start: bool  # start from production's weights when they fit today's features
 
 
 class AucGateConfig(_Strict):
     """The AUC gate: candidate vs production vs LR on the same held-out day."""
 
-    floor: float = Field(0.70, ge=0, le=1)  # candidate AUC must be at least this
-    max_drop: float = Field(0.005, ge=0)  # ... and at most this far below production's
+    floor: float = Field(ge=0, le=1)  # candidate AUC must be at least this
+    max_drop: float = Field(ge=0)  # ... and at most this far below production's
     min_relaimpr: float = Field(0.05)  # ... and its RelaImpr over LR at least this (0.05 = +5 %)
-    warn_margin: float = Field(0.002, ge=0)  # within this of a threshold the verdict is WARN
+    warn_margin: float = Field(ge=0)  # within this of a threshold the verdict is WARN
 
 
 class StabilityGateConfig(_Strict):
     """Week-over-week channel proportions of the candidate's top-K lists (paper 4.8)."""
 
-    hour_bucket: int = Field(4, ge=1, le=24)  # hours per bucket (24 must be a multiple)
-    pool_per_channel: int = Field(200, ge=1)  # candidates per channel: the day's most impressed items
-    max_requests: int = Field(2000, ge=1)  # requests ranked per day (a seeded sample of the day's lists)
-    max_relative_change: float = Field(0.25, gt=0)  # a channel's largest |p / p_week_ago - 1| over buckets
-    mean_relative_change: float = Field(0.10, gt=0)  # a channel's mean |p / p_week_ago - 1| over buckets
-    warn_fraction: float = Field(0.8, gt=0, le=1)  # above this share of a threshold the verdict is WARN
-    min_share: float = Field(0.01, ge=0)  # buckets where the channel's share a week ago is below this are skipped
+    hour_bucket: int = Field(ge=1, le=24)  # hours per bucket (24 must be a multiple)
+    pool_per_channel: int = Field(ge=1)  # candidates per channel: the day's most impressed items
+    max_requests: int = Field(ge=1)  # requests ranked per day (a seeded sample of the day's lists)
+    max_relative_change: float = Field(gt=0)  # a channel's largest |p / p_week_ago - 1| over buckets
+    mean_relative_change: float = Field(gt=0)  # a channel's mean |p / p_week_ago - 1| over buckets
+    warn_fraction: float = Field(gt=0, le=1)  # above this share of a threshold the verdict is WARN
+    min_share: float = Field(ge=0)  # buckets where the channel's share a week ago is below this are skipped
 
     @model_validator(mode="after")
     def _check(self) -> StabilityGateConfig:
@@ -283,110 +236,106 @@ class StabilityGateConfig(_Strict):
 class ExportGateConfig(_Strict):
     """The export gate: the ONNX graphs must rank exactly like the PyTorch model."""
 
-    opset: int = Field(20, ge=17)  # ONNX opset of the exported graphs
-    max_requests: int = Field(2000, ge=1)  # requests of the day ranked by both runtimes (same sample as stability)
-    min_identical_lists: float = Field(0.999, ge=0, le=1)  # share of requests with identical top-K lists
+    opset: int = Field(ge=17)  # ONNX opset of the exported graphs
+    max_requests: int = Field(ge=1)  # requests of the day ranked by both runtimes (same sample as stability)
+    min_identical_lists: float = Field(ge=0, le=1)  # share of requests with identical top-K lists
     # (a list that first differs at a float-level tie counts as identical; the strict share is reported too)
-    max_near_tie_share: float = Field(0.01, ge=0, le=1)  # share of requests splitting such ties, at most
-    max_abs_score_diff: float = Field(1e-4, gt=0)  # largest |click score or graph output| difference allowed
-    proof_batch_sizes: list[int] = Field(default_factory=lambda: [1, 3, 64])  # batch sizes every graph is run at
-    proof_seq_lengths: list[int] = Field(default_factory=lambda: [1, 4, 10])  # behaviour-sequence lengths proven
-    proof_pool_sizes: list[int] = Field(default_factory=lambda: [1, 7, 800])  # candidate-pool sizes proven
+    max_near_tie_share: float = Field(ge=0, le=1)  # share of requests splitting such ties, at most
+    max_abs_score_diff: float = Field(gt=0)  # largest |click score or graph output| difference allowed
+    proof_batch_sizes: list[int]  # batch sizes every graph is run at
+    proof_seq_lengths: list[int]  # behaviour-sequence lengths proven
+    proof_pool_sizes: list[int]  # candidate-pool sizes proven
 
 
 class GatesConfig(_Strict):
     """Release gates; a FAIL never touches production."""
 
-    auc: AucGateConfig = Field(default_factory=AucGateConfig)  # offline AUC gate
-    stability: StabilityGateConfig = Field(default_factory=StabilityGateConfig)  # week-over-week gate
-    export: ExportGateConfig = Field(default_factory=ExportGateConfig)  # ONNX parity gate
+    auc: AucGateConfig  # offline AUC gate
+    stability: StabilityGateConfig  # week-over-week gate
+    export: ExportGateConfig  # ONNX parity gate
 
 
 class AirflowConfig(_Strict):
     """How the `hrlrec_daily` DAG runs (read when the DAG file is parsed, from HRLREC_WORKSPACE/params.yaml)."""
 
-    schedule: str | None = "@daily"  # cron or preset; null: runs only when triggered
-    start_date: Day = "2026-11-01"  # first logical day; catchup backfills from here
-    source: Literal["simulator", "parquet"] = "simulator"  # simulator: `land` simulates the day; parquet: wait for it
-    sensor_poke_s: int = Field(60, ge=1)  # seconds between checks for landing/ds=D/_SUCCESS (reschedule mode)
-    sensor_timeout_s: int = Field(6 * 3600, ge=1)  # give up waiting for the day's logs after this
-    retries: int = Field(2, ge=0)  # retries of the I/O tasks (land, ingest, dataset, publish, report); gates get none
-    retry_delay_s: int = Field(60, ge=1)  # first retry delay; doubles each retry (exponential backoff)
-    max_retry_delay_s: int = Field(900, ge=1)  # cap of the backoff
-    train_timeout_s: int = Field(4 * 3600, ge=1)  # a training task running longer than this fails
-    approval_timeout_s: int = Field(4 * 3600, ge=1)  # a WARN nobody answers within this is rejected
-    notifier: Literal["log", "smtp", "webhook"] = "log"  # where failure notifications go
-    notify_to: list[str] = Field(default_factory=list)  # smtp recipients
-    webhook_url_env: str = "HRLREC_WEBHOOK_URL"  # env var holding the webhook (e.g. Slack incoming webhook) URL
-    smtp_conn_id: str = "smtp_default"  # Airflow connection for smtp notifications
-    version_with_dvc: bool = True  # after publish: dvc commit + push, one git commit and tag per day
+    schedule: str | None  # cron or preset; null: runs only when triggered
+    start_date: Day  # first logical day; catchup backfills from here
+    sensor_poke_s: int = Field(ge=1)  # seconds between checks for landing/ds=D/_SUCCESS (reschedule mode)
+    sensor_timeout_s: int = Field(ge=1)  # give up waiting for the day's logs after this
+    retries: int = Field(ge=0)  # retries of the I/O tasks (land, ingest, dataset, publish, report); gates get none
+    retry_delay_s: int = Field(ge=1)  # first retry delay; doubles each retry (exponential backoff)
+    max_retry_delay_s: int = Field(ge=1)  # cap of the backoff
+    train_timeout_s: int = Field(ge=1)  # a training task running longer than this fails
+    approval_timeout_s: int = Field(ge=1)  # a WARN nobody answers within this is rejected
+    notifier: Literal["log", "smtp", "webhook"]  # where failure notifications go
+    notify_to: list[str]  # smtp recipients
+    webhook_url_env: str  # env var holding the webhook (e.g. Slack incoming webhook) URL
+    smtp_conn_id: str  # Airflow connection for smtp notifications
+    version_with_dvc: bool  # after publish: dvc commit + push, one git commit and tag per day
 
 
 class ServingConfig(_Strict):
     """How the exported ONNX graphs are served (onnxruntime)."""
 
-    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDAExecutionProvider when a GPU is usable
-    intra_op_threads: int = Field(0, ge=0)  # onnxruntime intra-op threads; 0 = its default
+    device: Literal["auto", "cpu", "cuda"]  # auto: CUDAExecutionProvider when a GPU is usable
+    intra_op_threads: int = Field(ge=0)  # onnxruntime intra-op threads; 0 = its default
 
 
 class RegistryConfig(_Strict):
     """The model registry in the workspace."""
 
-    keep: int = Field(10, ge=2)  # versions kept (production and its predecessor always are)
-    publish_requires: list[str] = Field(
-        default_factory=lambda: ["evaluate", "stability", "export"]
-    )  # gate metrics files that must say PASS (or an approved WARN) for the day before promotion
+    keep: int = Field(ge=2)  # versions kept (production and its predecessor always are)
+    publish_requires: list[str]  # gates whose result must say PASS (or an approved WARN) for the day before promotion
 
 
 class PathsConfig(_Strict):
     """Where each step reads and writes, relative to the workspace."""
 
-    landing: str = "landing"  # drop zone: ds=YYYY-MM-DD/ partitions with a _SUCCESS marker
-    raw: str = "data/raw"  # ingested days that passed the structural contract
-    quarantine: str = "data/quarantine"  # days that failed validation, kept for inspection
-    validation: str = "data/validation"  # per-day validation results and day statistics
-    data_docs: str = "reports/data_docs"  # Great Expectations Data Docs, one site per day
-    metrics: str = "metrics"  # JSON metrics that DVC tracks
-    datasets: str = "data/datasets"  # training lists per day
-    models: str = "models"  # checkpoints of trained candidates
-    stability: str = "data/stability"  # channel-proportion records per day (candidate and production)
-    reports: str = "reports"  # the on-call page of each day: reports/ds=D/index.html
+    landing: str  # drop zone: ds=YYYY-MM-DD/ partitions with a _SUCCESS marker
+    raw: str  # ingested days that passed the structural contract
+    quarantine: str  # days that failed validation, kept for inspection
+    validation: str  # per-day validation results and day statistics
+    data_docs: str  # Great Expectations Data Docs, one site per day
+    metrics: str  # JSON metrics that DVC tracks
+    datasets: str  # training lists per day
+    models: str  # checkpoints of trained candidates
+    stability: str  # channel-proportion records per day (candidate and production)
+    reports: str  # the on-call page of each day: reports/ds=D/index.html
 
 
 class ValidationConfig(_Strict):
     """Thresholds of the Great Expectations suites in data_checks/."""
 
-    event_time_tolerance_s: float = Field(300.0, ge=0)  # event_time may lie this far outside the day
-    trailing_days: int = Field(7, ge=1)  # earlier days the day is compared with
-    min_history_days: int = Field(3, ge=1)  # validated days needed in that window to compare at all
-    max_volume_ratio: float = Field(3.0, gt=1)  # today's rows / trailing mean must lie in [1/x, x]
-    max_share_change: float = Field(0.3, gt=0)  # |channel share / trailing share - 1| at most this
-    max_ctr_change: float = Field(0.4, gt=0)  # |channel CTR / trailing CTR - 1| at most this
-    chunk_rows: int = Field(2_000_000, ge=1)  # impressions held in pandas at once (lists never split)
-    suites_dir: str | None = None  # suites folder (workspace-relative); None = WORKSPACE/data_checks or the checkout's
+    event_time_tolerance_s: float = Field(ge=0)  # event_time may lie this far outside the day
+    trailing_days: int = Field(ge=1)  # earlier days the day is compared with
+    min_history_days: int = Field(ge=1)  # validated days needed in that window to compare at all
+    max_volume_ratio: float = Field(gt=1)  # today's rows / trailing mean must lie in [1/x, x]
+    max_share_change: float = Field(gt=0)  # |channel share / trailing share - 1| at most this
+    max_ctr_change: float = Field(gt=0)  # |channel CTR / trailing CTR - 1| at most this
+    chunk_rows: int = Field(ge=1)  # impressions held in pandas at once (lists never split)
+    suites_dir: str | None  # suites folder (workspace-relative); None = WORKSPACE/data_checks or the checkout's
 
 
 class Config(_Strict):
     """Everything a run needs. Loaded once, passed down, never mutated."""
 
-    ds: Day = "2026-11-08"  # the day `dvc repro` runs for (the Airflow DAG passes its own)
-    profile: str = "small"  # active size profile, a key of `profiles`
-    seed: int = 7  # seeds the simulated world and training
-    channels: list[str] = Field(
-        default_factory=lambda: ["news", "article", "long_video", "short_video"]
-    )  # channels in the feed, in a fixed order (the order of the model's channel ids)
-    list_len: int = Field(10, ge=1)  # items per recommended list
-    paths: PathsConfig = Field(default_factory=PathsConfig)  # workspace layout
-    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)  # the simulated world
-    validation: ValidationConfig = Field(default_factory=ValidationConfig)  # data checks
-    dataset: DatasetConfig = Field(default_factory=DatasetConfig)  # training window and features
-    model: ModelConfig = Field(default_factory=ModelConfig)  # HRL-Rec rewards, losses, ablations
-    train: TrainConfig = Field(default_factory=TrainConfig)  # optimisation
-    gates: GatesConfig = Field(default_factory=GatesConfig)  # release gates
-    registry: RegistryConfig = Field(default_factory=RegistryConfig)  # versions and promotion
-    serving: ServingConfig = Field(default_factory=ServingConfig)  # onnxruntime serving
-    airflow: AirflowConfig = Field(default_factory=AirflowConfig)  # the daily DAG
-    profiles: dict[str, ProfileConfig] = Field(default_factory=_default_profiles)  # size profiles
+    ds: Day  # the day `dvc repro` runs for (the Airflow DAG passes its own)
+    profile: str  # active size profile, a key of `profiles`
+    source: Literal["simulator", "parquet"]  # simulator: `hrlrec land` simulates days; parquet: an upstream drop
+    seed: int  # seeds the simulated world and training
+    channels: list[str]  # channels in the feed, in a fixed order (the order of the model's channel ids)
+    list_len: int = Field(ge=1)  # items per recommended list
+    paths: PathsConfig  # workspace layout
+    simulator: SimulatorConfig  # the simulated world
+    validation: ValidationConfig  # data checks
+    dataset: DatasetConfig  # training window and features
+    model: ModelConfig  # HRL-Rec rewards, losses, ablations
+    train: TrainConfig  # optimisation
+    gates: GatesConfig  # release gates
+    registry: RegistryConfig  # versions and promotion
+    serving: ServingConfig  # onnxruntime serving
+    airflow: AirflowConfig  # the daily DAG
+    profiles: dict[str, ProfileConfig]  # size profiles
 
     @model_validator(mode="after")
     def _check(self) -> Config:
@@ -473,23 +422,55 @@ def _short(value: Any) -> bool:
     return not isinstance(value, (dict, list)) or len(repr(value)) < 80
 
 
+DEFAULTS = Path(__file__).with_name("params.yaml")  # the project's params.yaml, shipped with the package
+# Mappings keyed by names the user chooses (channels): a params file replaces them whole rather than
+# adding to the defaults' keys, or a feed with other channels would inherit news, article, ...
+REPLACED_WHOLE = {("simulator", "traits"), ("model", "reward_weights")}
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A params file as a mapping; a clear ConfigError for a missing, unreadable or non-mapping file."""
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such params file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(loaded).__name__}")
+    return loaded
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any], at: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`over` laid on `base`: sections merge key by key, values (and REPLACED_WHOLE mappings) replace."""
+    merged = _deep_copy(base)
+    for key, value in over.items():
+        here = (*at, str(key))
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and here not in REPLACED_WHOLE:
+            merged[key] = merge(merged[key], value, here)
+        else:
+            merged[key] = _deep_copy(value) if isinstance(value, Mapping) else value
+    return merged
+
+
+def defaults() -> dict[str, Any]:
+    """The packaged defaults (the project's params.yaml) as a mapping."""
+    return read_yaml(DEFAULTS)
+
+
 def load(path: Path | None = None, overrides: Sequence[str] = ()) -> Config:
-    """Load `params.yaml` (or the built-in defaults when `path` is None) and apply overrides."""
-    data: dict[str, Any] = Config().model_dump()
+    """Load the defaults, lay `path` (a full or partial params file) over them, then apply overrides.
+
+    The defaults live in one place, the params.yaml shipped with the package
+    (the project root's file); this module holds the types and checks only.
+    """
+    data = defaults()
     source = "defaults"
     if path is not None:
         source = str(path)
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such params file") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(loaded).__name__}")
-        data = loaded
+        data = merge(data, read_yaml(path))
     if overrides:
         data = apply_overrides(data, overrides)
         source += " with overrides " + " ".join(overrides)

@@ -23,8 +23,8 @@ from typing import Any
 
 from hrlrec import results
 from hrlrec.errors import HrlrecError
+from hrlrec.layout import days_from
 from hrlrec.orchestration import local, versioning
-from hrlrec.simulator import days_from
 from hrlrec.workspace import PARAMS, Workspace
 
 DAYS = 8
@@ -45,7 +45,7 @@ def _verdict(found: dict[str, Any] | None) -> str:
 
 def row(ws: Workspace, summary: dict[str, Any]) -> str:
     """One line per day from the day's result files and the Airflow run's state."""
-    ds, metrics = summary["ds"], ws.root / ws.cfg.paths.metrics
+    ds, metrics = summary["ds"], ws.layout
     weekday = dt.date.fromisoformat(ds).strftime("%a")
     validated = results.read(metrics, "validate", ds)
     rows = f"{validated['rows']:,}" if validated else "-"
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             totals.setdefault(task, []).append(secs)
     slowest = sorted(((sum(v) / len(v), t) for t, v in totals.items()), reverse=True)[:6]
     print("mean seconds per task: " + ", ".join(f"{t} {m:.0f}" for m, t in slowest))
-    print(f"on-call report of the last day: {ws.root / ws.cfg.paths.reports / f'ds={days[-1]}' / 'index.html'}")
-    print(f"metrics: {ws.root / ws.cfg.paths.metrics}/days/; Airflow log: {home / 'make-run.log'}")
+    print(f"on-call report of the last day: {ws.layout.report_page(days[-1])}")
+    print(f"metrics: {ws.layout.results_archive}/; Airflow log: {home / 'make-run.log'}")
     tags = subprocess.run(["git", "tag", "--list", "ds-*"], cwd=ws.root, capture_output=True, text=True).stdout
     print(f"versioned days (git tags): {' '.join(tags.split()) or 'none'}; `git checkout <tag> && dvc pull` there")
     said_no = [s["ds"] for s in summaries if s["state"] != "success" and not _broken(s)]

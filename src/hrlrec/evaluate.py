@@ -15,22 +15,21 @@ from typing import Any
 
 import torch
 
-from hrlrec import metrics, registry, results
-from hrlrec.config import AucGateConfig, Config
+from hrlrec import candidates, metrics, registry, results
+from hrlrec.config import AucGateConfig
 from hrlrec.data import batches
 from hrlrec.errors import BadInput
-from hrlrec.simulator import partition
-from hrlrec.train import load_model
 from hrlrec.train.loop import predict
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, at_least, decide
+from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
 def _score(weights: Path, stream: batches.Stream) -> float:
     """AUC on the stream's test lists of the model in `weights`, rebuilt from its own card."""
-    model, model_cfg = load_model(weights, stream)
-    pred = predict(model, stream, stream.lists("test"), model_cfg)
+    loaded = candidates.load_for(weights, stream)
+    pred = predict(loaded.model, stream, stream.lists("test"))
     return metrics.auc(pred.labels, pred.probs)
 
 
@@ -67,18 +66,19 @@ def decide_auc(
     return decide("auc", ds, checks, numbers)
 
 
-def run(cfg: Config, ds: str, root: Path) -> Verdict:
+def run(ws: Workspace, ds: str) -> Verdict:
     """Score candidate, production and LR on day `ds`; write and return the gate's verdict."""
+    cfg, layout = ws.cfg, ws.layout
     g = cfg.gates.auc
-    candidates = partition(root / cfg.paths.models / "candidates", ds)
     for model in ("hrlrec", "lr"):
-        if not (candidates / f"{model}.pt").is_file():
-            raise BadInput(f"{candidates}: no {model} candidate; run `hrlrec train --ds {ds} --model hrlrec,lr` first")
-    stream = batches.load(partition(root / cfg.paths.datasets, ds))
+        if not layout.candidate_weights(ds, model).is_file():
+            where = layout.candidates_day(ds)
+            raise BadInput(f"{where}: no {model} candidate; run `hrlrec train --ds {ds} --model hrlrec,lr` first")
+    stream = candidates.dataset(ws, ds)
     torch.manual_seed(cfg.seed)
-    cand_auc = _score(candidates / "hrlrec.pt", stream)
-    lr_auc = _score(candidates / "lr.pt", stream)
-    prod = registry.production(cfg, root)
+    cand_auc = _score(layout.candidate_weights(ds, "hrlrec"), stream)
+    lr_auc = _score(layout.candidate_weights(ds, "lr"), stream)
+    prod = registry.production(ws)
     prod_auc: float | None = None
     prod_problem = None
     if prod is not None:
@@ -90,7 +90,7 @@ def run(cfg: Config, ds: str, root: Path) -> Verdict:
     if prod is not None:
         verdict.numbers["production_version"] = prod.name
     body = {**verdict.to_json(), "thresholds": g.model_dump()}
-    results.write(root / cfg.paths.metrics, "evaluate", ds, body)
-    results.write_plots(root / cfg.paths.metrics)
+    results.write(layout, "evaluate", ds, body)
+    results.write_plots(layout)
     log.info("AUC gate %s: %s", ds, verdict.reason)
     return verdict

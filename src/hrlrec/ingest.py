@@ -20,25 +20,21 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hrlrec import atomic, contract, simulator
-from hrlrec.config import Config
+from hrlrec import atomic, contract
 from hrlrec.errors import ContractError
-from hrlrec.simulator import SUCCESS, partition
+from hrlrec.layout import RAW_MANIFEST, SUCCESS
+from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536  # rows held in memory at once while streaming
 ROWS_PER_FILE = 1_000_000  # rows per output Parquet file
-MANIFEST = "_manifest.json"
 EXAMPLES = 3  # example rows quoted in an error
-
-Source = Literal["simulator", "parquet"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +49,7 @@ class IngestResult:
     rows_per_channel: dict[str, int]
     ignored_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    backfilled: list[IngestResult] = field(default_factory=list)  # window days ingested first
 
 
 def landing_files(day_dir: Path) -> list[Path]:
@@ -65,19 +62,44 @@ def landing_files(day_dir: Path) -> list[Path]:
     return sorted(files)
 
 
-def run(cfg: Config, ds: str, landing: Path, raw_root: Path, source: Source = "parquet") -> IngestResult:
-    """Check and copy day `ds` from `landing/ds=ds/` to `raw_root/ds=ds/` atomically.
+def run(ws: Workspace, ds: str, backfill: bool = True, landing: Path | None = None) -> IngestResult:
+    """Ingest day `ds` from the landing zone (or the drop zone `landing`) into data/raw.
 
-    With `source="simulator"` a day missing from the landing zone is simulated
-    there first (deterministic, so re-running gives the same day). Raises
-    ContractError, naming file, column and example rows, for any structural
-    problem; in that case nothing under `raw_root` changes.
+    With `backfill` (the default everywhere: CLI, DVC, Airflow) the days of
+    D's training window that data/raw lacks are ingested first, when they have
+    landed; a quarantined day stays in quarantine, and a window day that breaks
+    the contract is logged and skipped (the dataset step will name it). Ingest
+    never simulates: `hrlrec land` does.
+    """
+    done = backfill_window(ws, ds, landing) if backfill else []
+    result = ingest_day(ws, ds, landing)
+    return IngestResult(**{**result.__dict__, "backfilled": done})
+
+
+def backfill_window(ws: Workspace, ds: str, landing: Path | None = None) -> list[IngestResult]:
+    """Ingest each window day of `ds` not yet in data/raw (quarantined days stay out)."""
+    done = []
+    for day in ws.window(ds).days:
+        if (ws.layout.raw_day(day) / SUCCESS).is_file():
+            continue
+        if ws.layout.quarantine_day(day).is_dir():
+            log.warning("backfill: %s is in quarantine; not re-ingested", day)
+            continue
+        try:
+            done.append(ingest_day(ws, day, landing))
+        except ContractError as exc:
+            log.warning("backfill: %s not ingested: %s", day, exc)
+    return done
+
+
+def ingest_day(ws: Workspace, ds: str, landing: Path | None = None) -> IngestResult:
+    """Check and copy day `ds` from `landing/ds=ds/` to `data/raw/ds=ds/` atomically.
+
+    Raises ContractError, naming file, column and example rows, for any
+    structural problem; in that case nothing under data/raw changes.
     """
     t0 = time.perf_counter()
-    src = partition(landing, ds)
-    if source == "simulator" and not (src / SUCCESS).is_file():
-        log.info("simulating %s into %s", ds, landing)
-        simulator.run(cfg, ds, 1, landing)
+    src = ws.layout.landing_day(ds, landing)
     if not src.is_dir():
         raise ContractError(f"{src}: landing partition for {ds} does not exist")
     if not (src / SUCCESS).is_file():
@@ -93,7 +115,7 @@ def run(cfg: Config, ds: str, landing: Path, raw_root: Path, source: Source = "p
     if total == 0:
         raise ContractError(f"{src}: {len(files)} file(s) but no rows; an empty day is not ingested")
 
-    dest = partition(raw_root, ds)
+    dest = ws.layout.raw_day(ds)
     channels: Counter[str] = Counter()
     with atomic.atomic_dir(dest) as tmp:
         writer = _RollingWriter(tmp)
@@ -115,7 +137,7 @@ def run(cfg: Config, ds: str, landing: Path, raw_root: Path, source: Source = "p
             "rows_per_channel": dict(sorted(channels.items())),
             "ignored_columns": ignored,
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (tmp / RAW_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         (tmp / SUCCESS).touch()
     seconds = time.perf_counter() - t0
     log.info("ingested %s: %d rows from %d file(s) in %.1fs", ds, total, len(files), seconds)

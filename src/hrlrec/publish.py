@@ -1,9 +1,12 @@
 """Publish: promote the day's candidate only when every required gate said yes.
 
-Reads the gates' metrics files for the day (`registry.publish_requires`,
-default evaluate, stability and export). Each must exist for this day and say
-PASS; a WARN counts only when the caller approves it. Otherwise production is
-left exactly as it is and the refusal names each condition that failed.
+`admission` is the one decision of what may be published for a day, read from
+the gates' results for that day (`registry.publish_requires`, default
+evaluate, stability and export): each must exist for this day and say PASS; a
+WARN counts only when someone approves it. `run` publishes through it (the CLI,
+DVC and Airflow's publish tasks), Airflow's `decide` branches on it, and
+`record_rejection` records a WARN a person (or the approval timeout) turned
+down. Every outcome is written to metrics/publish.json with one schema.
 """
 
 from __future__ import annotations
@@ -12,15 +15,13 @@ import datetime as dt
 import getpass
 import json
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
 
 from hrlrec import registry, results, stability
-from hrlrec.config import Config
 from hrlrec.errors import Rejected
-from hrlrec.serving import export
-from hrlrec.simulator import partition
 from hrlrec.verdict import FAIL, PASS, WARN
+from hrlrec.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -31,22 +32,30 @@ class PublishResult:
     approved_warnings: list[str]
 
 
-def run(
-    cfg: Config, ds: str, root: Path, approve_warn: bool = False, reason: str = "", approved_by: str | None = None,
-    via: str = "cli",
-) -> PublishResult:  # fmt: skip
-    """Register and promote the candidate of `ds`, or raise Rejected naming what stopped it.
+@dataclass(frozen=True)
+class Admission:
+    """What the gates' results for a day allow: publish, ask a person (warnings), or refuse (problems)."""
 
-    Either way metrics/publish.json (and its archive for the day) records the
-    outcome and, when a WARN was approved, who approved it, when and through what.
-    """
-    problems, warnings, verdicts = [], [], {}
-    for gate in cfg.registry.publish_requires:
-        path = root / cfg.paths.metrics / f"{gate}.json"
-        if not path.is_file():
-            problems.append(f"{gate}: no result ({path} missing; run `hrlrec {gate} --ds {ds}`)")
+    ds: str
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def needs_approval(self) -> bool:
+        return not self.problems and bool(self.warnings)
+
+
+def admission(ws: Workspace, ds: str) -> Admission:
+    """Read each required gate's result for day `ds` (the per-day archive) and sort them."""
+    verdicts: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    problems: list[str] = []
+    for gate in ws.cfg.registry.publish_requires:
+        result = results.read(ws.layout, gate, ds)
+        if result is None:
+            problems.append(f"{gate}: no result for {ds} (run `hrlrec {gate} --ds {ds}`)")
             continue
-        result = json.loads(path.read_text())
         verdicts[gate] = {"verdict": result.get("verdict"), "reason": result.get("reason")}
         if result.get("ds") != ds:
             problems.append(f"{gate}: its result is for {result.get('ds')}, not {ds}")
@@ -56,27 +65,55 @@ def run(
             warnings.append(f"{gate}: {result.get('reason')}")
         elif result.get("verdict") != PASS:
             problems.append(f"{gate}: unknown verdict {result.get('verdict')!r}")
-    if warnings and not approve_warn:
-        problems += [f"{w} (a WARN is published only when approved: --approve-warn)" for w in warnings]
-    current = registry.production(cfg, root)
+    return Admission(ds, verdicts, warnings, problems)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _record(ws: Workspace, ds: str, admitted: Admission, decision: dict[str, Any] | None) -> dict[str, Any]:
+    current = registry.production(ws)
+    return {"ds": ds, "published": False, "version": None, "previous": current.name if current else None,
+            "gates": admitted.verdicts, "decision": decision}  # fmt: skip
+
+
+def run(
+    ws: Workspace, ds: str, approve_warn: bool = False, reason: str = "", approved_by: str | None = None,
+    via: str = "cli",
+) -> PublishResult:  # fmt: skip
+    """Register and promote the candidate of `ds`, or raise Rejected naming what stopped it.
+
+    Either way metrics/publish.json (and its archive for the day) records the
+    outcome and, when a WARN was approved, who approved it, when and through what.
+    """
+    admitted = admission(ws, ds)
+    problems = list(admitted.problems)
+    if admitted.warnings and not approve_warn:
+        problems += [f"{w} (a WARN is published only when approved: --approve-warn)" for w in admitted.warnings]
     decision = None
-    if warnings and approve_warn:
+    if admitted.warnings and approve_warn:
         who = approved_by or os.environ.get("HRLREC_USER") or getpass.getuser()
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        decision = {"approved": True, "by": who, "at": now, "via": via, "comment": reason}
-    record = {"ds": ds, "published": False, "version": None, "previous": current.name if current else None,
-              "gates": verdicts, "decision": decision}  # fmt: skip
+        decision = {"approved": True, "by": who, "at": _now(), "via": via, "comment": reason}
+    record = _record(ws, ds, admitted, decision)
     if problems:
-        words = f"not published; production stays {current.name if current else 'empty'}:\n  " + "\n  ".join(problems)
-        results.write(root / cfg.paths.metrics, "publish", ds, {**record, "reason": words})
+        words = f"not published; production stays {record['previous'] or 'empty'}:\n  " + "\n  ".join(problems)
+        results.write(ws.layout, "publish", ds, {**record, "reason": words})
         raise Rejected(words)
-    candidates = partition(root / cfg.paths.models / "candidates", ds)
-    meta = json.loads((partition(root / cfg.paths.datasets, ds) / "meta.json").read_text())
-    exported = export.folder(cfg, root, ds)
-    version = registry.register(cfg, ds, root, candidates, exported, verdicts, meta.get("fingerprints", {}))
-    why = reason or ("approved warnings" if warnings else "all gates passed")
-    registry.promote(cfg, root, version, reason=why)
-    stability.promote_record(cfg, ds, root)  # next week's stability gate compares with it
+    meta = json.loads(ws.layout.dataset_meta(ds).read_text())
+    version = registry.register(ws, ds, admitted.verdicts, meta.get("fingerprints", {}))
+    why = reason or ("approved warnings" if admitted.warnings else "all gates passed")
+    registry.promote(ws, version, reason=why)
+    stability.promote_record(ws, ds)  # next week's stability gate compares with it
     record.update(published=True, version=version.name, reason=f"published {version.name}: {why}")
-    results.write(root / cfg.paths.metrics, "publish", ds, record)
-    return PublishResult(ds, version.name, current.name if current else None, warnings)
+    results.write(ws.layout, "publish", ds, record)
+    return PublishResult(ds, version.name, record["previous"], admitted.warnings)
+
+
+def record_rejection(ws: Workspace, ds: str, by: str, comment: str, via: str = "airflow-hitl") -> dict[str, Any]:
+    """A person (or the approval timeout) said no to a WARN: production stays, the decision is recorded."""
+    decision = {"approved": False, "by": by, "at": _now(), "via": via, "comment": comment}
+    record = _record(ws, ds, admission(ws, ds), decision)
+    record["reason"] = f"not published: the WARN was rejected by {by}" + (f" ({comment})" if comment else "")
+    results.write(ws.layout, "publish", ds, record)
+    return record

@@ -1,6 +1,7 @@
 """The model registry in the workspace: immutable versions and an atomic production pointer.
 
     models/registry/versions/<version>/   hrlrec.pt, lr.pt, their cards, onnx/, version.json
+                                          (hrlrec.layout names these files)
     models/registry/production.json       {"version": ..., "since": ...}
     models/registry/history.jsonl         every promotion and rollback, who and why
 
@@ -25,16 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hrlrec import atomic
-from hrlrec.config import Config
+from hrlrec import atomic, checkpoints
 from hrlrec.errors import BadInput
-from hrlrec.serving.backends import verify_folder
-from hrlrec.train import checkpoint
-
-VERSION_FILE = "version.json"
-POINTER = "production.json"
-HISTORY = "history.jsonl"
-ONNX_DIR = "onnx"  # the export's folder inside a candidate or version
+from hrlrec.layout import VERSION_FILE, VERSION_ONNX
+from hrlrec.serving.manifest import verify_folder
+from hrlrec.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -51,11 +47,7 @@ class Version:
     @property
     def onnx(self) -> Path:
         """The exported serving graphs (see hrlrec.serving.export)."""
-        return self.folder / ONNX_DIR
-
-
-def root_of(cfg: Config, workspace: Path) -> Path:
-    return workspace / cfg.paths.models / "registry"
+        return self.folder / VERSION_ONNX
 
 
 def _git_revision(path: Path) -> str | None:
@@ -66,31 +58,23 @@ def _git_revision(path: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def register(
-    cfg: Config,
-    ds: str,
-    workspace: Path,
-    candidates: Path,
-    onnx_dir: Path,
-    verdicts: dict[str, Any],
-    data_hashes: dict[str, str],
-) -> Version:
+def register(ws: Workspace, ds: str, verdicts: dict[str, Any], data_hashes: dict[str, str]) -> Version:
     """Copy the candidates of `ds` and their ONNX export into a new immutable version (not yet in production)."""
-    cards = {p.stem: checkpoint.read_card(p) for p in sorted(candidates.glob("*.pt"))}
+    cfg, layout = ws.cfg, ws.layout
+    candidates, onnx_dir = layout.candidates_day(ds), layout.export_day(ds)
+    cards = {p.stem: checkpoints.verify(p) for p in sorted(candidates.glob("*.pt"))}  # refuse damaged files
     if "hrlrec" not in cards:
         raise BadInput(f"{candidates}: no hrlrec candidate to register")
-    for p in candidates.glob("*.pt"):
-        checkpoint.load(p)  # refuse a damaged or tampered candidate before it is registered
     manifest = verify_folder(onnx_dir)  # serving needs the export, untampered
     if manifest["weights_sha256"] != cards["hrlrec"]["sha256"]:
         raise BadInput(f"{onnx_dir}: exported from other weights than {candidates / 'hrlrec.pt'}; run `hrlrec export`")
     name = f"{ds}-{cards['hrlrec']['sha256'][:8]}"
-    folder = root_of(cfg, workspace) / "versions" / name
+    folder = layout.version_dir(name)
     meta = {
         "version": name,
         "ds": ds,
         "registered_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_revision": _git_revision(workspace),
+        "git_revision": _git_revision(ws.root),
         "params_hash": hashlib.sha256(cfg.model_dump_json().encode()).hexdigest(),
         "params": cfg.model_dump(mode="json"),  # what "params changed since" is measured against
         "data_hashes": data_hashes,
@@ -104,93 +88,94 @@ def register(
         for f in candidates.iterdir():
             if f.suffix in (".pt", ".json", ".onnx") and not f.name.startswith("."):
                 shutil.copy2(f, tmp / f.name)
-        shutil.copytree(onnx_dir, tmp / ONNX_DIR)
+        shutil.copytree(onnx_dir, tmp / VERSION_ONNX)
         (tmp / VERSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return Version(name, folder, meta)
 
 
-def get(cfg: Config, workspace: Path, name: str) -> Version:
-    folder = root_of(cfg, workspace) / "versions" / name
+def get(ws: Workspace, name: str) -> Version:
+    folder = ws.layout.version_dir(name)
     if not (folder / VERSION_FILE).is_file():
-        known = ", ".join(v.name for v in versions(cfg, workspace)) or "none"
+        known = ", ".join(v.name for v in versions(ws)) or "none"
         raise BadInput(f"no registered version {name!r} (known: {known})")
     return Version(name, folder, json.loads((folder / VERSION_FILE).read_text()))
 
 
-def versions(cfg: Config, workspace: Path) -> list[Version]:
+def versions(ws: Workspace) -> list[Version]:
     """Registered versions, oldest first."""
-    base = root_of(cfg, workspace) / "versions"
+    base = ws.layout.registry_versions
     if not base.is_dir():
         return []
-    found = [get(cfg, workspace, p.name) for p in base.iterdir() if (p / VERSION_FILE).is_file()]
+    found = [get(ws, p.name) for p in base.iterdir() if (p / VERSION_FILE).is_file()]
     return sorted(found, key=lambda v: (v.meta["registered_at"], v.name))
 
 
-def production(cfg: Config, workspace: Path) -> Version | None:
+def production(ws: Workspace) -> Version | None:
     """The version in production, or None before the first promotion."""
-    pointer = root_of(cfg, workspace) / POINTER
+    pointer = ws.layout.production_pointer
     if not pointer.is_file():
         return None
-    return get(cfg, workspace, json.loads(pointer.read_text())["version"])
+    return get(ws, json.loads(pointer.read_text())["version"])
 
 
 def verify(version: Version) -> None:
     """Refuse a version whose files no longer match their recorded hashes."""
     for model in version.meta["model_hashes"]:
-        checkpoint.load(version.weights(model))
+        checkpoints.verify(version.weights(model))
     verify_folder(version.onnx)
 
 
-def _history(cfg: Config, workspace: Path) -> list[dict[str, Any]]:
-    path = root_of(cfg, workspace) / HISTORY
+def _history(ws: Workspace) -> list[dict[str, Any]]:
+    path = ws.layout.registry_history
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def promote(cfg: Config, workspace: Path, version: Version, action: str = "promote", reason: str = "") -> None:
+def promote(ws: Workspace, version: Version, action: str = "promote", reason: str = "") -> None:
     """Point production at `version` atomically and record who did it and why."""
     verify(version)
-    base = root_of(cfg, workspace)
-    previous = production(cfg, workspace)
+    layout = ws.layout
+    previous = production(ws)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     who = os.environ.get("HRLREC_USER") or getpass.getuser()
-    atomic.write_text(base / POINTER, json.dumps({"version": version.name, "since": now, "by": who}, indent=2) + "\n")
+    pointer = {"version": version.name, "since": now, "by": who}
+    atomic.write_text(layout.production_pointer, json.dumps(pointer, indent=2) + "\n")
     event = {
         "at": now, "action": action, "version": version.name,
         "previous": previous.name if previous else None, "by": who, "reason": reason,
     }  # fmt: skip
-    with open(base / HISTORY, "a", encoding="utf-8") as fh:
+    with open(layout.registry_history, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(event) + "\n")
-    _prune(cfg, workspace)
+    _prune(ws)
 
 
-def rollback(cfg: Config, workspace: Path, to: str | None = None, reason: str = "") -> Version:
+def rollback(ws: Workspace, to: str | None = None, reason: str = "") -> Version:
     """Put the previous production version (or `to`) back into production."""
-    current = production(cfg, workspace)
+    current = production(ws)
     if to is None:
         if current is None:
             raise BadInput("nothing in production; nothing to roll back")
-        earlier = [e["previous"] for e in reversed(_history(cfg, workspace)) if e["version"] == current.name]
+        earlier = [e["previous"] for e in reversed(_history(ws)) if e["version"] == current.name]
         if not earlier or earlier[0] is None:
             raise BadInput(f"{current.name} has no earlier production version to roll back to; name one with --to")
         to = earlier[0]
-    target = get(cfg, workspace, to)
+    target = get(ws, to)
     if current is not None and target.name == current.name:
         raise BadInput(f"{to} is already in production")
-    promote(cfg, workspace, target, action="rollback", reason=reason)
+    promote(ws, target, action="rollback", reason=reason)
     return target
 
 
-def _prune(cfg: Config, workspace: Path) -> None:
+def _prune(ws: Workspace) -> None:
     """Keep the newest `registry.keep` versions, plus production and what it replaced."""
     keep = set()
-    current = production(cfg, workspace)
+    current = production(ws)
     if current is not None:
         keep.add(current.name)
-        keep.update(e["previous"] for e in _history(cfg, workspace) if e["version"] == current.name and e["previous"])
-    all_versions = versions(cfg, workspace)
-    keep.update(v.name for v in all_versions[-cfg.registry.keep :])
+        keep.update(e["previous"] for e in _history(ws) if e["version"] == current.name and e["previous"])
+    all_versions = versions(ws)
+    keep.update(v.name for v in all_versions[-ws.cfg.registry.keep :])
     for v in all_versions:
         if v.name not in keep:
             shutil.rmtree(v.folder, ignore_errors=True)

@@ -18,18 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hrlrec import atomic, results
-from hrlrec.config import Config, StabilityGateConfig
+from hrlrec.candidates import load_candidate
+from hrlrec.config import StabilityGateConfig
 from hrlrec.errors import BadInput
-from hrlrec.ranker import Ranker, day_requests, rank_lists
+from hrlrec.layout import week_before
 from hrlrec.serving.backends import TorchBackend
-from hrlrec.train import checkpoint, load_candidate
+from hrlrec.serving.ranker import Ranker, day_requests, rank_lists
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
+from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -87,38 +88,35 @@ def compare(ds: str, record: dict[str, Any], baseline: dict[str, Any] | None, g:
     return decide("stability", ds, checks, numbers)
 
 
-def record_path(cfg: Config, root: Path, kind: str, ds: str) -> Path:
-    return root / cfg.paths.stability / kind / f"ds={ds}.json"
-
-
-def build_record(cfg: Config, ds: str, root: Path) -> dict[str, Any]:
+def build_record(ws: Workspace, ds: str) -> dict[str, Any]:
     """Rank a seeded sample of the day's requests with the candidate; return its proportions."""
+    cfg = ws.cfg
     g = cfg.gates.stability
-    candidate = load_candidate(cfg, ds, root)
-    weights, stream, model_cfg = candidate.weights, candidate.stream, candidate.config
-    ranker = Ranker(TorchBackend(candidate.model), stream.cat_columns, cfg.list_len)
+    candidate = load_candidate(ws, ds)
+    stream, spec = candidate.stream, candidate.spec
+    ranker = Ranker(TorchBackend(candidate.model), stream.cat_columns, spec.list_len)
     sample, pool = day_requests(stream, cfg.seed, g.max_requests, g.pool_per_channel)
-    ranking = rank_lists(ranker, stream, sample, pool, model_cfg.active.history_len)
+    ranking = rank_lists(ranker, stream, sample, pool, spec.history_len)
     hour = stream.cat[stream.offset[sample], stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1
-    ch, hr = ranking.channels.ravel(), np.repeat(hour[:, None], cfg.list_len, axis=1).ravel()
-    props = proportions(ch, hr, len(cfg.channels), g.hour_bucket)
+    ch, hr = ranking.channels.ravel(), np.repeat(hour[:, None], spec.list_len, axis=1).ravel()
+    props = proportions(ch, hr, len(spec.channels), g.hour_bucket)
     return {
         "ds": ds,
         "weekday": dt.date.fromisoformat(ds).strftime("%A"),
-        "channels": list(cfg.channels),
+        "channels": list(spec.channels),
         "hour_bucket": g.hour_bucket,
         "requests": len(sample),
         "proportions": props.tolist(),
-        "model_sha256": checkpoint.read_card(weights)["sha256"],
+        "model_sha256": candidate.sha256,
     }
 
 
-def run(cfg: Config, ds: str, root: Path) -> Verdict:
+def run(ws: Workspace, ds: str) -> Verdict:
     """Record the candidate's proportions for `ds`, compare with production's a week back, write the verdict."""
-    record = build_record(cfg, ds, root)
-    atomic.write_text(record_path(cfg, root, "candidate", ds), json.dumps(record, indent=2) + "\n")
-    week_ago = (dt.date.fromisoformat(ds) - dt.timedelta(days=7)).isoformat()
-    baseline_file = record_path(cfg, root, "production", week_ago)
+    cfg, layout = ws.cfg, ws.layout
+    record = build_record(ws, ds)
+    atomic.write_text(layout.stability_record("candidate", ds), json.dumps(record, indent=2) + "\n")
+    baseline_file = layout.stability_record("production", week_before(ds))
     baseline = json.loads(baseline_file.read_text()) if baseline_file.is_file() else None
     if baseline is not None and (
         baseline["channels"] != record["channels"] or baseline["hour_bucket"] != record["hour_bucket"]
@@ -126,14 +124,14 @@ def run(cfg: Config, ds: str, root: Path) -> Verdict:
         raise BadInput(f"{baseline_file}: recorded for other channels or hour buckets; cannot compare")
     verdict = compare(ds, record, baseline, cfg.gates.stability)
     body = {**verdict.to_json(), "thresholds": cfg.gates.stability.model_dump()}
-    results.write(root / cfg.paths.metrics, "stability", ds, body)
-    results.write_plots(root / cfg.paths.metrics)
+    results.write(layout, "stability", ds, body)
+    results.write_plots(layout)
     log.info("stability gate %s: %s", ds, verdict.reason)
     return verdict
 
 
-def promote_record(cfg: Config, ds: str, root: Path) -> None:
+def promote_record(ws: Workspace, ds: str) -> None:
     """The published candidate's record becomes production's record for `ds`."""
-    source = record_path(cfg, root, "candidate", ds)
+    source = ws.layout.stability_record("candidate", ds)
     if source.is_file():
-        atomic.write_text(record_path(cfg, root, "production", ds), source.read_text())
+        atomic.write_text(ws.layout.stability_record("production", ds), source.read_text())

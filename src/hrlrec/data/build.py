@@ -33,16 +33,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hrlrec import atomic, validation
+from hrlrec import atomic
 from hrlrec.config import Config
-from hrlrec.errors import BadInput, HrlrecError
-from hrlrec.simulator import partition
+from hrlrec.errors import BadInput
+from hrlrec.layout import DATASET_LISTS as LISTS
+from hrlrec.layout import DATASET_META as META
+from hrlrec.layout import DATASET_STREAM as STREAM
+from hrlrec.layout import Window
 
 log = logging.getLogger(__name__)
 
-STREAM = "stream.parquet"
-LISTS = "lists.parquet"
-META = "meta.json"
 SPLITS = {"history": 0, "train": 1, "val": 2, "test": 3}
 
 READ_COLUMNS = [
@@ -102,26 +102,18 @@ def _channel_codes(array: pa.ChunkedArray, channels: list[str]) -> np.ndarray:
     return np.array([code.get(v, 0) for v in values] + [0], dtype=np.int64)[idx]
 
 
-def _window(cfg: Config, ds: str) -> tuple[list[str], list[str]]:
-    day = dt.date.fromisoformat(ds)
-    n, back = cfg.active.train_days, cfg.dataset.lookback_days
-    train = [(day - dt.timedelta(days=k)).isoformat() for k in range(n, 0, -1)]
-    lookback = [(day - dt.timedelta(days=k)).isoformat() for k in range(n + back, n, -1)]
-    return lookback, train
+def build(
+    cfg: Config, ds: str, window: Window, usable: dict[str, Path], skipped: dict[str, str],
+    fingerprints: dict[str, str], out: Path,
+) -> DatasetResult:  # fmt: skip
+    """Build the stream and lists for test day `ds` from the day folders in `usable`; write them to `out`.
 
-
-def run(cfg: Config, ds: str, root: Path) -> DatasetResult:
-    """Build the stream and lists for test day `ds` from validated days only."""
+    `usable` holds the test day and the window days that may be read (the
+    caller decides which: validated days only); `skipped` says why the others
+    were left out; `fingerprints` identify the data read, for lineage.
+    """
     t0 = time.perf_counter()
-    lookback, train = _window(cfg, ds)
-    test_dir = validation.require_validated(cfg, ds, root)  # the held-out day must be clean too
-    usable: dict[str, Path] = {}
-    skipped: dict[str, str] = {}
-    for day in [*lookback, *train]:
-        try:
-            usable[day] = validation.require_validated(cfg, day, root)
-        except HrlrecError as exc:
-            skipped[day] = str(exc).split(";")[0]
+    lookback, train = window.lookback, window.train
     train_used = [d for d in train if d in usable]
     if not train_used:
         reasons = "; ".join(f"{d}: {r}" for d, r in skipped.items() if d in train)
@@ -133,7 +125,7 @@ def run(cfg: Config, ds: str, root: Path) -> DatasetResult:
     split_of_day = {d: SPLITS["history"] for d in lookback} | {d: SPLITS["train"] for d in train} | {ds: SPLITS["test"]}
     tables = []
     for day in days:
-        t = pq.read_table(usable.get(day, test_dir), columns=READ_COLUMNS)
+        t = pq.read_table(usable[day], columns=READ_COLUMNS)
         tables.append(t.append_column("day", pa.array(np.full(t.num_rows, _day_number(day), np.int32))))
     raw = pa.concat_tables(tables)
     del tables
@@ -153,9 +145,8 @@ def run(cfg: Config, ds: str, root: Path) -> DatasetResult:
         "rows": stream.num_rows,
         "lists": counts,
         "vocab": vocab_sizes(cfg),
-        "fingerprints": {d: validation.fingerprint(usable.get(d, test_dir)) for d in days},
+        "fingerprints": {d: fingerprints[d] for d in days},
     }
-    out = partition(root / cfg.paths.datasets, ds)
     with atomic.atomic_dir(out) as tmp:
         pq.write_table(stream, tmp / STREAM, compression="zstd")
         pq.write_table(pa.table(lists), tmp / LISTS, compression="zstd")

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hrlrec.config import Config
 from hrlrec.data.batches import FEEDBACK_CODES, ListBatch
 from hrlrec.models.channel_selector import ChannelSelector
 from hrlrec.models.encoder import StateEncoder
 from hrlrec.models.item_recommender import ItemRecommender
 from hrlrec.models.layers import CONTEXT_FIELDS, PROFILE_FIELDS, FieldEmbedding
+from hrlrec.models.spec import Features, ModelSpec
 
 # Fields of one behaviour (paper 3.2): profile, context, current channel (LRA) or item (HRA),
 # feedback (clicked / not / unknown inside the list being built), cumulative channel features.
@@ -72,23 +72,25 @@ class ItemTower(nn.Module):
 class HRLRec(nn.Module):
     """The integrated recommender: LRA picks channels, HRA picks items inside them."""
 
-    def __init__(self, cfg: Config, vocab: dict[str, int], cat_columns: list[str], dense_dim: int) -> None:
+    def __init__(self, spec: ModelSpec, features: Features) -> None:
         super().__init__()
-        p, m = cfg.active, cfg.model
-        self.list_len = cfg.list_len
+        m = spec.model
+        self.spec, self.features = spec, features
+        self.list_len = spec.list_len
         self.noise = m.action_noise
         extra = {"feedback": FEEDBACK_CODES}
+        vocab, cat_columns, dense_dim = features.vocab, features.cat_columns, features.dense_dim
 
         def encoder(fields: list[str]) -> StateEncoder:
-            emb = FieldEmbedding(vocab, cat_columns, fields, dense_dim, p.field_dim, extra=extra)
-            return StateEncoder(emb, p.attention_heads, p.field_dim, p.state_dim, m.use_attention, m.use_gru)
+            emb = FieldEmbedding(vocab, cat_columns, fields, dense_dim, spec.field_dim, extra=extra)
+            return StateEncoder(emb, spec.attention_heads, spec.field_dim, spec.state_dim, m.use_attention, m.use_gru)
 
         self.low_encoder = encoder(LRA_FIELDS)
         self.high_encoder = encoder(HRA_FIELDS)
-        self.items = ItemTower(vocab, cat_columns, dense_dim, p.field_dim, p.item_dim)
-        self.lra = ChannelSelector(p.state_dim, p.item_dim)
-        self.hra = ItemRecommender(p.state_dim, p.item_dim)
-        self.click = nn.Linear(5 * p.item_dim, 1)  # eq. (16), with products (see module doc)
+        self.items = ItemTower(vocab, cat_columns, dense_dim, spec.field_dim, spec.item_dim)
+        self.lra = ChannelSelector(spec.state_dim, spec.item_dim)
+        self.hra = ItemRecommender(spec.state_dim, spec.item_dim)
+        self.click = nn.Linear(5 * spec.item_dim, 1)  # eq. (16), with products (see module doc)
         self.channel_col = cat_columns.index("channel")
 
     def states(self, batch: ListBatch) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,8 +24,6 @@ from airflow.sdk import BaseNotifier
 
 log = logging.getLogger(__name__)
 
-LOG_FILE = "notifications.jsonl"
-
 
 def message(workspace: str, ds: str, task_id: str, run_id: str, error: str) -> dict[str, Any]:
     """The notification's content (pure apart from reading the day's result files)."""
@@ -34,7 +32,7 @@ def message(workspace: str, ds: str, task_id: str, run_id: str, error: str) -> d
 
     ws = Workspace.open(Path(workspace))
     verdict = tasks.verdict_line(workspace, ds, task_id)
-    report = ws.root / ws.cfg.paths.reports / f"ds={ds}" / "index.html"
+    report = ws.layout.report_page(ds)
     return {
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "dag_id": "hrlrec_daily",
@@ -55,7 +53,7 @@ def deliver(workspace: str, note: dict[str, Any]) -> None:
     ws = Workspace.open(Path(workspace))
     af = ws.cfg.airflow
     log.error("%s", note["text"])
-    path = ws.root / ws.cfg.paths.reports / LOG_FILE
+    path = ws.layout.notifications
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({**note, "channel": af.notifier}) + "\n")

@@ -87,7 +87,7 @@ def set_day(params: Path, ds: str) -> None:
     params.write_text(new)
 
 
-def commit_day(root: Path, ds: str, version: str | None, reports: str = "reports") -> dict[str, Any]:
+def commit_day(root: Path, ds: str, version: str | None, report_dir: Path | None = None) -> dict[str, Any]:
     """Record, push, commit and tag the state of the workspace after day `ds` was published."""
     root = root.resolve()
     if not is_versioned(root):
@@ -96,9 +96,8 @@ def commit_day(root: Path, ds: str, version: str | None, reports: str = "reports
     _dvc(root, "commit", "--force", "--quiet")
     _dvc(root, "push", "--quiet")
     paths = ["dvc.lock", "params.yaml", "metrics"]
-    day_report = root / reports / f"ds={ds}"
-    if day_report.is_dir():
-        paths.append(str(day_report.relative_to(root)))
+    if report_dir is not None and report_dir.is_dir():
+        paths.append(str(report_dir.resolve().relative_to(root)))
     gitignores = [str(p.relative_to(root)) for p in root.rglob(".gitignore") if ".git" not in p.parts]
     # --force: the project's .gitignore keeps metrics and reports out of the developer's checkout;
     # in a versioned workspace they are exactly what the day's commit is for.

@@ -18,7 +18,6 @@ from hrlrec.report import charts
 from hrlrec.report.commands import RELEASE_REASON
 from hrlrec.report.inputs import VOLUME_DAYS, Inputs
 from hrlrec.report.page import Html, badge, code, command, el, image, missing, pct, section, table
-from hrlrec.simulator import partition
 
 EXAMPLES_SHOWN = 3
 
@@ -61,7 +60,7 @@ def _where(inputs: Inputs, result: dict[str, Any]) -> Html:
     state = result.get("state")
     ds = inputs.ds
     if state == "quarantined":
-        where = inputs.rel(partition(inputs.root / inputs.cfg.paths.quarantine, ds))
+        where = inputs.rel(inputs.layout.quarantine_day(ds))
         return el("p", el("strong", "Quarantined: "), f"the day was moved to {where}; no later step reads it until "
                   "it is released on purpose or re-ingested.")  # fmt: skip
     release = result.get("release") or {}
@@ -69,12 +68,12 @@ def _where(inputs: Inputs, result: dict[str, Any]) -> Html:
         failed = ", ".join(release.get("failed_checks", [])) or "none recorded"
         words = f"by {release.get('by', '?')} at {release.get('at', '?')}: “{release.get('reason', '')}”. "
         return el("p", el("strong", "Released from quarantine "), words, f"Checks that had failed: {failed}.")
-    raw = inputs.rel(partition(inputs.root / inputs.cfg.paths.raw, ds))
+    raw = inputs.rel(inputs.layout.raw_day(ds))
     return el("p", el("strong", "Passed: "), f"the day is in {raw}.")
 
 
 def _data_docs(inputs: Inputs, result: dict[str, Any], report_dir: Path) -> Html:
-    recorded = result.get("data_docs") or f"{inputs.cfg.paths.data_docs}/ds={inputs.ds}/index.html"
+    recorded = result.get("data_docs") or inputs.rel(inputs.layout.data_docs_page(inputs.ds))
     target = inputs.root / recorded
     if not target.is_file():
         return missing(f"the day's Data Docs ({recorded}).", inputs.cli("validate"))

@@ -13,7 +13,6 @@ release from quarantine rewrites it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shlex
 import subprocess
@@ -23,11 +22,13 @@ from typing import Any
 
 import yaml
 
+from hrlrec import checkpoints
 from hrlrec.config import Config
-from hrlrec.simulator import partition
+from hrlrec.layout import SUCCESS, VERSION_FILE, Layout, days_before, week_before
+from hrlrec.pipeline import GATES as RELEASE_GATES
+from hrlrec.workspace import Workspace
 
-GATES = ("validate", "evaluate", "stability", "export")
-ARCHIVE = "days"  # metrics/days/ds=D/: one copy of each metrics file per day
+GATES = ("validate", *RELEASE_GATES)
 HISTORY_DAYS = 30  # days of AUC history on the page
 VOLUME_DAYS = 7  # trailing days the day's volumes are compared with (validation's window by default)
 
@@ -41,6 +42,7 @@ class Inputs:
     ds: str
     root: Path
     cfg: Config
+    layout: Layout
     gates: dict[str, JsonDict | None]  # validate, evaluate, stability, export
     train: JsonDict | None
     publish: JsonDict | None
@@ -71,22 +73,18 @@ class Inputs:
 
     def ingested(self) -> bool:
         """Whether ingestion completed the day (it may since have moved to quarantine)."""
-        days = (partition(self.root / base, self.ds) for base in (self.cfg.paths.raw, self.cfg.paths.quarantine))
-        return any((d / "_SUCCESS").is_file() for d in days)
+        days = (self.layout.raw_day(self.ds), self.layout.quarantine_day(self.ds))
+        return any((d / SUCCESS).is_file() for d in days)
 
     def gate_path(self, gate: str, ds: str | None = None) -> Path:
-        return archive_dir(self.cfg, self.root, ds or self.ds) / f"{gate}.json"
-
-
-def archive_dir(cfg: Config, root: Path, ds: str) -> Path:
-    return partition(root / cfg.paths.metrics / ARCHIVE, ds)
+        return self.layout.result_day(gate, ds or self.ds)
 
 
 class _Reader:
     """JSON and YAML reads that collect problems instead of raising."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
         self.problems: list[str] = []
 
     def json(self, path: Path) -> JsonDict | None:
@@ -102,12 +100,12 @@ class _Reader:
             return None
         return data
 
-    def gate(self, cfg: Config, gate: str, ds: str) -> JsonDict | None:
+    def gate(self, gate: str, ds: str) -> JsonDict | None:
         """Day `ds`'s result of `gate`: the archive, else the latest result when it is for `ds`."""
-        archived = self.json(archive_dir(cfg, self.root, ds) / f"{gate}.json")
+        archived = self.json(self.layout.result_day(gate, ds))
         if archived is not None:
             return archived
-        latest = self.json(self.root / cfg.paths.metrics / f"{gate}.json")
+        latest = self.json(self.layout.result(gate))
         return latest if latest is not None and latest.get("ds") == ds else None
 
     def dvc_outs(self, path: Path) -> list[tuple[str, str, str]] | None:
@@ -127,27 +125,21 @@ class _Reader:
         ]
 
 
-def days_before(ds: str, n: int) -> list[str]:
-    """The `n` days before `ds`, oldest first."""
-    day = dt.date.fromisoformat(ds)
-    return [(day - dt.timedelta(days=k)).isoformat() for k in range(n, 0, -1)]
-
-
-def _volumes(cfg: Config, root: Path, reader: _Reader, ds: str) -> dict[str, int] | None:
+def _volumes(layout: Layout, reader: _Reader, ds: str) -> dict[str, int] | None:
     """Rows per channel of day `ds` as ingestion counted them (raw or quarantined), else validation's."""
-    for base in (cfg.paths.raw, cfg.paths.quarantine):
-        manifest = reader.json(partition(root / base, ds) / "_manifest.json")
+    for path in (layout.raw_manifest(ds), layout.quarantine_manifest(ds)):
+        manifest = reader.json(path)
         if manifest is not None and isinstance(manifest.get("rows_per_channel"), dict):
             return {str(k): int(v) for k, v in manifest["rows_per_channel"].items()}
-    summary = reader.json(partition(root / cfg.paths.validation, ds) / "summary.json")
+    summary = reader.json(layout.validation_summary(ds))
     return {str(k): int(v) for k, v in summary["channel_rows"].items()} if summary else None
 
 
-def _trailing_volumes(cfg: Config, root: Path, reader: _Reader, ds: str) -> dict[str, dict[str, int]]:
+def _trailing_volumes(layout: Layout, reader: _Reader, ds: str) -> dict[str, dict[str, int]]:
     """Rows per channel of the validated (passed or released) days before `ds`: validation's own history."""
     out = {}
     for day in days_before(ds, VOLUME_DAYS):
-        summary = reader.json(partition(root / cfg.paths.validation, day) / "summary.json")
+        summary = reader.json(layout.validation_summary(day))
         if summary is not None:
             out[day] = {str(k): int(v) for k, v in summary.get("channel_rows", {}).items()}
     return out
@@ -177,48 +169,46 @@ def _previous_version(history_file: Path, current: str | None) -> str | None:
     return None
 
 
-def read(cfg: Config, ds: str, root: Path) -> Inputs:
+def read(ws: Workspace, ds: str) -> Inputs:
     """Read every input of the page for day `ds`."""
-    reader = _Reader(root)
-    validation = reader.json(partition(root / cfg.paths.validation, ds) / "result.json")
-    gates = {g: reader.gate(cfg, g, ds) for g in GATES}
+    layout = ws.layout
+    reader = _Reader(layout)
+    validation = reader.json(layout.validation_result(ds))
+    gates = {g: reader.gate(g, ds) for g in GATES}
     gates["validate"] = validation or gates["validate"]
 
-    stability_dir = root / cfg.paths.stability
-    week_ago = (dt.date.fromisoformat(ds) - dt.timedelta(days=7)).isoformat()
-
-    registry = root / cfg.paths.models / "registry"
-    production = reader.json(registry / "production.json")
+    production = reader.json(layout.production_pointer)
     current = production.get("version") if production else None
-    production_meta = reader.json(registry / "versions" / str(current) / "version.json") if current else None
+    production_meta = reader.json(layout.version_dir(str(current)) / VERSION_FILE) if current else None
 
-    card = reader.json(partition(root / cfg.paths.models / "candidates", ds) / "hrlrec.json")
-    record = reader.json(stability_dir / "candidate" / f"ds={ds}.json")
+    card = reader.json(checkpoints.card_path(layout.candidate_weights(ds)))
+    record = reader.json(layout.stability_record("candidate", ds))
     candidate_sha = (card or {}).get("sha256") or (record or {}).get("model_sha256")
 
     history = {}
     for day in [*days_before(ds, HISTORY_DAYS - 1), ds]:
-        result = reader.gate(cfg, "evaluate", day)
+        result = reader.gate("evaluate", day)
         if result is not None:
             history[day] = result
 
     return Inputs(
         ds=ds,
-        root=root,
-        cfg=cfg,
+        root=ws.root,
+        cfg=ws.cfg,
+        layout=layout,
         gates=gates,
-        train=reader.gate(cfg, "train", ds),
-        publish=reader.gate(cfg, "publish", ds),
+        train=reader.gate("train", ds),
+        publish=reader.gate("publish", ds),
         record=record,
-        baseline=reader.json(stability_dir / "production" / f"ds={week_ago}.json"),
+        baseline=reader.json(layout.stability_record("production", week_before(ds))),
         auc_history=history,
-        volumes=_volumes(cfg, root, reader, ds),
-        trailing_volumes=_trailing_volumes(cfg, root, reader, ds),
+        volumes=_volumes(layout, reader, ds),
+        trailing_volumes=_trailing_volumes(layout, reader, ds),
         production=production,
         production_meta=production_meta,
-        previous_version=_previous_version(registry / "history.jsonl", current),
+        previous_version=_previous_version(layout.registry_history, current),
         candidate_sha256=candidate_sha,
-        git_revision=_git_revision(root),
-        dvc_outs=reader.dvc_outs(root / "dvc.lock"),
+        git_revision=_git_revision(ws.root),
+        dvc_outs=reader.dvc_outs(layout.dvc_lock),
         problems=reader.problems,  # every read above is done by now
     )

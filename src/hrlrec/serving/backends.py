@@ -11,7 +11,6 @@ actually got: a requested GPU that falls back to the CPU is a warning.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Protocol
@@ -19,10 +18,10 @@ from typing import Protocol
 import numpy as np
 
 from hrlrec.errors import BadInput
+from hrlrec.serving.manifest import verify_folder
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 
 
@@ -102,24 +101,3 @@ class OrtBackend:
     def run(self, graph: str, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         feed = dict(zip(self.inputs[graph], inputs, strict=True))
         return tuple(self.sessions[graph].run(None, feed))
-
-
-def verify_folder(folder: Path) -> dict:
-    """The export manifest, after checking every graph file against its recorded SHA-256."""
-    from hrlrec.train.checkpoint import sha256
-
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise BadInput(f"{path}: no export manifest; run `hrlrec export` for this model")
-    manifest = json.loads(path.read_text())
-    for graph, digest in manifest["sha256"].items():
-        file = folder / f"{graph}.onnx"
-        if not file.is_file():
-            raise BadInput(f"{file}: ONNX graph missing from the export")
-        actual = sha256(file)
-        if actual != digest:
-            raise BadInput(
-                f"{file}: SHA-256 {actual[:12]}... does not match the export manifest ({digest[:12]}...); "
-                "the file was changed or damaged after export"
-            )
-    return manifest

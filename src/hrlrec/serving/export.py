@@ -34,15 +34,16 @@ import numpy as np
 import onnx
 import torch
 
-from hrlrec import atomic, results
-from hrlrec.config import Config, ExportGateConfig
+from hrlrec import atomic, checkpoints, results
+from hrlrec.candidates import load_candidate
+from hrlrec.config import ExportGateConfig
 from hrlrec.errors import BadInput
-from hrlrec.ranker import TIE, Ranker, Ranking, Requests, day_requests, rank_lists, requests_from_lists
-from hrlrec.serving.backends import CPU, CUDA, MANIFEST, Backend, OrtBackend, TorchBackend
+from hrlrec.layout import EXPORT_MANIFEST
+from hrlrec.serving.backends import CPU, CUDA, Backend, OrtBackend, TorchBackend
 from hrlrec.serving.graphs import graphs
-from hrlrec.simulator import partition
-from hrlrec.train import checkpoint, load_candidate
+from hrlrec.serving.ranker import TIE, Ranker, Ranking, Requests, day_requests, rank_lists, requests_from_lists
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
+from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -206,48 +207,44 @@ def decide_export(ds: str, proofs: dict[str, Any], parity: dict[str, Any], provi
     return decide("export", ds, checks, numbers)
 
 
-def folder(cfg: Config, root: Path, ds: str) -> Path:
-    """Where the export of day `ds`'s candidate lives."""
-    return partition(root / cfg.paths.models / "exports", ds)
-
-
-def run(cfg: Config, ds: str, root: Path) -> Verdict:
+def run(ws: Workspace, ds: str) -> Verdict:
     """Export the candidate of `ds`, prove it, and write the verdict to metrics/export.json."""
+    cfg, layout = ws.cfg, ws.layout
     g = cfg.gates.export
-    candidate = load_candidate(cfg, ds, root)
-    weights, stream, model_cfg = candidate.weights, candidate.stream, candidate.config
+    candidate = load_candidate(ws, ds)
+    stream, spec = candidate.stream, candidate.spec
     model = candidate.model.cpu().eval()
-    m = model_cfg.active.history_len
+    m, K = spec.history_len, spec.list_len
     sample, pool = day_requests(stream, cfg.seed, g.max_requests, cfg.gates.stability.pool_per_channel)
     torch_backend = TorchBackend(model)
     proof_requests = requests_from_lists(stream, sample[: max(g.proof_batch_sizes)], m)
-    with atomic.atomic_dir(folder(cfg, root, ds)) as tmp:
+    with atomic.atomic_dir(layout.export_day(ds)) as tmp:
         example = graph_inputs(torch_backend, proof_requests.take(slice(0, 3)), pool[:7])
         for name, graph in graphs(model).items():
             export_graph(name, graph, example[name], tmp / f"{name}.onnx", g.opset)
         manifest = {
             "ds": ds,
             "graphs": list(SIGNATURES),
-            "sha256": {name: checkpoint.sha256(tmp / f"{name}.onnx") for name in SIGNATURES},
+            "sha256": {name: checkpoints.sha256(tmp / f"{name}.onnx") for name in SIGNATURES},
             "signatures": {n: {"inputs": i, "outputs": o} for n, (i, o) in SIGNATURES.items()},
             "opset": g.opset,
             "exporter": f"torch.onnx (TorchScript) {torch.__version__}",
-            "weights_sha256": checkpoint.read_card(weights)["sha256"],
+            "weights_sha256": candidate.sha256,
             "cat_columns": stream.cat_columns,
-            "list_len": cfg.list_len,
+            "list_len": K,
             "history_len": m,
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (tmp / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         ort_backend = OrtBackend(tmp, device=cfg.serving.device, threads=cfg.serving.intra_op_threads)
         proofs = prove_shapes(torch_backend, ort_backend, proof_requests, pool, g)
-        ranked_torch = rank_lists(Ranker(torch_backend, stream.cat_columns, cfg.list_len), stream, sample, pool, m)
-        ranked_ort = rank_lists(Ranker(ort_backend, stream.cat_columns, cfg.list_len), stream, sample, pool, m)
+        ranked_torch = rank_lists(Ranker(torch_backend, stream.cat_columns, K), stream, sample, pool, m)
+        ranked_ort = rank_lists(Ranker(ort_backend, stream.cat_columns, K), stream, sample, pool, m)
     parity = compare_rankings(ranked_torch, ranked_ort)
     provider = {"requested": cfg.serving.device, "used": ort_backend.provider}
     verdict = decide_export(ds, proofs, parity, provider, g)
     body = {**verdict.to_json(), "thresholds": g.model_dump(), "opset": g.opset,
             "files": {f"{n}.onnx": manifest["sha256"][n] for n in SIGNATURES}}  # fmt: skip
-    results.write(root / cfg.paths.metrics, "export", ds, body)
+    results.write(layout, "export", ds, body)
     log.info("export gate %s: %s (onnxruntime on %s)", ds, verdict.reason, ort_backend.provider)
     if ort_backend.provider == CPU and cfg.serving.device == "auto":
         log.info("no CUDA device for onnxruntime here; the gate ran on %s", CPU)

@@ -11,7 +11,6 @@ evaluation can report the oracle AUC of a day without leaking it to models.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -21,13 +20,11 @@ import pyarrow.parquet as pq
 
 from hrlrec import atomic
 from hrlrec.config import Config
+from hrlrec.layout import SUCCESS, TRUTH, day_dir, days_from
 from hrlrec.simulator.day import simulate_day
 from hrlrec.simulator.world import World
 
 log = logging.getLogger(__name__)
-
-SUCCESS = "_SUCCESS"
-TRUTH_DIR = "_truth"
 
 
 @dataclass(frozen=True)
@@ -50,22 +47,6 @@ class SimulateResult:
         return sum(d.rows for d in self.days)
 
 
-def partition(root: Path, ds: str) -> Path:
-    """The folder of day `ds` under a landing-style root."""
-    return root / f"ds={ds}"
-
-
-def truth_partition(root: Path, ds: str) -> Path:
-    """The ground-truth sidecar folder of day `ds`."""
-    return root / TRUTH_DIR / f"ds={ds}"
-
-
-def days_from(start: str, n: int) -> list[str]:
-    """`n` consecutive days starting at `start`, as YYYY-MM-DD."""
-    first = dt.date.fromisoformat(start)
-    return [(first + dt.timedelta(days=i)).isoformat() for i in range(n)]
-
-
 def run(cfg: Config, start: str, days: int, out: Path) -> SimulateResult:
     """Simulate `days` days from `start` into `out`; each day is written atomically.
 
@@ -78,14 +59,14 @@ def run(cfg: Config, start: str, days: int, out: Path) -> SimulateResult:
     written = []
     for ds in days_from(start, days):
         rows = clicks = 0
-        with atomic.atomic_dir(partition(out, ds)) as day_dir, atomic.atomic_dir(truth_partition(out, ds)) as truth_dir:
+        with atomic.atomic_dir(day_dir(out, ds)) as day_tmp, atomic.atomic_dir(day_dir(out / TRUTH, ds)) as truth_tmp:
             for i, chunk in enumerate(simulate_day(world, ds)):
                 name = f"part-{i:05d}.parquet"
-                pq.write_table(chunk.truth, truth_dir / name)
-                pq.write_table(chunk.impressions, day_dir / name, row_group_size=131_072)
+                pq.write_table(chunk.truth, truth_tmp / name)
+                pq.write_table(chunk.impressions, day_tmp / name, row_group_size=131_072)
                 rows += chunk.impressions.num_rows
                 clicks += int(chunk.impressions.column("clicked").to_numpy().sum())
-            (day_dir / SUCCESS).touch()
+            (day_tmp / SUCCESS).touch()
         log.info("simulated %s: %d impressions, CTR %.3f", ds, rows, clicks / max(rows, 1))
-        written.append(SimulatedDay(ds=ds, rows=rows, clicks=clicks, path=partition(out, ds)))
+        written.append(SimulatedDay(ds=ds, rows=rows, clicks=clicks, path=day_dir(out, ds)))
     return SimulateResult(days=written, seconds=time.perf_counter() - t0)

@@ -11,6 +11,10 @@ recorded in the ground-truth sidecar. Clicks then follow the true click model:
 where relevance adds the channel's base rate, the user's channel preference,
 taste match, item quality and freshness, hour x channel and device x channel
 effects, the pull of channels clicked earlier today, and list fatigue.
+
+That formula lives in `ClickModel` alone: the simulator draws clicks from it
+and `simulator.oracle` scores any other list with it, so the ground truth used
+to evaluate policies can never drift away from the world that made the logs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from hrlrec.simulator.world import _SESSIONS, EPOCH, Catalog, World, _rng
 
 SECONDS_PER_DAY = 86_400
 SECONDS_BETWEEN_POSITIONS = 2  # a user scrolls past one impression every ~2 s
+PULL_CLICK_CAP = 2.0  # clicks per channel in one session that count towards the day's pull
+DWELL_TASTE_WEIGHT = 0.3  # log dwell grows with taste match: liked items are read longer
 
 TRUTH_SCHEMA = pa.schema(
     [
@@ -55,6 +61,96 @@ def _hour_profile(weekend: bool) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class ClickModel:
+    """The true click model of one day, for any request and any list.
+
+    Users' tastes, channel preferences and the shock are fixed for the day, so
+    they are computed once; everything that depends on the request (user,
+    hour, device, the pull of earlier sessions) or on the list is an argument.
+    The order of the floating-point operations is part of the contract: the
+    simulator's output must not change when this class is reused elsewhere.
+    """
+
+    world: World
+    taste: np.ndarray  # (U, D) users' taste vectors today (after drift)
+    chan_pref: np.ndarray  # (U, C) users' channel preferences today (drift and age effect included)
+    shift: np.ndarray  # (C,) today's extra logit per channel (the configured shock)
+
+    @classmethod
+    def for_day(cls, world: World, day: int) -> ClickModel:
+        taste, chan_pref = world.user_state(day)
+        return cls(world=world, taste=taste, chan_pref=chan_pref, shift=world.channel_shift(day))
+
+    def match(self, user: np.ndarray, latent: np.ndarray) -> np.ndarray:
+        """Taste match (S, K) of each request's user (S,) with item vectors (S, K, D); float32 like the vectors."""
+        return np.einsum("sd,skd->sk", self.taste[user], latent)
+
+    def relevance(
+        self,
+        user: np.ndarray,
+        hour: np.ndarray,
+        device: np.ndarray,
+        catalog: Catalog,
+        item: np.ndarray,
+        match: np.ndarray,
+        placed: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Click logit (S, K) of each list before today's pull: everything but the earlier sessions.
+
+        `user`, `hour`, `device` are (S,) indices; `item` (S, K) catalog indices in
+        list order and `match` their taste match. `placed` (S, K) marks real items
+        when a list has empty slots: an empty slot tires no later item (its own
+        value is meaningless and the caller masks it).
+        """
+        sim = self.world.sim
+        chan = catalog.channel[item]  # (S, K)
+        same = chan[:, :, None] == chan[:, None, :]  # (S, K, K)
+        tags = catalog.tags[item]  # (S, K, T)
+        if placed is not None:
+            same = same & placed[:, :, None]
+            tags = tags & placed[:, :, None]
+        same_before = np.triu(same, 1).sum(1)  # (S, K) earlier same channel
+        seen_before = np.cumsum(tags, 1) - tags  # tags shown at earlier positions
+        repeated_tags = (tags & (seen_before > 0)).sum(2)
+        decay = np.array([t.freshness_decay for t in self.world.traits])
+        return (
+            self.world.base_logit[chan]
+            + self.shift[chan]
+            + self.chan_pref[user[:, None], chan]
+            + sim.taste_weight * match
+            + catalog.quality[item]
+            - decay[chan] * catalog.age_days[item]
+            + self.world.hour_channel[hour[:, None], chan]
+            + self.world.device_channel[device[:, None], chan]
+            - sim.channel_fatigue * same_before
+            - sim.tag_fatigue * repeated_tags
+        )
+
+    def examine(self, K: int) -> np.ndarray:
+        """P(a position is looked at), (K,): the position bias."""
+        return 1.0 / (1.0 + np.arange(K)) ** self.world.sim.position_bias
+
+    def p_click(self, relevance: np.ndarray, chan: np.ndarray, pull: np.ndarray) -> np.ndarray:
+        """True P(click) (S, K) from `relevance` (S, K), item channels (S, K) and the user's pull (S, C) so far."""
+        pulled = relevance + self.world.sim.history_weight * np.take_along_axis(pull, chan, 1)
+        return self.examine(chan.shape[1]) * _sigmoid(pulled)
+
+    def next_pull(self, pull: np.ndarray, chan: np.ndarray, clicked: np.ndarray) -> np.ndarray:
+        """The pull (S, C) after a session with items of channels `chan` (S, K) and `clicked` (S, K) bool."""
+        n, K = chan.shape
+        per_channel = np.zeros((n, len(self.world.channels)))
+        np.add.at(per_channel, (np.repeat(np.arange(n), K), chan.ravel()), clicked.ravel())
+        return self.world.sim.history_decay * pull + np.minimum(per_channel, PULL_CLICK_CAP)
+
+    def log_dwell(self, chan: np.ndarray, match: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sd (S, K) of the log dwell time of a clicked item (log-normal dwell)."""
+        traits = self.world.traits
+        medians = np.log([t.dwell_median_s for t in traits])
+        sigmas = np.array([t.dwell_sigma for t in traits])
+        return medians[chan] + DWELL_TASTE_WEIGHT * match, sigmas[chan]
+
+
+@dataclass(frozen=True)
 class DayChunk:
     """Impressions (contract schema) and their ground truth for a group of users."""
 
@@ -66,13 +162,12 @@ def simulate_day(world: World, ds: str) -> Iterator[DayChunk]:
     """Yield the day's impressions user group by user group (bounded memory)."""
     day = (dt.date.fromisoformat(ds) - EPOCH).days
     catalog = world.catalog(day)
-    taste, chan_pref = world.user_state(day)
-    shift = world.channel_shift(day)
+    model = ClickModel.for_day(world, day)
     step = world.sim.users_per_file
     next_session = 0
     for chunk, start in enumerate(range(0, world.n_users, step)):
         users = np.arange(start, min(start + step, world.n_users))
-        out = _simulate_users(world, ds, day, chunk, users, catalog, taste, chan_pref, shift, next_session)
+        out = _simulate_users(world, ds, day, chunk, users, catalog, model, next_session)
         next_session += out.impressions.num_rows // world.cfg.list_len
         yield out
 
@@ -84,9 +179,7 @@ def _simulate_users(
     chunk: int,
     users: np.ndarray,
     catalog: Catalog,
-    taste: np.ndarray,
-    chan_pref: np.ndarray,
-    shift: np.ndarray,
+    model: ClickModel,
     first_session: int,
 ) -> DayChunk:
     cfg, sim = world.cfg, world.sim
@@ -110,12 +203,11 @@ def _simulate_users(
     cand = _retrieve(rng, catalog, S, max(sim.candidates_per_request, K), K)  # (S, Kc), -1 = dup
     valid = cand >= 0
     ci = np.where(valid, cand, 0)
-    u_taste = taste[s_user]  # (S, D)
-    match = np.einsum("sd,skd->sk", u_taste, catalog.latent[ci])  # (S, Kc) taste match
+    match = model.match(s_user, catalog.latent[ci])  # (S, Kc) taste match
     c_chan = catalog.channel[ci]
     estimate = (
         sim.taste_weight * match
-        + chan_pref[s_user[:, None], c_chan]
+        + model.chan_pref[s_user[:, None], c_chan]
         + rng.normal(0.0, sim.logging_noise_sd, match.shape)
     )
     score = (estimate + np.log(catalog.popularity[ci])) / sim.logging_temperature
@@ -133,25 +225,8 @@ def _simulate_users(
     item_match = np.take_along_axis(match, rank, 1)
 
     # -- true click model ----------------------------------------------------------------
-    same_before = np.triu(chan[:, :, None] == chan[:, None, :], 1).sum(1)  # (S, K) earlier same channel
-    tags = catalog.tags[item]  # (S, K, T)
-    seen_before = np.cumsum(tags, 1) - tags  # tags shown at earlier positions
-    repeated_tags = (tags & (seen_before > 0)).sum(2)
-    traits = world.traits
-    decay = np.array([t.freshness_decay for t in traits])
-    relevance = (
-        world.base_logit[chan]
-        + shift[chan]
-        + chan_pref[s_user[:, None], chan]
-        + sim.taste_weight * item_match
-        + catalog.quality[item]
-        - decay[chan] * catalog.age_days[item]
-        + world.hour_channel[hour[:, None], chan]
-        + world.device_channel[device[:, None], chan]
-        - sim.channel_fatigue * same_before
-        - sim.tag_fatigue * repeated_tags
-    )
-    examine = 1.0 / (1.0 + np.arange(K)) ** sim.position_bias  # (K,)
+    relevance = model.relevance(s_user, hour, device, catalog, item, item_match)  # (S, K)
+    examine = model.examine(K)  # (K,)
 
     # Earlier sessions today pull the user towards the channels clicked there, so
     # clicks are drawn session by session in each user's time order.
@@ -164,17 +239,12 @@ def _simulate_users(
     for r in range(int(session_rank.max()) + 1 if S else 0):
         rows = np.flatnonzero(session_rank == r)
         who = local[rows]
-        rel = relevance[rows] + sim.history_weight * np.take_along_axis(pull[who], chan[rows], 1)
-        p_click[rows] = examine * _sigmoid(rel)
-        clicks = draw[rows] < p_click[rows]
-        per_channel = np.zeros((len(rows), len(world.channels)))
-        np.add.at(per_channel, (np.repeat(np.arange(len(rows)), K), chan[rows].ravel()), clicks.ravel())
-        pull[who] = sim.history_decay * pull[who] + np.minimum(per_channel, 2.0)
+        p_click[rows] = model.p_click(relevance[rows], chan[rows], pull[who])
+        pull[who] = model.next_pull(pull[who], chan[rows], draw[rows] < p_click[rows])
     clicked = draw < p_click
 
-    medians = np.log([t.dwell_median_s for t in traits])
-    sigmas = np.array([t.dwell_sigma for t in traits])
-    log_dwell = medians[chan] + 0.3 * item_match + sigmas[chan] * rng.normal(size=(S, K))
+    dwell_mean, dwell_sd = model.log_dwell(chan, item_match)  # (S, K) each
+    log_dwell = dwell_mean + dwell_sd * rng.normal(size=(S, K))
     dwell = np.where(clicked, np.exp(log_dwell), 0.0)
 
     session_id = np.int64(day) * 100_000_000 + first_session + np.arange(S, dtype=np.int64)

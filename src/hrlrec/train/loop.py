@@ -81,21 +81,26 @@ class FitResult:
         return self.impressions / self.seconds if self.seconds else math.nan
 
 
-def predict(model: nn.Module, stream: Stream, lists: np.ndarray, cfg: Config, batch_size: int = 1024) -> Predictions:
-    """Click probabilities of every impression of `lists` (in eval mode, no noise)."""
+def predict(model: nn.Module, stream: Stream, lists: np.ndarray, batch_size: int = 1024) -> Predictions:
+    """Click probabilities of every impression of `lists` (in eval mode, no noise).
+
+    HRL-Rec reads its history length and list length from its own spec, so a
+    model scores a day exactly as it was trained, whatever today's params say.
+    """
     was_training = model.training
     model.eval()
     probs, labels, channels = [], [], []
     ch = stream.column("channel")
     with torch.no_grad():
         if isinstance(model, HRLRec):
-            for b in iterate_lists(stream, lists, batch_size, cfg.active.history_len, cfg.list_len):
+            spec = model.spec
+            for b in iterate_lists(stream, lists, batch_size, spec.history_len, spec.list_len):
                 p = model.score(b)
                 probs.append(p[b.list_mask].float().cpu())
                 labels.append(b.clicked[b.list_mask].cpu())
                 channels.append(b.list_cat[..., ch][b.list_mask].cpu())
         else:
-            for b in iterate_impressions(stream, stream.rows(lists), batch_size * cfg.list_len):
+            for b in iterate_impressions(stream, stream.rows(lists), batch_size * 10):
                 probs.append(torch.sigmoid(model(b.cat, b.dense)).float().cpu())
                 labels.append(b.clicked.cpu())
                 channels.append(b.cat[:, ch].cpu())
@@ -129,7 +134,7 @@ def fit(
 ) -> FitResult:
     """Train `model` on the stream's train lists; keep the weights with the best validation AUC."""
     is_hrlrec = isinstance(model, HRLRec)
-    objective: nn.Module = HRLRecObjective(model, cfg) if is_hrlrec else BCEObjective(model)
+    objective: nn.Module = HRLRecObjective(model) if is_hrlrec else BCEObjective(model)
     objective.to(device)
     trainable = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
@@ -185,7 +190,7 @@ def fit(
                 rate = epoch_imps / (time.perf_counter() - epoch_t0)
                 bar.set_postfix(loss=f"{running:.4f}", imps_per_s=f"{rate:,.0f}")
         impressions += epoch_imps * rank.world
-        val = predict(model, stream, val_lists, cfg)
+        val = predict(model, stream, val_lists)
         val_auc = metrics.auc(val.labels, val.probs)
         history.append({"epoch": epoch, "loss": running, "val_auc": val_auc})
         if rank.main:

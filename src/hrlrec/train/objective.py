@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hrlrec.config import Config
 from hrlrec.data.batches import ImpressionBatch, ListBatch
 from hrlrec.models.agents import cosine_scores
 from hrlrec.models.channel_selector import ChannelSelector
@@ -33,18 +32,19 @@ class HRLRecObjective(nn.Module):
     often than actors) and moves the actor only.
     """
 
-    def __init__(self, model: HRLRec, cfg: Config) -> None:
+    def __init__(self, model: HRLRec) -> None:
         super().__init__()
         self.model = model
-        m = cfg.model
-        self.gamma = cfg.active.gamma
+        spec = model.spec
+        m = spec.model
+        self.gamma = spec.gamma
         self.beta = m.beta
         self.loss_weights = m.loss_weights
         self.dwell_scale = m.dwell_scale_s
         self.use_similarity = m.use_similarity_loss
         self.use_supervised = m.use_supervised_loss
-        self.pool = len(cfg.channels) * 200  # paper 4.3: top 200 candidates per channel
-        weights = [m.default_reward_weights] + [m.weights_for(c) for c in cfg.channels]  # row 0: unknown channel
+        self.pool = len(spec.channels) * 200  # paper 4.3: top 200 candidates per channel
+        weights = [m.default_reward_weights] + [m.weights_for(c) for c in spec.channels]  # row 0: unknown channel
         self.register_buffer("reward_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
         self.register_buffer("reward_bias", torch.tensor(m.reward_bias, dtype=torch.float32), persistent=False)
 

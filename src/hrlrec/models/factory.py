@@ -1,0 +1,64 @@
+"""Build models by name and load trained ones from their checkpoints, with nothing but their cards.
+
+    build("hrlrec", spec, features)   a fresh model
+    load(weights)                     (model, card): the model a checkpoint holds, weights loaded
+
+The card is the whole recipe: its `spec` and `features`. A card that cannot be
+read, weights that do not match it, or an architecture that has changed since
+it was trained are BadInput naming the file (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from hrlrec import checkpoints
+from hrlrec.errors import BadInput
+from hrlrec.models.baselines import REGISTRY, FeatureSpec
+from hrlrec.models.hrlrec import HRLRec
+from hrlrec.models.spec import Features, ModelSpec
+
+MODELS = ["hrlrec", *REGISTRY]
+
+
+def build(name: str, spec: ModelSpec, features: Features) -> nn.Module:
+    """A fresh model by registry name, sized by `spec` and the dataset's `features`."""
+    if name == "hrlrec":
+        return HRLRec(spec, features)
+    if name not in REGISTRY:
+        raise BadInput(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    return REGISTRY[name](FeatureSpec(features.vocab, features.cat_columns, features.dense_dim, spec.field_dim))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A trained model with what its card says about it."""
+
+    model: nn.Module
+    name: str
+    spec: ModelSpec
+    features: Features
+    card: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return str(self.card["sha256"])
+
+
+def load(weights: Path) -> Loaded:
+    """The model in `weights`, rebuilt from its card alone (in eval mode, on the CPU)."""
+    state, card = checkpoints.load(weights)
+    spec = ModelSpec.from_card(card, checkpoints.card_path(weights))
+    features = Features.from_card(card, checkpoints.card_path(weights))
+    name = str(card.get("model"))
+    model = build(name, spec, features)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise BadInput(f"{weights}: weights do not fit the {name} model its card describes ({first})") from None
+    return Loaded(model.eval(), name, spec, features, card)
