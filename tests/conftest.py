@@ -9,6 +9,7 @@ import pytest
 
 from hrlrec import config, simulator
 from hrlrec.config import Config
+from hrlrec.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-11-02"  # a Monday
@@ -43,18 +44,24 @@ def model_config(*overrides: str) -> Config:
     return tiny_config(*SMALL_MODEL, *overrides)
 
 
+def workspace(root: Path, cfg: Config | None = None) -> Workspace:
+    """The workspace at `root` with `cfg` (default: the model-sized world of `model_config`)."""
+    return Workspace(Path(root), cfg if cfg is not None else model_config())
+
+
 @pytest.fixture(scope="session")
 def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with 3 ingested and validated days and the dataset of the last one (read-only)."""
-    from hrlrec import ingest, validation
-    from hrlrec.data import build
+    from hrlrec import dataset, ingest, validation
+    from hrlrec.simulator import land
 
     root = tmp_path_factory.mktemp("model-ws")
-    cfg = model_config()
+    ws = Workspace(root, model_config())
     for ds in TRAIN_DAYS:
-        ingest.run(cfg, ds, root / "landing", root / "data" / "raw", source="simulator")
-        validation.run(cfg, ds, root)
-    build.run(cfg, TRAIN_DAYS[-1], root)
+        land.run(ws, ds, backfill=False)
+        ingest.run(ws, ds, backfill=False)
+        validation.run(ws, ds, backfill=False)
+    dataset.run(ws, TRAIN_DAYS[-1])
     return root
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hrlrec.layout import SUCCESS
+from hrlrec.workspace import Workspace
 from tests.conftest import DAY, ROOT
 
 HRLREC = Path(sys.executable).with_name("hrlrec")
@@ -30,7 +32,7 @@ def _workspace(tmp_path: Path) -> Path:
 def test_help_lists_every_step_with_a_line() -> None:
     out = hrlrec("--help", cwd=ROOT)
     assert out.returncode == 0
-    for step in ("simulate", "ingest", "validate"):
+    for step in ("simulate", "land", "ingest", "validate"):
         assert step in out.stdout
     assert "Exit codes" in out.stdout
 
@@ -40,27 +42,32 @@ def test_simulate_then_ingest_under_the_workspace(tmp_path: Path) -> None:
     small = "-S", "profiles.small.simulator_users=300"
     sim = hrlrec("--workspace", str(ws), *small, "simulate", "--start", DAY, "--days", "2", cwd=tmp_path)
     assert sim.returncode == 0, sim.stderr
-    assert (ws / "landing" / f"ds={DAY}" / "_SUCCESS").is_file()
-    ing = hrlrec("ingest", "--ds", DAY, "--workspace", str(ws), cwd=tmp_path)  # options after the step work too
+    layout = Workspace.open(ws).layout
+    assert (layout.landing_day(DAY) / SUCCESS).is_file()
+    # options after the step work too
+    ing = hrlrec("ingest", "--ds", DAY, "--no-backfill", "--workspace", str(ws), cwd=tmp_path)
     assert ing.returncode == 0, ing.stderr
     assert f"ingested {DAY}" in ing.stdout
-    assert pq.read_table(ws / "data" / "raw" / f"ds={DAY}").num_rows > 0
+    assert pq.read_table(layout.raw_day(DAY)).num_rows > 0
 
 
 def test_default_workspace_is_the_current_directory(tmp_path: Path) -> None:
     ws = _workspace(tmp_path)
-    out = hrlrec("-S", "profiles.small.simulator_users=200", "ingest", "--ds", DAY, "--source", "simulator", cwd=ws)
+    small = ("-S", "profiles.small.simulator_users=200")
+    land = hrlrec(*small, "land", "--ds", DAY, "--no-backfill", cwd=ws)
+    assert land.returncode == 0, land.stderr
+    out = hrlrec(*small, "ingest", "--ds", DAY, "--no-backfill", cwd=ws)
     assert out.returncode == 0, out.stderr
-    assert (ws / "data" / "raw" / f"ds={DAY}" / "_SUCCESS").is_file()
+    assert (Workspace.open(ws).layout.raw_day(DAY) / SUCCESS).is_file()
 
 
 def test_contract_breach_exits_2_with_a_message_not_a_traceback(tmp_path: Path) -> None:
     ws = _workspace(tmp_path)
-    day = ws / "landing" / f"ds={DAY}"
+    day = Workspace.open(ws).layout.landing_day(DAY)
     day.mkdir(parents=True)
     (day / "part-0.parquet").write_bytes(b"garbage")
-    (day / "_SUCCESS").touch()
-    out = hrlrec("ingest", "--ds", DAY, cwd=ws)
+    (day / SUCCESS).touch()
+    out = hrlrec("ingest", "--ds", DAY, "--no-backfill", cwd=ws)
     assert out.returncode == 2
     assert "not a readable Parquet file" in out.stderr and "Traceback" not in out.stderr
     assert not (ws / "data").exists()
@@ -80,28 +87,30 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
 
 def test_validate_exit_codes_and_release(tmp_path: Path) -> None:
     ws = _workspace(tmp_path)
+    layout = Workspace.open(ws).layout
     small = ("-S", "profiles.small.simulator_users=300")
-    assert hrlrec(*small, "ingest", "--ds", DAY, "--source", "simulator", cwd=ws).returncode == 0
-    ok = hrlrec(*small, "validate", "--ds", DAY, cwd=ws)
+    assert hrlrec(*small, "land", "--ds", DAY, "--no-backfill", cwd=ws).returncode == 0
+    assert hrlrec(*small, "ingest", "--ds", DAY, "--no-backfill", cwd=ws).returncode == 0
+    ok = hrlrec(*small, "validate", "--ds", DAY, "--no-backfill", cwd=ws)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("PASS") and "SKIPPED volume" in ok.stdout and "data docs:" in ok.stdout
 
     # A day with a dwell time but no click: a clean "no" (exit 1), quarantined, with the way out printed.
-    raw = ws / "data" / "raw" / f"ds={DAY}" / "part-00000.parquet"
+    raw = layout.raw_day(DAY) / "part-00000.parquet"
     table = pq.read_table(raw)
     dwell = [5.0] * table.num_rows
     table = table.set_column(
         table.schema.get_field_index("dwell_time_s"), "dwell_time_s", pa.array(dwell, pa.float32())
     )
     pq.write_table(table, raw)
-    bad = hrlrec(*small, "validate", "--ds", DAY, cwd=ws)
+    bad = hrlrec(*small, "validate", "--ds", DAY, "--no-backfill", cwd=ws)
     assert bad.returncode == 1, bad.stderr
     assert "FAILED no_dwell_without_click [dwell_time_s]" in bad.stdout
     assert "--accept --reason" in bad.stdout
-    assert (ws / "data" / "quarantine" / f"ds={DAY}").is_dir()
+    assert layout.quarantine_day(DAY).is_dir()
 
     assert hrlrec("validate", "--ds", DAY, "--accept", cwd=ws).returncode == 2  # no reason given
     released = hrlrec("validate", "--ds", DAY, "--accept", "--reason", "known logger bug", cwd=ws)
     assert released.returncode == 0, released.stderr
     assert released.stdout.startswith("WARN") and "known logger bug" in released.stdout
-    assert hrlrec("validate", "--ds", "2026-12-01", cwd=ws).returncode == 2  # never ingested
+    assert hrlrec("validate", "--ds", "2026-12-01", "--no-backfill", cwd=ws).returncode == 2  # never ingested

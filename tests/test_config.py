@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 def test_params_yaml_spells_out_the_defaults() -> None:
     # params.yaml documents the defaults; if they drift apart, one of them lies.
-    assert config.load(ROOT / "params.yaml") == config.Config()
+    assert config.load(ROOT / "params.yaml") == config.load()
 
 
 def test_override_sets_nested_keys_with_yaml_types() -> None:
@@ -77,7 +77,7 @@ def test_malformed_override_is_rejected() -> None:
 
 
 def test_config_is_frozen() -> None:
-    cfg = config.Config()
+    cfg = config.load()
     with pytest.raises(ValueError):
         cfg.seed = 3  # type: ignore[misc]
 

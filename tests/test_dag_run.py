@@ -68,17 +68,19 @@ def test_a_clean_day_runs_through_publish_and_its_tag_restores_it(daily: dict, t
         assert tasks[task] == "success", (task, tasks)
     assert tasks["approve_warn"] == "skipped" and tasks["publish_approved"] == "skipped"
     ws = Workspace.open(daily["ws"])
-    production = registry.production(ws.cfg, ws.root)
+    production = registry.production(ws)
     assert production is not None and production.meta["ds"] == CLEAN
-    assert (ws.root / "reports" / f"ds={CLEAN}" / "index.html").is_file()
+    assert ws.layout.report_page(CLEAN).is_file()
     tags = subprocess.run(["git", "tag"], cwd=ws.root, capture_output=True, text=True, check=True).stdout.split()
     assert versioning.tag_of(CLEAN) in tags
 
     # git checkout <tag> && dvc pull, in a fresh clone, gives back exactly that day's data and models.
     originals = {
         rel: _sha(ws.root / rel)
-        for rel in (f"models/candidates/ds={CLEAN}/hrlrec.pt", f"models/exports/ds={CLEAN}/scores.onnx",
-                    f"data/datasets/ds={CLEAN}/meta.json", f"{production.folder.relative_to(ws.root)}/hrlrec.pt")
+        for rel in (path.relative_to(ws.root) for path in (
+            ws.layout.candidate_weights(CLEAN), ws.layout.export_day(CLEAN) / "scores.onnx",
+            ws.layout.dataset_meta(CLEAN), production.weights(),
+        ))
     }  # fmt: skip
     clone = tmp_path / "restore"
     subprocess.run(["git", "clone", "--quiet", str(ws.root), str(clone)], check=True)
@@ -92,9 +94,9 @@ def test_a_clean_day_runs_through_publish_and_its_tag_restores_it(daily: dict, t
 
 def _corrupt_landing(ws: Path, ds: str) -> None:
     """Dwell time on impressions nobody clicked: passes the structural contract, fails validation."""
-    cfg = Workspace.open(ws).cfg
-    simulator.run(cfg, ds, 1, ws / cfg.paths.landing)
-    for f in sorted(simulator.partition(ws / cfg.paths.landing, ds).glob("*.parquet"))[:1]:
+    w = Workspace.open(ws)
+    simulator.run(w.cfg, ds, 1, w.layout.landing)
+    for f in sorted(w.layout.landing_day(ds).glob("*.parquet"))[:1]:
         table = pq.read_table(f)
         dwell = table.column("dwell_time_s").to_numpy(zero_copy_only=False).copy()
         unclicked = np.flatnonzero(table.column("clicked").to_numpy() == 0)[:400]
@@ -106,16 +108,16 @@ def _corrupt_landing(ws: Path, ds: str) -> None:
 
 def test_a_corrupted_day_is_quarantined_fails_the_run_and_notifies(daily: dict) -> None:
     ws = Workspace.open(daily["ws"])
-    before = registry.production(ws.cfg, ws.root)
+    before = registry.production(ws)
     _corrupt_landing(ws.root, CORRUPT)
     summary = _run(daily, CORRUPT)
     tasks = summary["tasks"]
     assert summary["state"] == "failed"
     assert tasks["validate"] == "failed" and tasks["train"] == "upstream_failed"
     assert tasks["publish"] == "upstream_failed" and tasks["report"] == "success"
-    assert simulator.partition(ws.root / ws.cfg.paths.quarantine, CORRUPT).is_dir()
-    assert registry.production(ws.cfg, ws.root).name == before.name  # production untouched
-    notes = [json.loads(line) for line in (ws.root / "reports" / "notifications.jsonl").read_text().splitlines()]
+    assert ws.layout.quarantine_day(CORRUPT).is_dir()
+    assert registry.production(ws).name == before.name  # production untouched
+    notes = [json.loads(line) for line in ws.layout.notifications.read_text().splitlines()]
     note = next(n for n in notes if n["ds"] == CORRUPT)
     assert note["task_id"] == "validate" and note["verdict"].startswith(f"validate {CORRUPT}: FAIL")
     assert note["report"].endswith(f"reports/ds={CORRUPT}/index.html") and Path(note["report"]).is_file()
@@ -125,7 +127,7 @@ def test_a_corrupted_day_is_quarantined_fails_the_run_and_notifies(daily: dict) 
 
 def test_a_warn_nobody_answers_keeps_production_and_records_the_timeout(daily: dict) -> None:
     ws = Workspace.open(daily["ws"])
-    before = registry.production(ws.cfg, ws.root)
+    before = registry.production(ws)
     # A warn margin wider than any AUC: the AUC gate says WARN, so the DAG asks a human.
     (ws.root / "params.yaml").write_text(_params("gates.auc.warn_margin=0.6"))
     try:
@@ -136,8 +138,8 @@ def test_a_warn_nobody_answers_keeps_production_and_records_the_timeout(daily: d
     assert summary["state"] == "success", summary
     assert tasks["approve_warn"] == "success" and tasks["keep_production"] == "success"
     assert tasks["publish"] == "skipped" and tasks["publish_approved"] == "skipped"
-    assert registry.production(ws.cfg, ws.root).name == before.name
-    record = results.read(ws.root / ws.cfg.paths.metrics, "publish", WARNED)
+    assert registry.production(ws).name == before.name
+    record = results.read(ws.layout, "publish", WARNED)
     assert record["published"] is False and record["decision"]["approved"] is False
     assert record["decision"]["by"].startswith("timeout after 3s")
-    assert "timeout after 3s" in (ws.root / "reports" / f"ds={WARNED}" / "index.html").read_text()
+    assert "timeout after 3s" in ws.layout.report_page(WARNED).read_text()

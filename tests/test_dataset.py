@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrlrec import simulator, validation
+from hrlrec import dataset, validation
 from hrlrec.data import batches, build
 from hrlrec.errors import BadInput, Rejected
-from tests.conftest import TRAIN_DAYS, model_config
+from tests.conftest import TRAIN_DAYS, workspace
 
 
 @pytest.fixture(scope="module")
 def stream(trained_workspace: Path) -> batches.Stream:
-    return batches.load(simulator.partition(trained_workspace / "data" / "datasets", TRAIN_DAYS[-1]))
+    return batches.load(workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1]))
 
 
 def test_lists_are_contiguous_full_and_split_chronologically(stream: batches.Stream) -> None:
@@ -64,23 +64,23 @@ def test_feature_ids_are_stable_and_bounded() -> None:
 
 
 def test_only_validated_days_are_used(trained_workspace: Path, tmp_path: Path) -> None:
-    ws = tmp_path / "ws"
-    shutil.copytree(trained_workspace, ws)
-    cfg = model_config()
-    result = build.run(cfg, TRAIN_DAYS[-1], ws)
+    root = tmp_path / "ws"
+    shutil.copytree(trained_workspace, root)
+    ws = workspace(root)
+    result = dataset.run(ws, TRAIN_DAYS[-1])
     assert result.train_days == TRAIN_DAYS[:-1]
     assert set(result.skipped_days) == {"2026-10-31", "2026-11-01"}  # lookback days never ingested
 
     # Quarantine a training day: it is skipped and the reason recorded.
-    record = ws / "data" / "validation" / f"ds={TRAIN_DAYS[0]}" / "result.json"
+    record = ws.layout.validation_result(TRAIN_DAYS[0])
     record.write_text(record.read_text().replace('"state": "passed"', '"state": "quarantined"'))
-    result = build.run(cfg, TRAIN_DAYS[-1], ws)
+    result = dataset.run(ws, TRAIN_DAYS[-1])
     assert result.train_days == [TRAIN_DAYS[1]] and "quarantined" in result.skipped_days[TRAIN_DAYS[0]]
 
     # The held-out day itself must be clean.
-    record = ws / "data" / "validation" / f"ds={TRAIN_DAYS[-1]}" / "result.json"
+    record = ws.layout.validation_result(TRAIN_DAYS[-1])
     record.write_text(record.read_text().replace('"state": "passed"', '"state": "quarantined"'))
     with pytest.raises(Rejected, match="quarantined"):
-        build.run(cfg, TRAIN_DAYS[-1], ws)
+        dataset.run(ws, TRAIN_DAYS[-1])
     with pytest.raises(BadInput, match="never validated"):
-        validation.require_validated(cfg, "2026-12-24", ws)
+        validation.require_validated(ws, "2026-12-24")

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from hrlrec import demo
+from hrlrec.workspace import Workspace
 from tests.conftest import model_config
 
 
@@ -33,5 +34,5 @@ def test_make_run_drives_the_dag_day_by_day_and_versions_published_days(
     assert "ds-2026-11-07 ds-2026-11-08" in out  # versioned days
     tags = subprocess.run(["git", "tag"], cwd=ws, capture_output=True, text=True, check=True).stdout.split()
     assert tags == ["ds-2026-11-07", "ds-2026-11-08"]
-    assert (ws / "reports" / "ds=2026-11-08" / "index.html").is_file()
+    assert Workspace.open(ws).layout.report_page("2026-11-08").is_file()
     assert (tmp_path / "ws.dvc-remote").is_dir() and any((tmp_path / "ws.dvc-remote").rglob("*"))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from hrlrec import evaluate, publish, registry, train
+from hrlrec import checkpoints, evaluate, publish, registry, results, train
 from hrlrec.config import AucGateConfig
 from hrlrec.errors import BadInput, Rejected
 from hrlrec.serving import export
 from hrlrec.verdict import FAIL, PASS, WARN
-from tests.conftest import TRAIN_DAYS, model_config
+from tests.conftest import TRAIN_DAYS, model_config, workspace
 
 DS = TRAIN_DAYS[-1]
 GATE = AucGateConfig(floor=0.70, max_drop=0.005, min_relaimpr=0.05, warn_margin=0.002)
@@ -54,11 +54,12 @@ def _sha(path: Path) -> str:
 
 def test_publish_promotes_and_rollback_restores_byte_for_byte(ws: Path) -> None:
     cfg = model_config("registry.publish_requires=[evaluate]", "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1")
-    train.run(cfg, DS, ws, models=["hrlrec", "lr"], progress=False)
-    export.run(cfg, DS, ws)
-    assert evaluate.run(cfg, DS, ws).level in (PASS, WARN)
-    first = publish.run(cfg, DS, ws, approve_warn=True)
-    v1 = registry.production(cfg, ws)
+    w1 = workspace(ws, cfg)
+    train.run(w1, DS, models=["hrlrec", "lr"], progress=False)
+    export.run(w1, DS)
+    assert evaluate.run(w1, DS).level in (PASS, WARN)
+    first = publish.run(w1, DS, approve_warn=True)
+    v1 = registry.production(w1)
     assert v1 is not None and v1.name == first.version and first.previous is None
     v1_bytes = _sha(v1.weights())
     meta = v1.meta
@@ -67,66 +68,66 @@ def test_publish_promotes_and_rollback_restores_byte_for_byte(ws: Path) -> None:
     # A second candidate (another seed) is promoted over it ...
     cfg2 = model_config("registry.publish_requires=[evaluate]", "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1",
                         "seed=8", "gates.auc.max_drop=1")  # fmt: skip
-    train.run(cfg2, DS, ws, models=["hrlrec", "lr"], progress=False)
-    export.run(cfg2, DS, ws)
-    evaluate.run(cfg2, DS, ws)
-    second = publish.run(cfg2, DS, ws, approve_warn=True)
-    assert second.previous == v1.name and registry.production(cfg, ws).name == second.version
+    w2 = workspace(ws, cfg2)
+    train.run(w2, DS, models=["hrlrec", "lr"], progress=False)
+    export.run(w2, DS)
+    evaluate.run(w2, DS)
+    second = publish.run(w2, DS, approve_warn=True)
+    assert second.previous == v1.name and registry.production(w1).name == second.version
 
     # ... and rolled back: the files that serve again are byte for byte the first version's.
-    restored = registry.rollback(cfg, ws, reason="drill")
+    restored = registry.rollback(w1, reason="drill")
     assert restored.name == v1.name
-    assert _sha(registry.production(cfg, ws).weights()) == v1_bytes
-    registry.verify(registry.production(cfg, ws))  # the ONNX graphs that serve again match their manifest
-    history = (registry.root_of(cfg, ws) / "history.jsonl").read_text().splitlines()
+    assert _sha(registry.production(w1).weights()) == v1_bytes
+    registry.verify(registry.production(w1))  # the ONNX graphs that serve again match their manifest
+    history = w1.layout.registry_history.read_text().splitlines()
     assert [json.loads(h)["action"] for h in history] == ["promote", "promote", "rollback"]
-    assert registry.rollback(cfg, ws, to=second.version).name == second.version
+    assert registry.rollback(w1, to=second.version).name == second.version
     with pytest.raises(BadInput, match="already in production"):
-        registry.rollback(cfg, ws, to=second.version)
+        registry.rollback(w1, to=second.version)
 
 
 def test_a_failed_or_unapproved_gate_leaves_production_untouched(ws: Path) -> None:
-    cfg = model_config("registry.publish_requires=[evaluate]")
-    metrics = ws / "metrics"
-    metrics.mkdir(exist_ok=True)
+    w = workspace(ws, model_config("registry.publish_requires=[evaluate]"))
     for verdict in (FAIL, WARN):
-        (metrics / "evaluate.json").write_text(
-            json.dumps({"ds": DS, "verdict": verdict, "reason": f"{verdict}: crafted"})
-        )
+        results.write(w.layout, "evaluate", DS, {"ds": DS, "verdict": verdict, "reason": f"{verdict}: crafted"})
         with pytest.raises(Rejected, match="not published; production stays empty"):
-            publish.run(cfg, DS, ws)
-        assert registry.production(cfg, ws) is None
-    (metrics / "evaluate.json").write_text(json.dumps({"ds": "2026-01-01", "verdict": PASS, "reason": "old"}))
+            publish.run(w, DS)
+        assert registry.production(w) is None
+    # publish reads the day's archived result; one that names another day is refused
+    w.layout.result_day("evaluate", DS).write_text(json.dumps({"ds": "2026-01-01", "verdict": PASS, "reason": "old"}))
     with pytest.raises(Rejected, match="its result is for 2026-01-01"):
-        publish.run(cfg, DS, ws)
+        publish.run(w, DS)
     with pytest.raises(Rejected, match="stability: no result"):
-        publish.run(model_config(), DS, ws)
+        publish.run(workspace(ws, model_config()), DS)
 
 
 def test_a_tampered_version_is_refused(ws: Path) -> None:
-    cfg = model_config("registry.publish_requires=[]")
-    train.run(cfg, DS, ws, models=["hrlrec", "lr"], progress=False)
-    export.run(cfg, DS, ws)
-    version = registry.production(cfg, ws) or registry.get(cfg, ws, publish.run(cfg, DS, ws).version)
+    w = workspace(ws, model_config("registry.publish_requires=[]"))
+    train.run(w, DS, models=["hrlrec", "lr"], progress=False)
+    export.run(w, DS)
+    version = registry.production(w) or registry.get(w, publish.run(w, DS).version)
     weights = version.weights()
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(BadInput, match="does not match its card"):
         registry.verify(version)
     with pytest.raises(BadInput, match="does not match its card"):
-        registry.promote(cfg, ws, version)
+        registry.promote(w, version)
 
 
 def test_warm_start_continues_from_production_when_it_fits(ws: Path) -> None:
-    cfg = model_config("registry.publish_requires=[]")
-    train.run(cfg, DS, ws, models=["hrlrec", "lr"], progress=False)
-    export.run(cfg, DS, ws)
-    version = publish.run(cfg, DS, ws).version
-    warm = model_config("registry.publish_requires=[]", "train.warm_start=true", "seed=8")
-    train.run(warm, DS, ws, models=["hrlrec"], progress=False)
-    card = json.loads((ws / "models" / "candidates" / f"ds={DS}" / "hrlrec.json").read_text())
+    w = workspace(ws, model_config("registry.publish_requires=[]"))
+    train.run(w, DS, models=["hrlrec", "lr"], progress=False)
+    export.run(w, DS)
+    version = publish.run(w, DS).version
+    warm = workspace(ws, model_config("registry.publish_requires=[]", "train.warm_start=true", "seed=8"))
+    train.run(warm, DS, models=["hrlrec"], progress=False)
+    card = checkpoints.read_card(warm.layout.candidate_weights(DS))
     assert card["warm_start"] == version
     # Another architecture (a wider state) cannot start from it: trained from scratch, and said so.
-    wider = model_config("registry.publish_requires=[]", "train.warm_start=true", "profiles.small.state_dim=24")
-    train.run(wider, DS, ws, models=["hrlrec"], progress=False)
-    card = json.loads((ws / "models" / "candidates" / f"ds={DS}" / "hrlrec.json").read_text())
+    wider = workspace(
+        ws, model_config("registry.publish_requires=[]", "train.warm_start=true", "profiles.small.state_dim=24")
+    )
+    train.run(wider, DS, models=["hrlrec"], progress=False)
+    card = checkpoints.read_card(wider.layout.candidate_weights(DS))
     assert card["warm_start"] is None

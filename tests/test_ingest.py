@@ -10,15 +10,24 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from hrlrec import contract, ingest, simulator
+from hrlrec import contract, ingest
 from hrlrec.config import Config
 from hrlrec.errors import ContractError
+from hrlrec.layout import SUCCESS, day_dir
+from hrlrec.simulator import land
+from hrlrec.workspace import Workspace
 from tests.conftest import DAY
 
 
-def _copy_landing(src: Path, dst: Path) -> Path:
-    shutil.copytree(simulator.partition(src, DAY), simulator.partition(dst, DAY))
-    return simulator.partition(dst, DAY)
+def _ws(cfg: Config, root: Path) -> Workspace:
+    """A workspace at `root`: its landing zone is root/landing, its raw store root/data/raw."""
+    return Workspace(root, cfg)
+
+
+def _copy_landing(src: Path, w: Workspace) -> Path:
+    """Copy the day from the landing zone `src` into the workspace's landing zone."""
+    shutil.copytree(day_dir(src, DAY), w.layout.landing_day(DAY))
+    return w.layout.landing_day(DAY)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -38,31 +47,36 @@ def _rewrite(day_dir: Path, change: Callable[[pa.Table], pa.Table]) -> None:
 
 
 def test_clean_day_lands_with_the_contract_schema(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
-    result = ingest.run(cfg, DAY, landing_day, tmp_path / "raw")
+    result = ingest.run(_ws(cfg, tmp_path), DAY, backfill=False, landing=landing_day)
     out = pq.read_table(result.out_dir)
-    src = pq.read_table(simulator.partition(landing_day, DAY))
+    src = pq.read_table(day_dir(landing_day, DAY))
     assert out.schema.remove_metadata().equals(contract.SCHEMA)
     assert out.num_rows == src.num_rows == result.rows
     assert out.equals(src.cast(contract.SCHEMA))
-    assert (result.out_dir / simulator.SUCCESS).is_file()
+    assert (result.out_dir / SUCCESS).is_file()
     assert sum(result.rows_per_channel.values()) == result.rows
 
 
 def test_reingesting_a_day_gives_identical_files(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
-    first = _digest(ingest.run(cfg, DAY, landing_day, tmp_path / "raw").out_dir)
-    second = _digest(ingest.run(cfg, DAY, landing_day, tmp_path / "raw").out_dir)
+    w = _ws(cfg, tmp_path)
+    first = _digest(ingest.run(w, DAY, backfill=False, landing=landing_day).out_dir)
+    second = _digest(ingest.run(w, DAY, backfill=False, landing=landing_day).out_dir)
     assert first == second
-    assert len(list((tmp_path / "raw").iterdir())) == 1  # no leftovers beside the day
+    assert len(list(w.layout.raw.iterdir())) == 1  # no leftovers beside the day
 
 
 def test_simulator_source_fills_a_missing_landing_day(cfg: Config, tmp_path: Path) -> None:
-    result = ingest.run(cfg, DAY, tmp_path / "landing", tmp_path / "raw", source="simulator")
+    w = _ws(cfg, tmp_path)
+    landed = land.run(w, DAY, backfill=False)
+    assert landed.simulated == [DAY]
+    result = ingest.run(w, DAY, backfill=False)
     assert result.rows > 0
-    assert (simulator.partition(tmp_path / "landing", DAY) / simulator.SUCCESS).is_file()
+    assert (w.layout.landing_day(DAY) / SUCCESS).is_file()
 
 
 def test_safe_widenings_are_cast_and_extra_columns_ignored(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
-    day = _copy_landing(landing_day, tmp_path / "landing")
+    w = _ws(cfg, tmp_path)
+    day = _copy_landing(landing_day, w)
 
     def widen(t: pa.Table) -> pa.Table:
         t = t.set_column(t.schema.get_field_index("position"), "position", pc.cast(t["position"], pa.int64()))
@@ -77,15 +91,16 @@ def test_safe_widenings_are_cast_and_extra_columns_ignored(cfg: Config, landing_
         return t.append_column("experiment_arm", pa.array(["a"] * t.num_rows))
 
     _rewrite(day, widen)
-    result = ingest.run(cfg, DAY, tmp_path / "landing", tmp_path / "raw")
+    result = ingest.run(w, DAY, backfill=False)
     out = pq.read_table(result.out_dir)
     assert out.schema.remove_metadata().equals(contract.SCHEMA)
     assert result.ignored_columns == ["experiment_arm"]
-    assert out.equals(pq.read_table(simulator.partition(landing_day, DAY)).cast(contract.SCHEMA))
+    assert out.equals(pq.read_table(day_dir(landing_day, DAY)).cast(contract.SCHEMA))
 
 
 def test_several_files_in_subfolders_are_read_in_a_stable_order(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
-    day = _copy_landing(landing_day, tmp_path / "landing")
+    w = _ws(cfg, tmp_path)
+    day = _copy_landing(landing_day, w)
     table = pq.read_table(day)
     for f in day.glob("*.parquet"):
         f.unlink()
@@ -94,7 +109,7 @@ def test_several_files_in_subfolders_are_read_in_a_stable_order(cfg: Config, lan
     pq.write_table(table.slice(0, half), day / "hour=00" / "a.parquet")
     pq.write_table(table.slice(half), day / "b.parquet")
     (day / "_tmp_writer.parquet").write_bytes(b"half written")  # ignored: underscore files are not data
-    result = ingest.run(cfg, DAY, tmp_path / "landing", tmp_path / "raw")
+    result = ingest.run(w, DAY, backfill=False)
     assert result.files_in == 2 and result.rows == table.num_rows
 
 
@@ -123,7 +138,7 @@ MALFORMED: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda d: _rewrite(d, _replace("ds", lambda t: pa.array(["2026-11-01"] * t.num_rows))),
         "column 'ds' disagrees with the partition ds=2026-11-02",
     ),
-    "no _SUCCESS": (lambda d: (d / simulator.SUCCESS).unlink(), "no _SUCCESS marker"),
+    "no _SUCCESS": (lambda d: (d / SUCCESS).unlink(), "no _SUCCESS marker"),
     "truncated file": (
         lambda d: (d / "part-00000.parquet").write_bytes((d / "part-00000.parquet").read_bytes()[:5000]),
         "part-00000.parquet: not a readable Parquet file",
@@ -157,31 +172,34 @@ MALFORMED: dict[str, tuple[Callable[[Path], None], str]] = {
 def test_malformed_day_is_rejected_and_nothing_changes(
     case: str, cfg: Config, landing_day: Path, tmp_path: Path
 ) -> None:
-    raw = tmp_path / "raw"
-    good = ingest.run(cfg, DAY, landing_day, raw)  # yesterday's good copy of the day
+    w = _ws(cfg, tmp_path)
+    raw = w.layout.raw
+    good = ingest.run(w, DAY, backfill=False, landing=landing_day)  # yesterday's good copy of the day
     before = _digest(raw)
-    day = _copy_landing(landing_day, tmp_path / "landing")
+    day = _copy_landing(landing_day, w)
     corrupt, message = MALFORMED[case]
     corrupt(day)
     with pytest.raises(ContractError) as err:
-        ingest.run(cfg, DAY, tmp_path / "landing", raw)
+        ingest.run(w, DAY, backfill=False)
     assert message in str(err.value)
     assert _digest(raw) == before, "a rejected day must not touch the ingested copy"
     assert sorted(p.name for p in raw.iterdir()) == [good.out_dir.name]
 
 
 def test_missing_partition_is_named(cfg: Config, tmp_path: Path) -> None:
+    w = _ws(cfg, tmp_path)
     with pytest.raises(ContractError, match="ds=2026-11-02: landing partition for 2026-11-02 does not exist"):
-        ingest.run(cfg, DAY, tmp_path / "landing", tmp_path / "raw")
-    assert not (tmp_path / "raw").exists() or not any((tmp_path / "raw").iterdir())
+        ingest.run(w, DAY, backfill=False)
+    assert not w.layout.raw.exists() or not any(w.layout.raw.iterdir())
 
 
 def test_leftovers_of_a_killed_run_are_cleared(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
+    w = _ws(cfg, tmp_path)
+    raw = w.layout.raw
     leftover = raw / f".ds={DAY}.tmp-deadbeef"
     leftover.mkdir(parents=True)
     (leftover / "part-00000.parquet").write_bytes(b"half")
-    ingest.run(cfg, DAY, landing_day, raw)
+    ingest.run(w, DAY, backfill=False, landing=landing_day)
     assert sorted(p.name for p in raw.iterdir()) == [f"ds={DAY}"]
 
 
@@ -190,32 +208,35 @@ def test_large_day_rolls_into_several_files(
 ) -> None:
     monkeypatch.setattr(ingest, "ROWS_PER_FILE", 10_000)
     monkeypatch.setattr(ingest, "BATCH_ROWS", 4_096)
-    result = ingest.run(cfg, DAY, landing_day, tmp_path / "raw")
+    result = ingest.run(_ws(cfg, tmp_path), DAY, backfill=False, landing=landing_day)
     assert result.files_out == -(-result.rows // 10_000)
-    assert pq.read_table(result.out_dir).equals(pq.read_table(simulator.partition(landing_day, DAY)))
+    assert pq.read_table(result.out_dir).equals(pq.read_table(day_dir(landing_day, DAY)))
 
 
 def test_a_day_left_as_old_copy_by_a_killed_swap_is_put_back(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
-    first = _digest(ingest.run(cfg, DAY, landing_day, raw).out_dir)
+    w = _ws(cfg, tmp_path)
+    raw = w.layout.raw
+    first = _digest(ingest.run(w, DAY, backfill=False, landing=landing_day).out_dir)
     # Killed between "old aside" and "new in": only the hidden old copy is left.
-    (raw / f"ds={DAY}").rename(raw / f".ds={DAY}.old-cafebabe")
-    day = _copy_landing(landing_day, tmp_path / "landing")
+    w.layout.raw_day(DAY).rename(raw / f".ds={DAY}.old-cafebabe")
+    day = _copy_landing(landing_day, w)
     MALFORMED["position overflows int16"][0](day)  # and the next run fails while writing
     with pytest.raises(ContractError):
-        ingest.run(cfg, DAY, tmp_path / "landing", raw)
-    assert _digest(raw / f"ds={DAY}") == first  # the old copy was restored, not deleted
+        ingest.run(w, DAY, backfill=False)
+    assert _digest(w.layout.raw_day(DAY)) == first  # the old copy was restored, not deleted
 
 
 def test_a_null_channel_is_left_to_validation(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
-    day = _copy_landing(landing_day, tmp_path / "landing")
+    w = _ws(cfg, tmp_path)
+    day = _copy_landing(landing_day, w)
     _rewrite(day, _replace("channel", lambda t: pa.array([None, *t["channel"].to_pylist()[1:]], pa.string())))
-    result = ingest.run(cfg, DAY, tmp_path / "landing", tmp_path / "raw")
+    result = ingest.run(w, DAY, backfill=False)
     assert result.rows_per_channel["(null)"] == 1
 
 
 def test_uint64_overflow_names_its_rows(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
-    day = _copy_landing(landing_day, tmp_path / "landing")
+    w = _ws(cfg, tmp_path)
+    day = _copy_landing(landing_day, w)
     huge = pa.array([2**63 + 5] + [1] * 0, pa.uint64())
     _rewrite(
         day, _replace("user_id", lambda t: pa.concat_arrays([huge, pa.array([1] * (t.num_rows - 1), pa.uint64())]))
@@ -223,4 +244,4 @@ def test_uint64_overflow_names_its_rows(cfg: Config, landing_day: Path, tmp_path
     with pytest.raises(
         ContractError, match=r"column 'user_id': 1 value\(s\) cannot be cast.*row 0: 9223372036854775813"
     ):
-        ingest.run(cfg, DAY, tmp_path / "landing", tmp_path / "raw")
+        ingest.run(w, DAY, backfill=False)

@@ -8,27 +8,28 @@ import numpy as np
 import pytest
 import torch
 
-from hrlrec import simulator
 from hrlrec.data import batches
 from hrlrec.data.batches import PAD, UNKNOWN
+from hrlrec.models import factory
 from hrlrec.models.channel_selector import ChannelSelector
 from hrlrec.models.item_recommender import ItemRecommender
-from hrlrec.train import build_model
+from hrlrec.models.spec import ModelSpec
+from hrlrec.train import features_of
 from hrlrec.train.objective import HRLRecObjective
-from tests.conftest import TRAIN_DAYS, model_config
+from tests.conftest import TRAIN_DAYS, model_config, workspace
 
 M, K = 5, 10
 
 
 @pytest.fixture(scope="module")
 def stream(trained_workspace: Path) -> batches.Stream:
-    return batches.load(simulator.partition(trained_workspace / "data" / "datasets", TRAIN_DAYS[-1]))
+    return batches.load(workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1]))
 
 
 def _model(stream: batches.Stream, *overrides: str):
     cfg = model_config(*overrides)
     torch.manual_seed(0)
-    return cfg, build_model("hrlrec", cfg, stream.meta, stream.cat_columns, stream.dense.shape[1])
+    return cfg, factory.build("hrlrec", ModelSpec.of(cfg), features_of(stream))
 
 
 def test_batch_layout_history_then_list_with_feedback_codes(stream: batches.Stream) -> None:
@@ -101,7 +102,7 @@ def test_the_item_recommender_never_leaves_the_channel_the_selector_chose() -> N
 
 def test_target_networks_lag_the_online_ones(stream: batches.Stream) -> None:
     cfg, model = _model(stream)
-    objective = HRLRecObjective(model, cfg)
+    objective = HRLRecObjective(model)
     opt = torch.optim.Adam([p for p in objective.parameters() if p.requires_grad], lr=0.01)
     start = [p.clone() for p in model.lra.target_critic.parameters()]
     b = batches.list_batch(stream, stream.lists("train")[:64], M, K)
@@ -128,8 +129,8 @@ def test_target_networks_lag_the_online_ones(stream: batches.Stream) -> None:
      "model.use_supervised_loss=false"],
 )  # fmt: skip
 def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablation: str) -> None:
-    cfg, model = _model(stream, ablation)
-    objective = HRLRecObjective(model, cfg)
+    _, model = _model(stream, ablation)
+    objective = HRLRecObjective(model)
     loss, logs = objective(batches.list_batch(stream, stream.lists("train")[:32], M, K), actor_step=True)
     loss.backward()
     assert torch.isfinite(loss)
@@ -141,7 +142,7 @@ def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablatio
 
 def test_all_losses_decrease_on_a_tiny_dataset(stream: batches.Stream) -> None:
     cfg, model = _model(stream)
-    objective = HRLRecObjective(model, cfg)
+    objective = HRLRecObjective(model)
     opt = torch.optim.Adam([p for p in objective.parameters() if p.requires_grad], lr=0.01)
     b = batches.list_batch(stream, stream.lists("train")[:128], M, K)
     first: dict[str, float] = {}

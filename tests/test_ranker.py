@@ -8,20 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from hrlrec import simulator
 from hrlrec.data import batches
-from hrlrec.ranker import Ranker, pool_from_rows, requests_from_lists
+from hrlrec.models import factory
+from hrlrec.models.spec import ModelSpec
 from hrlrec.serving.backends import TorchBackend
-from hrlrec.train import build_model
-from tests.conftest import TRAIN_DAYS, model_config
+from hrlrec.serving.ranker import Ranker, pool_from_rows, requests_from_lists
+from hrlrec.train import features_of
+from tests.conftest import TRAIN_DAYS, model_config, workspace
 
 
 @pytest.fixture(scope="module")
 def setup(trained_workspace: Path):
-    stream = batches.load(simulator.partition(trained_workspace / "data" / "datasets", TRAIN_DAYS[-1]))
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1]))
     cfg = model_config()
     torch.manual_seed(0)
-    model = build_model("hrlrec", cfg, stream.meta, stream.cat_columns, stream.dense.shape[1])
+    model = factory.build("hrlrec", ModelSpec.of(cfg), features_of(stream))
     test = stream.lists("test")
     pool = pool_from_rows(stream, stream.rows(test), per_channel=30)
     return stream, cfg, Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len), test, pool
@@ -84,7 +85,7 @@ def test_batching_does_not_change_a_request_s_list(setup) -> None:
 
 
 def test_near_ties_go_to_the_earlier_pool_entry() -> None:
-    from hrlrec.ranker import TIE, _first_best
+    from hrlrec.serving.ranker import TIE, _first_best
 
     scores = np.array(
         [

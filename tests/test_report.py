@@ -20,18 +20,20 @@ from typing import Any
 
 import pytest
 
-from hrlrec import evaluate, report, stability
-from hrlrec.config import Config
+from hrlrec import checkpoints, config, evaluate, report, stability
+from hrlrec.layout import SUCCESS, VERSION_FILE, Layout
 from hrlrec.report import charts, lineage
+from hrlrec.report import step as report_step
 from hrlrec.validation import ValidationResult
 from hrlrec.validation.gx_run import Outcome
 from hrlrec.verdict import FAIL, PASS, Check, decide
+from hrlrec.workspace import Workspace
 
 DS = "2026-11-10"  # a Tuesday; the stability baseline is production's record of 2026-11-03
 WEEK_AGO = "2026-11-03"
 CURRENT, PREVIOUS = "2026-11-03-aaaaaaaa", "2026-11-02-bbbbbbbb"  # production and what it replaced
 NEW = f"{DS}-cccccccc"
-CFG = Config()
+CFG = config.load()
 CHANNELS = list(CFG.channels)
 BASE_ROWS = {"news": 2700, "article": 4200, "long_video": 4100, "short_video": 5900}
 FLAT = [[0.25, 0.25, 0.25, 0.25] for _ in range(6)]  # 6 four-hour buckets x 4 channels
@@ -46,8 +48,16 @@ def put(path: Path, body: Any) -> None:
     path.write_text(json.dumps(body, indent=2) if not isinstance(body, str) else body)
 
 
+def workspace(root: Path) -> Workspace:
+    return Workspace(root, CFG)
+
+
+def layout(root: Path) -> Layout:
+    return workspace(root).layout
+
+
 def put_gate(root: Path, gate: str, ds: str, body: dict[str, Any]) -> None:
-    put(root / "metrics" / "days" / f"ds={ds}" / f"{gate}.json", body)
+    put(layout(root).result_day(gate, ds), body)
 
 
 def text(page: str) -> str:
@@ -81,15 +91,16 @@ def write_validation(root: Path, ds: str, failed: list[Outcome] | None = None, r
         rows=rows, evaluated=41, failed=failed, history=[day(-3), day(-2), day(-1)],
         data_docs=f"reports/data_docs/ds={ds}/index.html", raw_fingerprint="f" * 64,
     ).to_json()  # fmt: skip
-    put(root / "data" / "validation" / f"ds={ds}" / "result.json", result)
-    put(root / "reports" / "data_docs" / f"ds={ds}" / "index.html", "<html><body>Data Docs</body></html>")
+    where = layout(root)
+    put(where.validation_result(ds), result)
+    put(where.data_docs_page(ds), "<html><body>Data Docs</body></html>")
     channel_rows = dict(BASE_ROWS)
-    folder = root / "data" / ("quarantine" if failed else "raw") / f"ds={ds}"
-    put(folder / "_manifest.json", {"ds": ds, "rows": rows, "rows_per_channel": channel_rows, "ignored_columns": []})
-    put(folder / "_SUCCESS", "")
+    manifest = where.quarantine_manifest(ds) if failed else where.raw_manifest(ds)
+    put(manifest, {"ds": ds, "rows": rows, "rows_per_channel": channel_rows, "ignored_columns": []})
+    put(manifest.parent / SUCCESS, "")
     if not failed:
         clicks = {c: n // 10 for c, n in channel_rows.items()}
-        put(root / "data" / "validation" / f"ds={ds}" / "summary.json",
+        put(where.validation_summary(ds),
             {"ds": ds, "rows": rows, "channel_rows": channel_rows, "channel_clicks": clicks})  # fmt: skip
 
 
@@ -105,11 +116,11 @@ def write_stability(root: Path, ds: str, proportions: list[list[float]], baselin
         "ds": ds, "weekday": "Tuesday", "channels": CHANNELS, "hour_bucket": g.hour_bucket, "requests": 2000,
         "proportions": proportions, "model_sha256": "c" * 64,
     }  # fmt: skip
-    put(root / "data" / "stability" / "candidate" / f"ds={ds}.json", record)
+    put(layout(root).stability_record("candidate", ds), record)
     base = None
     if baseline is not None:
         base = {**record, "ds": WEEK_AGO, "proportions": baseline, "model_sha256": "a" * 64}
-        put(root / "data" / "stability" / "production" / f"ds={WEEK_AGO}.json", base)
+        put(layout(root).stability_record("production", WEEK_AGO), base)
     verdict = stability.compare(ds, record, base, g)
     put_gate(root, "stability", ds, {**verdict.to_json(), "thresholds": g.model_dump()})
 
@@ -126,23 +137,23 @@ def write_export(root: Path, ds: str) -> None:
 
 def write_registry(root: Path, serving: str = CURRENT) -> None:
     """Production serves `serving`; CURRENT replaced PREVIOUS; CURRENT recorded its params."""
-    reg = root / "models" / "registry"
+    where = layout(root)
     params = CFG.model_dump(mode="json")
     params["gates"]["auc"]["floor"] = 0.68  # production was published under a lower floor
     for name, ds in ((PREVIOUS, "2026-11-02"), (CURRENT, WEEK_AGO), (NEW, DS)):
-        put(reg / "versions" / name / "version.json", {
+        put(where.version_dir(name) / VERSION_FILE, {
             "version": name, "ds": ds, "registered_at": f"{ds}T03:00:00+00:00", "git_revision": "1234abcd" * 5,
             "params_hash": "0" * 64, "data_hashes": {},
             "model_hashes": {"hrlrec": name[-8:] * 8}, "metrics": {}, "gates": {}, "params": params,
         })  # fmt: skip
-    put(reg / "production.json", {"version": serving, "since": f"{DS}T04:00:00+00:00", "by": "airflow"})
+    put(where.production_pointer, {"version": serving, "since": f"{DS}T04:00:00+00:00", "by": "airflow"})
     events = [
         {"at": "2026-11-02T04:00:00+00:00", "action": "promote", "version": PREVIOUS, "previous": None},
         {"at": "2026-11-03T04:00:00+00:00", "action": "promote", "version": CURRENT, "previous": PREVIOUS},
     ]
     if serving == NEW:
         events.append({"at": f"{DS}T04:00:00+00:00", "action": "promote", "version": NEW, "previous": CURRENT})
-    (reg / "history.jsonl").write_text("".join(json.dumps({**e, "by": "airflow", "reason": ""}) + "\n" for e in events))
+    where.registry_history.write_text("".join(json.dumps({**e, "by": "airflow", "reason": ""}) + "\n" for e in events))
 
 
 def base_workspace(root: Path) -> Path:
@@ -152,8 +163,9 @@ def base_workspace(root: Path) -> Path:
     for k in range(-10, 0):
         write_auc(root, day(k), cand=0.69 if k == -6 else 0.72 + 0.001 * (k % 3))
     write_registry(root)
-    put(root / "models" / "candidates" / f"ds={DS}" / "hrlrec.json", {"model": "hrlrec", "sha256": "c" * 64})
-    put(root / "dvc.lock", "schema: '2.0'\nstages:\n  train:\n    cmd: hrlrec train --ds 2026-11-10\n"
+    where = layout(root)
+    put(checkpoints.card_path(where.candidate_weights(DS)), {"model": "hrlrec", "sha256": "c" * 64})
+    put(where.dvc_lock, "schema: '2.0'\nstages:\n  train:\n    cmd: hrlrec train --ds 2026-11-10\n"
         "    outs:\n    - path: models/candidates/ds=2026-11-10\n      hash: md5\n"
         "      md5: 0123456789abcdef0123456789abcdef.dir\n      size: 1024\n      nfiles: 4\n")  # fmt: skip
     return root
@@ -221,7 +233,7 @@ def no_baseline_day(root: Path) -> Path:
 
 
 def render(root: Path) -> str:
-    path = report.write(CFG, DS, root)
+    path = report.run(workspace(root), DS)
     assert path == root / "reports" / f"ds={DS}" / "index.html"
     return path.read_text(encoding="utf-8")
 
@@ -342,8 +354,8 @@ def test_empty_workspace_still_gets_a_page_that_names_what_is_missing(tmp_path: 
 
 def test_damaged_inputs_are_named_not_fatal(tmp_path: Path) -> None:
     auc_failure_day(tmp_path)
-    put(tmp_path / "metrics" / "days" / f"ds={DS}" / "stability.json", "{not json")
-    put(tmp_path / "models" / "registry" / "history.jsonl", "garbage\n")
+    put(layout(tmp_path).result_day("stability", DS), "{not json")
+    put(layout(tmp_path).registry_history, "garbage\n")
     page = render(tmp_path)
     assert "Unreadable inputs" in page and "stability.json: unreadable" in text(page)
     assert "Stability gate" in banner(page) and "NOT RUN" in banner(page)
@@ -351,7 +363,7 @@ def test_damaged_inputs_are_named_not_fatal(tmp_path: Path) -> None:
 
 def test_latest_top_level_result_is_used_only_for_its_own_day(tmp_path: Path) -> None:
     validation_failure_day(tmp_path)
-    top_level = tmp_path / "metrics" / "evaluate.json"
+    top_level = layout(tmp_path).result("evaluate")
     verdict = evaluate.decide_auc(DS, 0.73, 0.66, None, CFG.gates.auc)
     put(top_level, {**verdict.to_json(), "thresholds": CFG.gates.auc.model_dump()})
     assert "✓ PASS AUC gate" in banner(render(tmp_path))
@@ -378,17 +390,18 @@ def test_warning_waits_for_a_person_and_shows_the_recorded_decision(tmp_path: Pa
 
 def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     auc_failure_day(tmp_path)
-    report.write(CFG, DS, tmp_path)
-    first = report.write(CFG, DS, tmp_path)  # replaces the page written just before
+    ws = workspace(tmp_path)
+    report.run(ws, DS)
+    first = report.run(ws, DS)  # replaces the page written just before
     before = first.read_bytes()
     assert [p.name for p in first.parent.iterdir()] == ["index.html"]
 
     def broken(*_: object) -> str:
         raise RuntimeError("rendering died half-way")
 
-    monkeypatch.setattr(report, "render", broken)
+    monkeypatch.setattr(report_step, "render", broken)
     with pytest.raises(RuntimeError):
-        report.write(CFG, DS, tmp_path)
+        report.run(ws, DS)
     assert first.read_bytes() == before and [p.name for p in first.parent.iterdir()] == ["index.html"]
 
 
@@ -404,7 +417,7 @@ def test_params_diff_lists_changed_keys_only() -> None:
 
 def test_released_day_says_who_released_it_and_keeps_data_in_the_blame(tmp_path: Path) -> None:
     auc_failure_day(tmp_path)
-    record_file = tmp_path / "data" / "validation" / f"ds={DS}" / "result.json"
+    record_file = layout(tmp_path).validation_result(DS)
     record = json.loads(record_file.read_text())
     release = {"by": "bob", "at": f"{DS}T02:00:00+00:00", "reason": "news feed re-launch, expected",
                "failed_checks": ["channel_share_vs_trailing"]}  # fmt: skip
@@ -422,7 +435,7 @@ def test_page_of_a_really_validated_day(ws: Path) -> None:
     from tests.conftest import TRAIN_DAYS, model_config
 
     ds = TRAIN_DAYS[-1]
-    path = report.write(model_config(), ds, ws)
+    path = report.run(Workspace(ws, model_config()), ds)
     page = path.read_text(encoding="utf-8")
     assert banner(page).startswith("INCOMPLETE") and "✓ PASS Data validation" in banner(page)
     link = re.search(r'<a href="([^"]+)">Open the day&#x27;s Data Docs</a>', page)

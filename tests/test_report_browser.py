@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from hrlrec import report
-from tests.test_report import CFG, DS, auc_failure_day, banner
+from tests.test_report import DS, auc_failure_day, banner, workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -47,7 +47,7 @@ def browser() -> Iterator[Any]:
 
 def test_failing_page_renders_without_console_errors_and_screenshots(tmp_path: Path, browser: Any) -> None:
     root = auc_failure_day(tmp_path / "ws")
-    page = report.write(CFG, DS, root)
+    page = report.run(workspace(root), DS)
     browser.get(page.as_uri())
 
     assert browser.title == f"FAIL · hrlrec {DS}"

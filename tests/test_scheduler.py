@@ -180,9 +180,9 @@ def test_scheduler_runs_the_dag_triggered_through_the_api_and_a_human_approves(s
     states = {t["task_id"]: t["state"] for t in tis["task_instances"]}
     assert states["publish_approved"] == "success" and states["publish"] == "skipped", states
     ws = Workspace.open(stack["ws"])
-    production = registry.production(ws.cfg, ws.root)
+    production = registry.production(ws)
     assert production is not None and production.meta["ds"] == DS
-    decision = results.read(ws.root / ws.cfg.paths.metrics, "publish", DS)["decision"]
+    decision = results.read(ws.layout, "publish", DS)["decision"]
     assert decision == {**decision, "approved": True, "by": USER, "via": "airflow-hitl",
                         "comment": "read the report, fine"}  # fmt: skip
     code, links = api.call("GET", f"{run_path}/taskInstances/report/links")

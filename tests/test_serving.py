@@ -11,19 +11,21 @@ import onnx
 import pytest
 import torch
 
-from hrlrec import publish, registry, simulator, train
-from hrlrec.config import ExportGateConfig
+from hrlrec import candidates, config, publish, registry, results, train
 from hrlrec.data import batches
 from hrlrec.data.batches import UNKNOWN
 from hrlrec.errors import BadInput, Rejected
+from hrlrec.layout import EXPORT_MANIFEST
+from hrlrec.models import factory
+from hrlrec.models.spec import ModelSpec
 from hrlrec.serving import export
 from hrlrec.serving.backends import CPU, CUDA, OrtBackend, TorchBackend
 from hrlrec.serving.graphs import graphs
 from hrlrec.verdict import FAIL, PASS, WARN
-from tests.conftest import TRAIN_DAYS, model_config
+from tests.conftest import TRAIN_DAYS, model_config, workspace
 
 DS = TRAIN_DAYS[-1]
-GATE = ExportGateConfig()
+GATE = config.load().gates.export
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +35,26 @@ def exported(trained_workspace: Path, tmp_path_factory: pytest.TempPathFactory) 
 
     root = tmp_path_factory.mktemp("exported") / "ws"
     shutil.copytree(trained_workspace, root)
-    cfg = model_config()
-    train.run(cfg, DS, root, models=["hrlrec", "lr"], progress=False)
-    export.run(cfg, DS, root)
+    ws = workspace(root)
+    train.run(ws, DS, models=["hrlrec", "lr"], progress=False)
+    export.run(ws, DS)
     return root
 
 
 def _candidate(root: Path) -> Path:
-    return simulator.partition(root / "models" / "candidates", DS)
+    return workspace(root).layout.candidate_weights(DS)
 
 
 def _export(root: Path) -> Path:
-    return simulator.partition(root / "models" / "exports", DS)
+    return workspace(root).layout.export_day(DS)
 
 
 def test_step_by_step_states_equal_the_training_encoder(trained_workspace: Path) -> None:
     """History then one placed item at a time gives the states the packed training encoder gives."""
     cfg = model_config()
-    stream = batches.load(simulator.partition(trained_workspace / "data" / "datasets", DS))
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
     torch.manual_seed(3)
-    model = train.build_model("hrlrec", cfg, stream.meta, stream.cat_columns, stream.dense.shape[1]).eval()
+    model = factory.build("hrlrec", ModelSpec.of(cfg), train.features_of(stream)).eval()
     lists = stream.lists("test")[:32]
     batch = batches.list_batch(stream, lists, cfg.active.history_len, cfg.list_len)
     g = graphs(model)
@@ -76,7 +78,7 @@ def test_step_by_step_states_equal_the_training_encoder(trained_workspace: Path)
 
 
 def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
-    result = json.loads((exported / "metrics" / "export.json").read_text())
+    result = json.loads(workspace(exported).layout.result("export").read_text())
     assert result["ds"] == DS and result["verdict"] == PASS, result["reason"]
     numbers = result["numbers"]
     assert numbers["identical_lists_up_to_ties"] >= 0.999 and numbers["requests"] == 200
@@ -84,7 +86,7 @@ def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
     assert numbers["shapes_proven"] == 27 and max(numbers["graphs_max_abs_diff"].values()) <= 1e-4
     assert numbers["provider"] in (CPU, CUDA)
     folder = _export(exported)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
     assert set(manifest["graphs"]) == {"initial_state", "lra_encoder", "hra_encoder", "actors", "item_tower", "scores"}
     for name in manifest["graphs"]:
         model = onnx.load(str(folder / f"{name}.onnx"))
@@ -99,8 +101,8 @@ def test_the_gru_graph_runs_at_lengths_it_was_not_exported_with(exported: Path) 
     """Exported at 3 requests x m steps; run at 5 x 1 and 2 x 17 steps against PyTorch."""
     ort_backend = OrtBackend(_export(exported), device="cpu")
     cfg = model_config()
-    stream = batches.load(simulator.partition(exported / "data" / "datasets", DS))
-    model, _ = train.load_model(_candidate(exported) / "hrlrec.pt", stream)
+    stream = batches.load(workspace(exported).layout.dataset_day(DS))
+    model = candidates.load_for(_candidate(exported), stream).model
     torch_backend = TorchBackend(model)
     for b, t in ((5, 1), (2, 17)):
         rows = np.arange(b * t) % len(stream.cat)
@@ -126,7 +128,7 @@ def test_a_tampered_graph_is_refused(exported: Path, tmp_path: Path) -> None:
     graph.write_bytes(graph.read_bytes()[:-4] + b"\0\0\0\0")
     with pytest.raises(BadInput, match=r"scores\.onnx: SHA-256 .* does not match the export manifest"):
         OrtBackend(folder, device="cpu")
-    (folder / "manifest.json").unlink()
+    (folder / EXPORT_MANIFEST).unlink()
     with pytest.raises(BadInput, match="no export manifest"):
         OrtBackend(folder, device="cpu")
 
@@ -178,14 +180,14 @@ def test_publish_needs_the_export_of_the_weights_it_registers(exported: Path, tm
 
     root = tmp_path / "ws"
     shutil.copytree(exported, root)
-    cfg = model_config("registry.publish_requires=[export]")
-    version = publish.run(cfg, DS, root)
-    assert (registry.get(cfg, root, version.version).onnx / "manifest.json").is_file()
+    ws = workspace(root, model_config("registry.publish_requires=[export]"))
+    version = publish.run(ws, DS)
+    assert (registry.get(ws, version.version).onnx / EXPORT_MANIFEST).is_file()
     # Retrain without exporting again: the old export no longer describes the weights.
-    train.run(model_config("seed=9"), DS, root, models=["hrlrec"], progress=False)
+    train.run(workspace(root, model_config("seed=9")), DS, models=["hrlrec"], progress=False)
     with pytest.raises(BadInput, match="exported from other weights"):
-        publish.run(cfg, DS, root)
-    (root / "metrics" / "export.json").write_text(json.dumps({"ds": DS, "verdict": FAIL, "reason": "FAIL: crafted"}))
+        publish.run(ws, DS)
+    results.write(ws.layout, "export", DS, {"ds": DS, "verdict": FAIL, "reason": "FAIL: crafted"})
     with pytest.raises(Rejected, match="export: FAIL: crafted"):
-        publish.run(cfg, DS, root)
-    assert registry.production(cfg, root).name == version.version
+        publish.run(ws, DS)
+    assert registry.production(ws).name == version.version

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hrlrec import contract, simulator
+from hrlrec.layout import SUCCESS, TRUTH, day_dir
 from hrlrec.simulator.day import simulate_day
 from hrlrec.simulator.world import World, day_index
 from tests.conftest import DAY, tiny_config
@@ -25,12 +26,12 @@ def _day(cfg, ds: str = DAY):
 
 
 def test_writes_the_contract_exactly_with_success_marker(landing_day: Path) -> None:
-    day_dir = simulator.partition(landing_day, DAY)
-    assert (day_dir / simulator.SUCCESS).is_file()
-    table = pq.read_table(day_dir)
+    folder = day_dir(landing_day, DAY)
+    assert (folder / SUCCESS).is_file()
+    table = pq.read_table(folder)
     assert table.schema.remove_metadata().equals(contract.SCHEMA), table.schema
     assert pc.all(pc.equal(table.column("ds"), DAY)).as_py()
-    assert (simulator.truth_partition(landing_day, DAY) / "part-00000.parquet").is_file()
+    assert (day_dir(landing_day / TRUTH, DAY) / "part-00000.parquet").is_file()
 
 
 def test_same_seed_and_day_give_the_same_logs() -> None:
@@ -43,8 +44,8 @@ def test_a_day_does_not_depend_on_the_days_simulated_before_it(tmp_path: Path) -
     cfg = tiny_config()
     simulator.run(cfg, "2026-11-01", 2, tmp_path / "two")
     simulator.run(cfg, "2026-11-02", 1, tmp_path / "one")
-    two = pq.read_table(simulator.partition(tmp_path / "two", "2026-11-02"))
-    one = pq.read_table(simulator.partition(tmp_path / "one", "2026-11-02"))
+    two = pq.read_table(day_dir(tmp_path / "two", "2026-11-02"))
+    one = pq.read_table(day_dir(tmp_path / "one", "2026-11-02"))
     assert two.equals(one)
 
 

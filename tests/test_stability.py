@@ -8,13 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrlrec import stability, train
+from hrlrec import config, stability, train
 from hrlrec.config import StabilityGateConfig
 from hrlrec.verdict import FAIL, PASS, WARN
-from tests.conftest import TRAIN_DAYS, model_config
+from tests.conftest import TRAIN_DAYS, model_config, workspace
 
 DS = TRAIN_DAYS[-1]
-G = StabilityGateConfig(hour_bucket=12, max_relative_change=0.25, mean_relative_change=0.10, min_share=0.01)
+G = StabilityGateConfig(**{
+    **config.load().gates.stability.model_dump(),
+    "hour_bucket": 12, "max_relative_change": 0.25, "mean_relative_change": 0.10, "min_share": 0.01,
+})  # fmt: skip
 
 
 def test_proportions_per_hour_bucket() -> None:
@@ -63,23 +66,24 @@ def test_a_small_steady_drift_fails_on_the_mean_and_near_limits_warn() -> None:
 
 def test_a_real_run_records_the_day_and_compares_with_production_a_week_back(ws: Path) -> None:
     cfg = model_config("gates.stability.max_requests=64", "gates.stability.pool_per_channel=20")
-    train.run(cfg, DS, ws, models=["hrlrec"], progress=False)
-    first = stability.run(cfg, DS, ws)
+    w = workspace(ws, cfg)
+    train.run(w, DS, models=["hrlrec"], progress=False)
+    first = stability.run(w, DS)
     assert first.level == PASS and "no baseline a week back" in first.reason
-    record = json.loads(stability.record_path(cfg, ws, "candidate", DS).read_text())
+    record = json.loads(w.layout.stability_record("candidate", DS).read_text())
     props = np.array(record["proportions"])
     assert props.shape == (24 // cfg.gates.stability.hour_bucket, len(cfg.channels))
     assert np.allclose(props.sum(1)[props.sum(1) > 0], 1.0)
-    metrics = json.loads((ws / "metrics" / "stability.json").read_text())
+    metrics = json.loads(w.layout.result("stability").read_text())
     assert metrics["verdict"] == PASS and metrics["thresholds"]["max_relative_change"] == 0.25
 
     # Production's record a week back, identical: PASS; rotated between channels: FAIL.
     week_ago = "2026-10-28"
-    baseline = stability.record_path(cfg, ws, "production", week_ago)
+    baseline = w.layout.stability_record("production", week_ago)
     baseline.parent.mkdir(parents=True, exist_ok=True)
     baseline.write_text(json.dumps({**record, "ds": week_ago}))
-    assert stability.run(cfg, DS, ws).level == PASS
+    assert stability.run(w, DS).level == PASS
     rotated = np.roll(props, 1, axis=1)
     baseline.write_text(json.dumps({**record, "ds": week_ago, "proportions": rotated.tolist()}))
-    verdict = stability.run(cfg, DS, ws)
+    verdict = stability.run(w, DS)
     assert verdict.level == FAIL and verdict.exit_code == 1

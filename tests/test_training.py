@@ -15,20 +15,23 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from hrlrec import simulator, train
+from hrlrec import checkpoints, train
 from hrlrec.data import batches
 from hrlrec.errors import BadInput
-from hrlrec.train import checkpoint
+from hrlrec.layout import DATASET_STREAM
+from hrlrec.models import factory
+from hrlrec.models.spec import Features, ModelSpec
 from hrlrec.train.loop import TrainingDiverged, predict
-from tests.conftest import SMALL_MODEL, TRAIN_DAYS, model_config
+from tests.conftest import SMALL_MODEL, TRAIN_DAYS, model_config, workspace
 
 DS = TRAIN_DAYS[-1]
 
 
 def test_train_writes_metrics_for_every_model_and_weights_that_reload_exactly(ws: Path) -> None:
     cfg = model_config()
-    result = train.run(cfg, DS, ws, models=["hrlrec", "lr", "deepfm"], progress=False)
-    report = json.loads((ws / "metrics" / "train.json").read_text())
+    w = workspace(ws, cfg)
+    result = train.run(w, DS, models=["hrlrec", "lr", "deepfm"], progress=False)
+    report = json.loads(w.layout.result("train").read_text())
     assert set(report["models"]) == {"hrlrec", "lr", "deepfm"}
     assert 0.5 < report["oracle_auc"] <= 1.0
     for name, m in report["models"].items():
@@ -38,36 +41,37 @@ def test_train_writes_metrics_for_every_model_and_weights_that_reload_exactly(ws
     assert report["models"]["lr"]["relaimpr_over_lr"] == 0.0
 
     # Checkpoint round trip: rebuild from the card, load weights-only, identical scores.
-    stream = batches.load(simulator.partition(ws / "data" / "datasets", DS))
+    stream = batches.load(w.layout.dataset_day(DS))
     for name in ("hrlrec", "deepfm"):
-        state, card = checkpoint.load(result.out_dir / f"{name}.pt")
+        state, card = checkpoints.load(result.out_dir / f"{name}.pt")
         assert card["model"] == name and card["metrics"]["auc"] == pytest.approx(result.models[name]["auc"])
-        model = train.build_model(name, cfg, stream.meta, card["cat_columns"], card["dense_dim"])
+        features = Features(stream.meta["vocab"], card["cat_columns"], card["dense_dim"])
+        model = factory.build(name, ModelSpec.of(cfg), features)
         model.load_state_dict(state)
-        scores = predict(model, stream, stream.lists("test"), cfg).probs
+        scores = predict(model, stream, stream.lists("test")).probs
         from hrlrec import metrics
 
-        labels = predict(model, stream, stream.lists("test"), cfg).labels
+        labels = predict(model, stream, stream.lists("test")).labels
         assert metrics.auc(labels, scores) == pytest.approx(result.models[name]["auc"], abs=1e-12)
 
 
 def test_a_tampered_or_pickled_checkpoint_is_refused(ws: Path, tmp_path: Path) -> None:
-    result = train.run(model_config(), DS, ws, models=["lr"], progress=False)
+    result = train.run(workspace(ws), DS, models=["lr"], progress=False)
     weights = result.out_dir / "lr.pt"
     data = bytearray(weights.read_bytes())
     data[-20] ^= 0xFF
     weights.write_bytes(bytes(data))
     with pytest.raises(BadInput, match="does not match its card"):
-        checkpoint.load(weights)
+        checkpoints.load(weights)
 
     # A pickle that would run code is refused even with a matching card.
     evil = tmp_path / "evil.pt"
     torch.save({"w": torch.zeros(1), "x": _Exploit()}, evil)
-    card = json.loads(checkpoint.card_path(weights).read_text())
-    card["sha256"] = checkpoint.sha256(evil)
-    checkpoint.card_path(evil).write_text(json.dumps(card))
+    card = json.loads(checkpoints.card_path(weights).read_text())
+    card["sha256"] = checkpoints.sha256(evil)
+    checkpoints.card_path(evil).write_text(json.dumps(card))
     with pytest.raises(BadInput, match="not a weights-only checkpoint"):
-        checkpoint.load(evil)
+        checkpoints.load(evil)
 
 
 class _Exploit:
@@ -76,28 +80,29 @@ class _Exploit:
 
 
 def test_a_nan_in_a_batch_stops_training_and_writes_nothing(ws: Path) -> None:
-    stream_file = simulator.partition(ws / "data" / "datasets", DS) / "stream.parquet"
+    w = workspace(ws)
+    stream_file = w.layout.dataset_day(DS) / DATASET_STREAM
     table = pq.read_table(stream_file)
     col = table.column("recent_ch0").to_numpy().copy()
     col[: len(col) // 2] = np.nan  # poison half the rows, so the first training batch has some
     table = table.set_column(table.schema.get_field_index("recent_ch0"), "recent_ch0", pa.array(col))
     pq.write_table(table, stream_file)
     with pytest.raises(TrainingDiverged, match=r"hrlrec: training diverged at epoch 1, step 1: .*nan"):
-        train.run(model_config(), DS, ws, models=["hrlrec"], progress=False)
-    assert not (ws / "models").exists()
-    assert not (ws / "metrics" / "train.json").exists()
+        train.run(w, DS, models=["hrlrec"], progress=False)
+    assert not w.layout.models.exists()
+    assert not w.layout.result("train").exists()
 
 
 def test_cuda_requested_without_a_gpu_is_a_clear_error(ws: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU; the error path needs one without")
     with pytest.raises(BadInput, match="no CUDA device"):
-        train.run(model_config(), DS, ws, models=["lr"], device="cuda", progress=False)
+        train.run(workspace(ws), DS, models=["lr"], device="cuda", progress=False)
 
 
 def test_an_unknown_model_is_named(ws: Path) -> None:
     with pytest.raises(BadInput, match="unknown model 'xgboost'"):
-        train.run(model_config(), DS, ws, models=["xgboost"], progress=False)
+        train.run(workspace(ws), DS, models=["xgboost"], progress=False)
 
 
 @pytest.mark.slow
@@ -112,9 +117,10 @@ def test_two_process_ddp_training_with_torchrun_on_cpu(ws: Path) -> None:
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "trained on cpu" in out.stdout  # rank 0 reports
-    report = json.loads((ws / "metrics" / "train.json").read_text())
+    layout = workspace(ws).layout
+    report = json.loads(layout.result("train").read_text())
     assert set(report["models"]) == {"hrlrec", "lr"}
-    state, _ = checkpoint.load(ws / "models" / "candidates" / f"ds={DS}" / "hrlrec.pt")
+    state, _ = checkpoints.load(layout.candidate_weights(DS))
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
 
 
@@ -123,5 +129,5 @@ def test_training_is_seeded_and_repeatable(trained_workspace: Path, tmp_path: Pa
     for k in range(2):
         root = tmp_path / f"ws{k}"
         shutil.copytree(trained_workspace, root)
-        aucs.append(train.run(model_config(), DS, root, models=["hrlrec"], progress=False).models["hrlrec"]["auc"])
+        aucs.append(train.run(workspace(root), DS, models=["hrlrec"], progress=False).models["hrlrec"]["auc"])
     assert aucs[0] == aucs[1]

@@ -14,9 +14,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from hrlrec import contract, ingest, simulator, validation
+from hrlrec import contract, ingest, validation
 from hrlrec.config import Config
 from hrlrec.errors import BadInput, Rejected
+from hrlrec.simulator import land
+from hrlrec.workspace import Workspace
 from tests.conftest import tiny_config
 
 DAYS = ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
@@ -27,15 +29,20 @@ def _cfg() -> Config:
     return tiny_config("profiles.small.simulator_users=800")
 
 
+def _ws(root: Path, cfg: Config | None = None) -> Workspace:
+    return Workspace(root, cfg if cfg is not None else _cfg())
+
+
 @pytest.fixture(scope="module")
 def history_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with three validated days and a fourth ingested, not yet validated."""
     root = tmp_path_factory.mktemp("ws")
-    cfg = _cfg()
+    ws = _ws(root)
     for ds in DAYS:
-        ingest.run(cfg, ds, root / "landing", root / "data" / "raw", source="simulator")
+        land.run(ws, ds, backfill=False)
+        ingest.run(ws, ds, backfill=False)
     for ds in DAYS[:-1]:
-        assert validation.run(cfg, ds, root).verdict == "PASS"
+        assert validation.run(ws, ds, backfill=False).verdict == "PASS"
     return root
 
 
@@ -47,7 +54,7 @@ def ws(history_template: Path, tmp_path: Path) -> Path:
 
 
 def _raw(root: Path, ds: str = TODAY) -> Path:
-    return simulator.partition(root / "data" / "raw", ds)
+    return _ws(root).layout.raw_day(ds)
 
 
 def _corrupt(root: Path, change: Callable[[pa.Table], pa.Table]) -> None:
@@ -178,7 +185,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
 def test_corruption_is_caught_by_its_check_and_quarantined(case: str, ws: Path) -> None:
     corrupt, check = CORRUPTIONS[case]
     _corrupt(ws, corrupt)
-    result = validation.run(_cfg(), TODAY, ws)
+    result = validation.run(_ws(ws), TODAY, backfill=False)
 
     assert result.verdict == "FAIL"
     failed = {o.check: o for o in result.failed}
@@ -188,78 +195,79 @@ def test_corruption_is_caught_by_its_check_and_quarantined(case: str, ws: Path) 
     assert outcome.observed is not None or outcome.unexpected_count
 
     # The day went to quarantine, with its result beside the data; nothing deleted.
-    quarantined = simulator.partition(ws / "data" / "quarantine", TODAY)
+    layout = _ws(ws).layout
+    quarantined = layout.quarantine_day(TODAY)
     assert not _raw(ws).exists()
-    assert (quarantined / "_validation.json").is_file() and any(quarantined.glob("*.parquet"))
-    metrics = json.loads((ws / "metrics" / "validate.json").read_text())
+    assert layout.quarantine_result(TODAY).is_file() and any(quarantined.glob("*.parquet"))
+    metrics = json.loads(layout.result("validate").read_text())
     assert metrics["verdict"] == "FAIL" and check in {f["check"] for f in metrics["failed"]}
     with pytest.raises(Rejected, match="quarantined"):
-        validation.require_validated(_cfg(), TODAY, ws)
+        validation.require_validated(_ws(ws), TODAY)
 
 
 def test_a_clean_day_passes_every_check_with_history(ws: Path) -> None:
-    result = validation.run(_cfg(), TODAY, ws)
+    result = validation.run(_ws(ws), TODAY, backfill=False)
     assert result.verdict == "PASS", [o.to_json() for o in result.failed]
     assert result.skipped == []
     assert result.history == DAYS[:-1]
     assert result.evaluated >= 38
-    assert validation.require_validated(_cfg(), TODAY, ws) == _raw(ws)
+    assert validation.require_validated(_ws(ws), TODAY) == _raw(ws)
     docs = ws / result.data_docs
     assert docs.is_file() and "impressions" in docs.read_text()
 
 
 def test_without_enough_history_trailing_checks_are_skipped_visibly(ws: Path) -> None:
-    first = validation.run(_cfg(), DAYS[0], ws)
+    first = validation.run(_ws(ws), DAYS[0], backfill=False)
     assert first.verdict == "PASS"
     assert {s["suite"] for s in first.skipped} == {"volume", "channel_drift"}
     assert "trailing comparisons need 3" in first.skipped[0]["reason"]
-    metrics = json.loads((ws / "metrics" / "validate.json").read_text())
+    metrics = json.loads(_ws(ws).layout.result("validate").read_text())
     assert metrics["checks"]["skipped"] == 2 and metrics["skipped"]
 
 
 def test_release_of_a_quarantined_day_is_deliberate_and_recorded(ws: Path) -> None:
     _corrupt(ws, duplicated_rows)
-    assert validation.run(_cfg(), TODAY, ws).verdict == "FAIL"
+    assert validation.run(_ws(ws), TODAY, backfill=False).verdict == "FAIL"
     with pytest.raises(BadInput, match="needs a reason"):
-        validation.release(_cfg(), TODAY, ws, reason=" ")
+        validation.release(_ws(ws), TODAY, reason=" ")
     with pytest.raises(BadInput, match="in quarantine"):
-        validation.run(_cfg(), TODAY, ws)
+        validation.run(_ws(ws), TODAY, backfill=False)
 
-    released = validation.release(_cfg(), TODAY, ws, reason="duplicates are a known logger retry", by="alice")
+    released = validation.release(_ws(ws), TODAY, reason="duplicates are a known logger retry", by="alice")
     assert released.verdict == "WARN" and released.state == "released"
-    assert validation.require_validated(_cfg(), TODAY, ws) == _raw(ws)
-    log = (ws / "data" / "validation" / "releases.jsonl").read_text().splitlines()
+    assert validation.require_validated(_ws(ws), TODAY) == _raw(ws)
+    log = _ws(ws).layout.releases.read_text().splitlines()
     entry = json.loads(log[-1])
     assert entry["by"] == "alice" and entry["reason"] == "duplicates are a known logger retry"
     assert set(entry["failed_checks"]) == {"unique_session_position", "list_length"}
     with pytest.raises(BadInput, match="not in quarantine"):
-        validation.release(_cfg(), TODAY, ws, reason="again")
+        validation.release(_ws(ws), TODAY, reason="again")
 
 
 def test_never_validated_or_changed_days_are_refused(ws: Path) -> None:
     with pytest.raises(BadInput, match="never validated"):
-        validation.require_validated(_cfg(), TODAY, ws)
-    validation.run(_cfg(), TODAY, ws)
+        validation.require_validated(_ws(ws), TODAY)
+    validation.run(_ws(ws), TODAY, backfill=False)
     _corrupt(ws, lambda t: t.slice(0, t.num_rows - 10))  # re-ingested with other content
     with pytest.raises(BadInput, match="changed since it was validated"):
-        validation.require_validated(_cfg(), TODAY, ws)
+        validation.require_validated(_ws(ws), TODAY)
 
 
 def test_a_day_never_ingested_is_unusable_input(ws: Path) -> None:
     with pytest.raises(BadInput, match="has not been ingested"):
-        validation.run(_cfg(), "2026-12-01", ws)
+        validation.run(_ws(ws), "2026-12-01", backfill=False)
 
 
 def test_large_days_are_checked_in_chunks_of_whole_lists(ws: Path) -> None:
     cfg = tiny_config("profiles.small.simulator_users=800", "validation.chunk_rows=7000")
     _corrupt(ws, duplicated_rows)
-    result = validation.run(cfg, TODAY, ws)
+    result = validation.run(_ws(ws, cfg), TODAY, backfill=False)
     failed = {o.check: o for o in result.failed}
     assert set(failed) == {"unique_session_position", "list_length"}
     assert failed["unique_session_position"].unexpected_count == 100  # 50 rows, each seen twice
     assert (
         failed["unique_session_position"].element_count
-        == pq.read_metadata(simulator.partition(ws / "data" / "quarantine", TODAY) / "part-00000.parquet").num_rows
+        == pq.read_metadata(_ws(ws).layout.quarantine_day(TODAY) / "part-00000.parquet").num_rows
     )
 
 
@@ -271,7 +279,7 @@ def test_suites_come_from_the_workspace_when_it_has_them(ws: Path) -> None:
         "  - {type: expect_column_values_to_be_between, kwargs: {column: position, max_value: 3},"
         " meta: {check: short_lists, why: 'a stricter local rule'}}\n"
     )
-    result = validation.run(_cfg(), TODAY, ws)
+    result = validation.run(_ws(ws), TODAY, backfill=False)
     assert result.evaluated == 1 and [o.check for o in result.failed] == ["short_lists"]
 
 
@@ -284,4 +292,4 @@ def test_a_suite_with_an_unknown_parameter_is_refused(ws: Path) -> None:
         " meta: {check: c}}\n"
     )
     with pytest.raises(BadInput, match="unknown parameter 'nope'"):
-        validation.run(_cfg(), TODAY, ws)
+        validation.run(_ws(ws), TODAY, backfill=False)

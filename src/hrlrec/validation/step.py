@@ -146,22 +146,3 @@ def _reason(failed: list[Outcome], evaluated: int) -> str:
         return f"all {evaluated} checks passed"
     names = ", ".join(o.check for o in failed[:6]) + (", ..." if len(failed) > 6 else "")
     return f"{len(failed)} of {evaluated} checks failed: {names}"
-
-
-def _frames(
-    kind: str, table: pa.Table, ds: str, today: frames.DayStats, history: list[frames.DayStats], cfg: Config
-) -> Iterator[pd.DataFrame]:
-    if kind == "impressions":
-        yield from frames.impression_chunks(table, ds, cfg.validation.chunk_rows)
-    elif kind == "sessions":
-        yield frames.sessions_frame(table)
-    else:
-        day, channels = frames.trailing_frames(today, history, list(cfg.channels))
-        yield day if kind == "day" else channels
-
-
-def _reason(failed: list[Outcome], evaluated: int) -> str:
-    if not failed:
-        return f"all {evaluated} checks passed"
-    names = ", ".join(o.check for o in failed[:6]) + (", ..." if len(failed) > 6 else "")
-    return f"{len(failed)} of {evaluated} checks failed: {names}"
