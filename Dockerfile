@@ -13,15 +13,14 @@ RUN apt-get update \
  && useradd --create-home --uid 50000 airflow
 
 WORKDIR /opt/hrlrec
-# params.yaml first: it is the package's defaults (src/hrlrec/params.yaml links to it)
-COPY pyproject.toml constraints.txt README.md params.yaml ./
+COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
 RUN pip install -c constraints.txt . "apache-airflow[celery,postgres,redis]==3.3.2"
 
 COPY dags /opt/airflow/dags
 # The pipeline definition the workspace is cloned from (`hrlrec init`): a git snapshot of the
 # project as built into this image, so every versioned day names the code that produced it.
-COPY dvc.yaml ./
+COPY dvc.yaml params.yaml ./
 COPY .dvc/config ./.dvc/config
 COPY data_checks ./data_checks
 COPY dags ./dags

@@ -74,7 +74,11 @@ def main() -> None:
     root = args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-bench-train-"))
     extra = [a for o in args.overrides for a in ("-S", o)]
     base = [sys.executable, __file__, "--workspace", str(root), "--device", args.device, *extra]
-    if not any((root / "data" / "datasets").glob("ds=*")):
+    from hrlrec import config
+    from hrlrec.workspace import Workspace
+
+    ws = Workspace(root, config.load(None, args.overrides))
+    if not ws.layout.dataset_day(ws.cfg.ds).is_dir():
         subprocess.run([*base, "--phase", "prepare"], check=True)
     rows = []
     for model in MODELS:

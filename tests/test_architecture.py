@@ -53,7 +53,9 @@ def test_no_module_joins_workspace_paths_by_hand() -> None:
             continue
         text = path.read_text()
         needles = ("cfg.paths.", ".paths.", '/ f"ds=', '/ "candidates"', '/ "registry"', '/ "exports"',
-                   '"index.html"', '"production.json"', '"history.jsonl"', '"_SUCCESS"', '"_truth"')  # fmt: skip
+                   '"index.html"', '"production.json"', '"history.jsonl"', '"_SUCCESS"', '"_truth"', "/ TRUTH",
+                   "/ VERSION_FILE", '"dvc.lock"', '/ "data_checks"', '/ "data"', '"metrics"]', '/ "metrics"',
+                   'root / "params.yaml"')  # fmt: skip
         for needle in needles:
             if needle in text:
                 offenders.append(f"{name}: {needle}")

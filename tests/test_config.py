@@ -9,9 +9,53 @@ from hrlrec.errors import ConfigError
 from tests.conftest import ROOT
 
 
-def test_params_yaml_spells_out_the_defaults() -> None:
-    # params.yaml documents the defaults; if they drift apart, one of them lies.
+def test_the_projects_params_yaml_is_the_packaged_defaults() -> None:
+    # The checkout's params.yaml (what `dvc repro` reads) starts as the packaged defaults, comments and all;
+    # if they drift apart, one of them lies. The packaged file is a real file, never a link into the checkout.
+    packaged = ROOT / "src" / "hrlrec" / "params.yaml"
+    assert not packaged.is_symlink() and config.DEFAULTS.resolve() == packaged.resolve()
+    assert (ROOT / "params.yaml").read_text() == packaged.read_text()
     assert config.load(ROOT / "params.yaml") == config.load()
+
+
+def test_config_py_holds_no_default_values() -> None:
+    """Every value comes from the packaged params.yaml: no field of any section has a default in code."""
+    import pydantic
+
+    def sections(model: type[pydantic.BaseModel]):
+        yield model
+        for field in model.model_fields.values():
+            for arg in [field.annotation, *getattr(field.annotation, "__args__", ())]:
+                if isinstance(arg, type) and issubclass(arg, pydantic.BaseModel):
+                    yield from sections(arg)
+
+    for model in sections(config.Config):
+        defaulted = [n for n, f in model.model_fields.items() if not f.is_required()]
+        assert not defaulted, f"{model.__name__} has code defaults: {defaulted}"
+
+
+def test_a_partial_params_file_is_laid_over_the_defaults(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("seed: 11\ngates:\n  auc:\n    floor: 0.6\nsimulator:\n  traits:\n    news: {base_ctr: 0.2}\n")
+    cfg = config.load(params)
+    defaults = config.load()
+    assert cfg.seed == 11 and cfg.gates.auc.floor == 0.6
+    assert cfg.gates.auc.max_drop == defaults.gates.auc.max_drop  # the rest of the section is the default
+    assert cfg.channels == defaults.channels
+    # Channel-keyed mappings are replaced whole (a feed's own channels never inherit the defaults'),
+    # and a channel's traits left out come from default_traits.
+    assert set(cfg.simulator.traits) == {"news"}
+    assert cfg.simulator.traits["news"].base_ctr == 0.2
+    assert cfg.simulator.traits["news"].dwell_median_s == defaults.simulator.default_traits.dwell_median_s
+
+
+def test_a_key_that_moved_still_loads_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("airflow:\n  source: parquet\n")
+    with caplog.at_level("WARNING", logger="hrlrec.config"):
+        cfg = config.load(params)
+    assert cfg.source == "parquet"
+    assert "`airflow.source` moved to `source`" in caplog.text
 
 
 def test_override_sets_nested_keys_with_yaml_types() -> None:

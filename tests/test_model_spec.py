@@ -104,6 +104,17 @@ def test_a_spec_that_does_not_fit_the_weights_is_bad_input_naming_the_file(train
         factory.load(folder / "hrlrec.pt")
 
 
+@pytest.mark.parametrize("spec", ["wide", None, [1, 2]])
+def test_a_spec_that_is_not_a_mapping_is_bad_input(trained: Path, tmp_path: Path, spec) -> None:
+    import shutil
+
+    folder = tmp_path / "old"
+    shutil.copytree(_weights(trained).parent, folder)
+    _rewrite_card(folder / "hrlrec.pt", lambda card: card.update(spec=spec))
+    with pytest.raises(BadInput, match=r"hrlrec\.json: model card's spec is not a mapping"):
+        factory.load(folder / "hrlrec.pt")
+
+
 def test_an_unreadable_card_exits_2_with_the_file_and_the_reason(trained: Path, tmp_path: Path) -> None:
     """Through the CLI: the AUC gate's candidate card is broken, and the gate says so in one line."""
     import shutil

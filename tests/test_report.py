@@ -442,3 +442,22 @@ def test_page_of_a_really_validated_day(ws: Path) -> None:
     assert link and (path.parent / link.group(1)).resolve().is_file()
     volumes = section(page, "volumes")
     assert all(c in volumes for c in CHANNELS) and "validated days before" in volumes
+
+
+@pytest.mark.parametrize("scenario", [passing_day, auc_failure_day, stability_failure_day, validation_failure_day])
+def test_every_suggested_hrlrec_command_is_one_the_cli_accepts(tmp_path: Path, scenario: Any) -> None:
+    """The page's copy-paste commands must run: each `hrlrec ...` line parses with today's CLI."""
+    import html
+    import shlex
+
+    from hrlrec.cli import build_parser
+
+    page = html.unescape(render(scenario(tmp_path)))
+    commands = re.findall(r"hrlrec [^<\n&|]+", page.replace("\\\n", " "))
+    assert commands
+    parser = build_parser()
+    for command in commands:
+        args = shlex.split(command.strip())[1:]
+        if not args or args[0].startswith("-") or args[0] not in parser._subparsers._group_actions[0].choices:
+            continue  # prose such as "hrlrec daily run"
+        parser.parse_args(args)  # exits (a test failure) on an unknown option such as --source

@@ -210,9 +210,12 @@ def _train_print(ws: Workspace, args: argparse.Namespace, r) -> int:
     return 0
 
 
+GATE_TITLES = {"evaluate": "AUC gate", "stability": "stability gate", "export": "export gate"}
+
+
 def _gate_print(ws: Workspace, args: argparse.Namespace, verdict) -> int:
     """evaluate, stability and export: the verdict and its checks; exit 1 on FAIL."""
-    print(f"{args.command} gate {args.ds}: {verdict.reason}")
+    print(f"{GATE_TITLES.get(args.command, args.command + ' gate')} {args.ds}: {verdict.reason}")
     if args.command == "stability":
         for name, change in verdict.numbers.get("relative_change", {}).items():
             if change["max"] is not None:

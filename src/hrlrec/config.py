@@ -7,15 +7,18 @@ daily pipeline's parameters must stop the run, not silently fall back to a
 default. Overrides use DVC's `-S key=value` syntax so that `hrlrec -S ...` and
 `dvc exp run -S ...` mean the same thing.
 
-The defaults are not written here: they are the project's `params.yaml`,
-shipped inside the package (`hrlrec/params.yaml` links to it), so a value has
-exactly one home. This module holds the types, the ranges and the checks. A
-workspace's params file may be partial; it is laid over the defaults.
+The defaults are not written here: they are `hrlrec/params.yaml`, shipped
+inside the package, which no run ever edits (the project's own `params.yaml`,
+what `dvc repro` and `dvc exp run` change in a checkout, starts as a copy and a
+test keeps the two equal). This module holds the types, the ranges and the
+checks. A params file given to the CLI may be partial: it is laid over the
+defaults (a file DVC reads must be complete: DVC checks the keys it lists).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +28,8 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from hrlrec.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -211,7 +216,7 @@ class AucGateConfig(_Strict):
 
     floor: float = Field(ge=0, le=1)  # candidate AUC must be at least this
     max_drop: float = Field(ge=0)  # ... and at most this far below production's
-    min_relaimpr: float = Field(0.05)  # ... and its RelaImpr over LR at least this (0.05 = +5 %)
+    min_relaimpr: float  # ... and its RelaImpr over LR at least this (0.05 = +5 %)
     warn_margin: float = Field(ge=0)  # within this of a threshold the verdict is WARN
 
 
@@ -402,6 +407,26 @@ def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
 
 
+MOVED = {("airflow", "source"): ("source",)}  # old key -> new key (params written before the move still load)
+
+
+def _migrate(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Move keys that were renamed, with a warning naming the new place (a value already there wins)."""
+    for old, new in MOVED.items():
+        node = data
+        for part in old[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and old[-1] in node:
+            value = node.pop(old[-1])
+            target = data
+            for part in new[:-1]:
+                target = target.setdefault(part, {})
+            if new[-1] not in target or target[new[-1]] == value:
+                target[new[-1]] = value
+            log.warning("%s: `%s` moved to `%s`; please update the file", source, ".".join(old), ".".join(new))
+    return data
+
+
 def from_dict(data: Mapping[str, Any], source: str = "params") -> Config:
     """Build a Config, turning pydantic's errors into one message that names each bad key."""
     try:
@@ -422,7 +447,7 @@ def _short(value: Any) -> bool:
     return not isinstance(value, (dict, list)) or len(repr(value)) < 80
 
 
-DEFAULTS = Path(__file__).with_name("params.yaml")  # the project's params.yaml, shipped with the package
+DEFAULTS = Path(__file__).with_name("params.yaml")  # the packaged defaults; the project's params.yaml equals them
 # Mappings keyed by names the user chooses (channels): a params file replaces them whole rather than
 # adding to the defaults' keys, or a feed with other channels would inherit news, article, ...
 REPLACED_WHOLE = {("simulator", "traits"), ("model", "reward_weights")}
@@ -470,7 +495,7 @@ def load(path: Path | None = None, overrides: Sequence[str] = ()) -> Config:
     source = "defaults"
     if path is not None:
         source = str(path)
-        data = merge(data, read_yaml(path))
+        data = merge(data, _migrate(read_yaml(path), source))
     if overrides:
         data = apply_overrides(data, overrides)
         source += " with overrides " + " ".join(overrides)

@@ -47,6 +47,8 @@ POINTER = "production.json"
 HISTORY = "history.jsonl"
 VERSION_ONNX = "onnx"  # the export's folder inside a registered version
 EXPORT_MANIFEST = "manifest.json"
+PARAMS = "params.yaml"  # a workspace's configuration
+DATA_CHECKS = "data_checks"  # a workspace's own expectation suites (a clone of the project has them)
 DATASET_STREAM = "stream.parquet"  # inside data/datasets/ds=D: one row per impression
 DATASET_LISTS = "lists.parquet"  # one row per list
 DATASET_META = "meta.json"  # sizes, days used and skipped, fingerprints
@@ -55,6 +57,11 @@ DATASET_META = "meta.json"  # sizes, days used and skipped, fingerprints
 def day_dir(base: Path, ds: str) -> Path:
     """The folder of day `ds` under a day-partitioned folder: BASE/ds=D."""
     return base / f"ds={ds}"
+
+
+def truth_dir(landing: Path, ds: str) -> Path:
+    """The simulator's ground truth of day `ds` beside a landing zone: LANDING/_truth/ds=D."""
+    return day_dir(landing / TRUTH, ds)
 
 
 def days_before(ds: str, n: int) -> list[str]:
@@ -116,7 +123,7 @@ class Layout:
 
     def truth_day(self, ds: str, landing: Path | None = None) -> Path:
         """The simulator's ground truth of day `ds` (absent for real logs)."""
-        return day_dir((landing or self.landing) / TRUTH, ds)
+        return truth_dir(landing or self.landing, ds)
 
     @property
     def raw(self) -> Path:
@@ -203,6 +210,10 @@ class Layout:
     def version_dir(self, name: str) -> Path:
         return self.registry_versions / name
 
+    def version_file(self, name: str) -> Path:
+        """version.json of a registered version: what it is, where it came from, what the gates said."""
+        return self.version_dir(name) / VERSION_FILE
+
     @property
     def production_pointer(self) -> Path:
         return self.registry / POINTER
@@ -257,3 +268,15 @@ class Layout:
     @property
     def dvc_lock(self) -> Path:
         return self.root / "dvc.lock"
+
+    @property
+    def params_file(self) -> Path:
+        return self.root / PARAMS
+
+    @property
+    def data_checks(self) -> Path:
+        return self.root / DATA_CHECKS
+
+    def resolve(self, relative: str) -> Path:
+        """A workspace-relative path a setting names (e.g. `validation.suites_dir`)."""
+        return self._at(relative)

@@ -28,7 +28,7 @@ from typing import Any
 
 from hrlrec import atomic, checkpoints
 from hrlrec.errors import BadInput
-from hrlrec.layout import VERSION_FILE, VERSION_ONNX
+from hrlrec.layout import VERSION_ONNX
 from hrlrec.serving.manifest import verify_folder
 from hrlrec.workspace import Workspace
 
@@ -83,22 +83,22 @@ def register(ws: Workspace, ds: str, verdicts: dict[str, Any], data_hashes: dict
         "gates": verdicts,
     }
     if folder.exists():
-        return Version(name, folder, json.loads((folder / VERSION_FILE).read_text()))
+        return Version(name, folder, json.loads(layout.version_file(name).read_text()))
     with atomic.atomic_dir(folder) as tmp:
         for f in candidates.iterdir():
             if f.suffix in (".pt", ".json", ".onnx") and not f.name.startswith("."):
                 shutil.copy2(f, tmp / f.name)
         shutil.copytree(onnx_dir, tmp / VERSION_ONNX)
-        (tmp / VERSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        (tmp / layout.version_file(name).name).write_text(json.dumps(meta, indent=2) + "\n")
     return Version(name, folder, meta)
 
 
 def get(ws: Workspace, name: str) -> Version:
-    folder = ws.layout.version_dir(name)
-    if not (folder / VERSION_FILE).is_file():
+    path = ws.layout.version_file(name)
+    if not path.is_file():
         known = ", ".join(v.name for v in versions(ws)) or "none"
         raise BadInput(f"no registered version {name!r} (known: {known})")
-    return Version(name, folder, json.loads((folder / VERSION_FILE).read_text()))
+    return Version(name, ws.layout.version_dir(name), json.loads(path.read_text()))
 
 
 def versions(ws: Workspace) -> list[Version]:
@@ -106,7 +106,7 @@ def versions(ws: Workspace) -> list[Version]:
     base = ws.layout.registry_versions
     if not base.is_dir():
         return []
-    found = [get(ws, p.name) for p in base.iterdir() if (p / VERSION_FILE).is_file()]
+    found = [get(ws, p.name) for p in base.iterdir() if ws.layout.version_file(p.name).is_file()]
     return sorted(found, key=lambda v: (v.meta["registered_at"], v.name))
 
 

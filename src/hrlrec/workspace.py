@@ -16,11 +16,11 @@ from pathlib import Path
 
 from hrlrec import config
 from hrlrec.config import Config
-from hrlrec.layout import Layout, Window, training_window
+from hrlrec.layout import PARAMS, Layout, Window, training_window
 
 log = logging.getLogger(__name__)
 
-PARAMS = "params.yaml"
+__all__ = ["PARAMS", "Workspace"]
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,10 @@ def load(weights: Path) -> Loaded:
     spec = ModelSpec.from_card(card, checkpoints.card_path(weights))
     features = Features.from_card(card, checkpoints.card_path(weights))
     name = str(card.get("model"))
-    model = build(name, spec, features)
+    try:
+        model = build(name, spec, features)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:  # sizes a card allows but a layer refuses
+        raise BadInput(f"{weights}: the {name} model its card describes cannot be built ({exc})") from None
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -56,6 +56,8 @@ class ModelSpec(BaseModel):
         default (a change of architecture then shows as a weights mismatch).
         """
         if "spec" in card:
+            if not isinstance(card["spec"], dict):
+                raise BadInput(f"{source}: model card's spec is not a mapping ({type(card['spec']).__name__})")
             raw = dict(card["spec"])
         elif "config" in card and isinstance(card["config"], dict):
             old = card["config"]

@@ -116,7 +116,7 @@ def verdict_line(root: str | Path, ds: str, task: str) -> str:
 
     result = pipeline.BY_NAME[task].result if task in pipeline.BY_NAME else None
     found = results.read(_ws(root).layout, result, ds) if result else None
-    if found is None:
+    if found is None or "verdict" not in found:  # no result, or one that judges nothing (train's metrics)
         return f"{task} failed for {ds}"
     verdict, reason = str(found.get("verdict", "FAIL")), str(found.get("reason", ""))
     return f"{task} {ds}: {reason if reason.startswith(verdict) else f'{verdict}: {reason}'}"
@@ -133,4 +133,4 @@ def version(root: str | Path, ds: str) -> dict[str, Any]:
     record = results.read(ws.layout, "publish", ds)
     if not record or not record.get("published"):
         return {"ds": ds, "skipped": "nothing was published"}
-    return versioning.commit_day(ws.root, ds, record.get("version"), ws.layout.report_page(ds).parent)
+    return versioning.commit_day(ws.layout, ds, record.get("version"))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hrlrec.errors import BadInput
+from hrlrec.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +88,17 @@ def set_day(params: Path, ds: str) -> None:
     params.write_text(new)
 
 
-def commit_day(root: Path, ds: str, version: str | None, report_dir: Path | None = None) -> dict[str, Any]:
+def commit_day(layout: Layout, ds: str, version: str | None) -> dict[str, Any]:
     """Record, push, commit and tag the state of the workspace after day `ds` was published."""
-    root = root.resolve()
+    root = layout.root.resolve()
     if not is_versioned(root):
         raise BadInput(f"{root}: not a versioned workspace (git + DVC); see `hrlrec.orchestration.versioning.init`")
-    set_day(root / "params.yaml", ds)
+    set_day(layout.params_file, ds)
     _dvc(root, "commit", "--force", "--quiet")
     _dvc(root, "push", "--quiet")
-    paths = ["dvc.lock", "params.yaml", "metrics"]
-    if report_dir is not None and report_dir.is_dir():
-        paths.append(str(report_dir.resolve().relative_to(root)))
+    day_report = layout.report_page(ds).parent
+    wanted = [layout.dvc_lock, layout.params_file, layout.metrics, *([day_report] if day_report.is_dir() else [])]
+    paths = [str(p.resolve().relative_to(root)) for p in wanted]
     gitignores = [str(p.relative_to(root)) for p in root.rglob(".gitignore") if ".git" not in p.parts]
     # --force: the project's .gitignore keeps metrics and reports out of the developer's checkout;
     # in a versioned workspace they are exactly what the day's commit is for.

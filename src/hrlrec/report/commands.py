@@ -92,7 +92,7 @@ def plan(inputs: Inputs, summary: Summary) -> tuple[str, list[Step]]:
                  [("", inputs.cli("validate", "--accept", f"--reason {RELEASE_REASON}"))]),
             Step("Or re-ingest a corrected delivery and validate it again",
                  "Once the source has re-delivered the day into the landing zone.",
-                 [("", f"{inputs.cli('ingest', '--source parquet')} && \\\n  {inputs.cli('validate')}")]),
+                 [("", f"{inputs.cli('ingest')} && \\\n  {inputs.cli('validate')}")]),
             _airflow(inputs, "Then run the rest of the day through Airflow"),
         ]  # fmt: skip
         return advice, steps

@@ -24,7 +24,7 @@ import yaml
 
 from hrlrec import checkpoints
 from hrlrec.config import Config
-from hrlrec.layout import SUCCESS, VERSION_FILE, Layout, days_before, week_before
+from hrlrec.layout import SUCCESS, Layout, days_before, week_before
 from hrlrec.pipeline import GATES as RELEASE_GATES
 from hrlrec.workspace import Workspace
 
@@ -179,7 +179,7 @@ def read(ws: Workspace, ds: str) -> Inputs:
 
     production = reader.json(layout.production_pointer)
     current = production.get("version") if production else None
-    production_meta = reader.json(layout.version_dir(str(current)) / VERSION_FILE) if current else None
+    production_meta = reader.json(layout.version_file(str(current))) if current else None
 
     card = reader.json(checkpoints.card_path(layout.candidate_weights(ds)))
     record = reader.json(layout.stability_record("candidate", ds))

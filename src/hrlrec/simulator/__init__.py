@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from hrlrec import atomic
 from hrlrec.config import Config
-from hrlrec.layout import SUCCESS, TRUTH, day_dir, days_from
+from hrlrec.layout import SUCCESS, day_dir, days_from, truth_dir
 from hrlrec.simulator.day import simulate_day
 from hrlrec.simulator.world import World
 
@@ -59,7 +59,7 @@ def run(cfg: Config, start: str, days: int, out: Path) -> SimulateResult:
     written = []
     for ds in days_from(start, days):
         rows = clicks = 0
-        with atomic.atomic_dir(day_dir(out, ds)) as day_tmp, atomic.atomic_dir(day_dir(out / TRUTH, ds)) as truth_tmp:
+        with atomic.atomic_dir(day_dir(out, ds)) as day_tmp, atomic.atomic_dir(truth_dir(out, ds)) as truth_tmp:
             for i, chunk in enumerate(simulate_day(world, ds)):
                 name = f"part-{i:05d}.parquet"
                 pq.write_table(chunk.truth, truth_tmp / name)

@@ -28,9 +28,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.polynomial.hermite_e import hermegauss
 
+from hrlrec import layout
 from hrlrec.config import Config
 from hrlrec.errors import BadInput
-from hrlrec.layout import TRUTH
 from hrlrec.simulator.day import SECONDS_BETWEEN_POSITIONS, SECONDS_PER_DAY, ClickModel
 from hrlrec.simulator.world import World, day_index
 
@@ -146,7 +146,7 @@ class DayOracle:
         seed, other traits) builds another world whose probabilities would be
         silently wrong; the sidecar is the one witness of the real world.
         """
-        truth_dir = truth_dir or self.day_dir.parent / TRUTH / self.day_dir.name
+        truth_dir = truth_dir or layout.truth_dir(self.day_dir.parent, self.ds)
         files = sorted(Path(truth_dir).glob("*.parquet"))
         if not files:
             raise BadInput(f"no truth sidecar for {self.ds} in {truth_dir}")

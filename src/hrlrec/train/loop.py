@@ -33,6 +33,8 @@ from hrlrec.train.objective import BCEObjective, HRLRecObjective
 
 log = logging.getLogger(__name__)
 
+IMPRESSIONS_PER_LIST = 10  # a baseline scores impressions: batches of `batch_size` lists' worth of rows
+
 
 class TrainingDiverged(HrlrecError):
     """A loss became NaN or infinite; nothing is written."""
@@ -100,7 +102,7 @@ def predict(model: nn.Module, stream: Stream, lists: np.ndarray, batch_size: int
                 labels.append(b.clicked[b.list_mask].cpu())
                 channels.append(b.list_cat[..., ch][b.list_mask].cpu())
         else:
-            for b in iterate_impressions(stream, stream.rows(lists), batch_size * 10):
+            for b in iterate_impressions(stream, stream.rows(lists), batch_size * IMPRESSIONS_PER_LIST):
                 probs.append(torch.sigmoid(model(b.cat, b.dense)).float().cpu())
                 labels.append(b.clicked.cpu())
                 channels.append(b.cat[:, ch].cpu())

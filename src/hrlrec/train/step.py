@@ -91,7 +91,7 @@ def run(
         torch.manual_seed(cfg.seed)
         model = build(name, spec, features).to(dev)
         warm[name] = None
-        if cfg.train.warm_start and name == "hrlrec":
+        if cfg.train.warm_start:
             from hrlrec import registry
 
             prod = registry.production(ws)

@@ -80,7 +80,7 @@ def validate_day(ws: Workspace, ds: str) -> ValidationResult:
     except Exception as exc:
         raise BadInput(f"{raw_day}: cannot read the ingested day: {exc}") from None
 
-    suite_list = suites.load(suites.suites_dir(cfg, ws.root), suites.parameters(cfg, ds))
+    suite_list = suites.load(suites.suites_dir(cfg, ws.layout), suites.parameters(cfg, ds))
     today = frames.day_stats(table, ds)
     history = records.history(ws, ds, cfg.validation.trailing_days)
     outcomes: dict[tuple[str, str], Outcome] = {}

@@ -18,6 +18,7 @@ import yaml
 
 from hrlrec.config import Config
 from hrlrec.errors import BadInput
+from hrlrec.layout import DATA_CHECKS, Layout
 
 FRAMES = ("impressions", "sessions", "day", "channels")
 PARAMETER = "$PARAMETER"
@@ -33,7 +34,7 @@ class Suite:
     expectations: list[dict[str, Any]] = field(default_factory=list)
 
 
-def suites_dir(cfg: Config, root: Path) -> Path:
+def suites_dir(cfg: Config, layout: Layout) -> Path:
     """The folder holding the suites.
 
     `validation.suites_dir` (relative to the workspace) when set; else the
@@ -42,10 +43,10 @@ def suites_dir(cfg: Config, root: Path) -> Path:
     the package runs from.
     """
     if cfg.validation.suites_dir is not None:
-        return root / cfg.validation.suites_dir
-    if (root / "data_checks").is_dir():
-        return root / "data_checks"
-    return Path(__file__).resolve().parents[3] / "data_checks"
+        return layout.resolve(cfg.validation.suites_dir)
+    if layout.data_checks.is_dir():
+        return layout.data_checks
+    return Path(__file__).resolve().parents[3] / DATA_CHECKS  # the hrlrec checkout's own suites
 
 
 def parameters(cfg: Config, ds: str) -> dict[str, Any]:
