@@ -5,7 +5,8 @@
 Needs a workspace whose candidate for `ds` is trained and exported (default:
 the `make run` workspace .work/demo; `hrlrec export --ds D` makes one). Each
 request is one user with 4 channels x 200 candidates, ranked into a 10-item
-list step by step (hrlrec.serving.ranker). Latency: one request at a time, one
+list step by step (hrlrec.serving.ranker) with the serving policy of params.yaml
+(`serving.channel_choice`, `serving.epsilon`). Latency: one request at a time, one
 intra-op thread for both runtimes, p50 and p99 over `--requests` requests
 after a warm-up. Throughput: batches of 256 requests with the machine's
 default threads. Prints one table.
@@ -25,25 +26,27 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
-def _latency(ranker, requests, pool, n: int) -> list[float]:
+def _latency(ranker, requests, pool, policy, draws, n: int) -> list[float]:
+    def one(i: int):
+        return ranker.rank(requests.take(slice(i, i + 1)), pool, policy, draws.take(slice(i, i + 1)))
+
     for i in range(5):  # warm-up: allocators, ORT's first-run graph work
-        ranker.rank(requests.take(slice(i, i + 1)), pool)
+        one(i)
     out = []
     for i in range(n):
-        one = requests.take(slice(i, i + 1))
         t0 = time.perf_counter()
-        ranker.rank(one, pool)
+        one(i)
         out.append(time.perf_counter() - t0)
     return out
 
 
-def _throughput(ranker, requests, pool, batch: int) -> float:
-    ranker.rank(requests.take(slice(0, batch)), pool)  # warm-up
+def _throughput(ranker, requests, pool, policy, draws, batch: int) -> float:
+    ranker.rank(requests.take(slice(0, batch)), pool, policy, draws.take(slice(0, batch)))  # warm-up
     t0 = time.perf_counter()
     done = 0
     for i in range(0, requests.size, batch):
         chunk = requests.take(slice(i, i + batch))
-        ranker.rank(chunk, pool)
+        ranker.rank(chunk, pool, policy, draws.take(slice(i, i + batch)))
         done += chunk.size
     return done / (time.perf_counter() - t0)
 
@@ -60,7 +63,7 @@ def main() -> None:
 
     from hrlrec.candidates import load_candidate
     from hrlrec.serving.backends import OrtBackend, TorchBackend
-    from hrlrec.serving.ranker import Ranker, day_requests, requests_from_lists
+    from hrlrec.serving.ranker import Draws, Ranker, ServingPolicy, day_requests, requests_from_lists
     from hrlrec.workspace import Workspace
 
     ws = Workspace.open(args.workspace, overrides=args.overrides)
@@ -69,8 +72,11 @@ def main() -> None:
     stream, model, spec = candidate.stream, candidate.model, candidate.spec
     sample, pool = day_requests(stream, cfg.seed, max(args.requests + 5, 1024), 200)
     requests = requests_from_lists(stream, sample, spec.history_len)
+    policy = ServingPolicy.of(cfg.serving)
+    draws = Draws.seeded(cfg.seed, requests.size, spec.list_len)
     per_channel = np.bincount(pool[:, stream.column("channel")])[1:]
     print(f"workspace {ws.root}, day {ds}: pool {len(pool)} candidates ({'/'.join(map(str, per_channel))} per channel)")
+    print(f"serving policy: channel {policy.channel_choice}, epsilon {policy.epsilon}")
 
     default_threads = torch.get_num_threads()
     rows = []
@@ -83,10 +89,10 @@ def main() -> None:
         for name, backend in backends.items():
             ranker = Ranker(backend, stream.cat_columns, spec.list_len)
             if threads == 1:
-                p50, p99 = _percentiles(_latency(ranker, requests, pool, args.requests))
+                p50, p99 = _percentiles(_latency(ranker, requests, pool, policy, draws, args.requests))
                 rows.append((name, backend.name, p50, p99, None))
             else:
-                rows.append((name, backend.name, None, None, _throughput(ranker, requests, pool, 256)))
+                rows.append((name, backend.name, None, None, _throughput(ranker, requests, pool, policy, draws, 256)))
 
     print(f"\n{'runtime':<15}{'backend':<18}{'p50 ms':>9}{'p99 ms':>9}{'requests/s':>12}")
     for name, backend, p50, p99, rps in rows:

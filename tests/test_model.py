@@ -157,3 +157,33 @@ def test_all_losses_decrease_on_a_tiny_dataset(stream: batches.Stream) -> None:
     for term in ("loss", "critic_low", "critic_high", "supervised", "similarity"):
         assert last[term] < first[term], (term, first[term], last[term])
     assert np.isfinite(list(last.values())).all()
+
+
+def test_the_hra_acts_under_the_logged_channel_constraint(stream: batches.Stream) -> None:
+    _, model = _model(stream)
+    model.eval()
+    b = batches.list_batch(stream, stream.lists("train")[:16], M, K)
+    out = model(b)
+    channel = b.list_cat[..., model.channel_col]
+    assert torch.equal(out.channel, channel)
+    s_high = out.s_high[:, :-1]
+    torch.testing.assert_close(out.a_high, model.hra.act(model.high_state(s_high, channel)))
+    other = channel % len(model.spec.channels) + 1  # every position under another channel
+    assert not torch.allclose(model.hra.act(model.high_state(s_high, other)), out.a_high)
+
+
+def test_the_channel_policy_losses_train_the_prior_towards_the_logged_channels(stream: batches.Stream) -> None:
+    _, model = _model(stream)
+    objective = HRLRecObjective(model)
+    b = batches.list_batch(stream, stream.lists("train")[:128], M, K)
+    opt = torch.optim.Adam(model.policy.parameters(), lr=0.05)
+    _, first = objective(b, actor_step=False)
+    for _ in range(30):
+        loss, logs = objective(b, actor_step=False)
+        opt.zero_grad()
+        (logs["channel_prior_ce"] + logs["channel_td"]).backward()
+        opt.step()
+        model.update_targets(0.1)
+    assert logs["channel_prior_ce"] < 0.9 * first["channel_prior_ce"]
+    assert logs["channel_td"] < first["channel_td"]
+    assert torch.isfinite(loss)

@@ -1,87 +1,188 @@
-"""The step-by-step ranker: no duplicates, channel constraint, exhaustion, exploration, batching."""
+"""The step-by-step ranker: the served channel policy, exploration and propensities, duplicates, exhaustion."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from hrlrec.candidates import load_candidate
 from hrlrec.data import batches
 from hrlrec.models import factory
 from hrlrec.models.spec import ModelSpec
 from hrlrec.serving.backends import TorchBackend
-from hrlrec.serving.ranker import Ranker, pool_from_rows, requests_from_lists
+from hrlrec.serving.ranker import (
+    Draws,
+    Ranker,
+    ServingPolicy,
+    _draw,
+    pool_from_rows,
+    rank_lists,
+    requests_from_lists,
+)  # fmt: skip
 from hrlrec.train import features_of
+from hrlrec.train import step as train_step
 from tests.conftest import TRAIN_DAYS, model_config, workspace
+
+SAMPLE = ServingPolicy("sample")
 
 
 @pytest.fixture(scope="module")
 def setup(trained_workspace: Path):
+    """An untrained model (any weights will do for the ranker's bookkeeping) and a day's pool."""
     stream = batches.load(workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1]))
     cfg = model_config()
     torch.manual_seed(0)
     model = factory.build("hrlrec", ModelSpec.of(cfg), features_of(stream))
     test = stream.lists("test")
     pool = pool_from_rows(stream, stream.rows(test), per_channel=30)
-    return stream, cfg, Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len), test, pool
+    return stream, cfg, model, Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len), test, pool
 
 
-def test_lists_have_no_duplicates_and_items_sit_in_their_channel(setup) -> None:
-    stream, cfg, ranker, test, pool = setup
-    requests = requests_from_lists(stream, test[:64], cfg.active.history_len)
-    r = ranker.rank(requests, pool)
-    assert r.items.shape == (64, cfg.list_len)
-    for i in range(64):
+@pytest.fixture(scope="module")
+def trained(trained_workspace: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A tiny HRL-Rec trained for real (one epoch) on the fixture's days, its mix anchored to the logs."""
+    root = tmp_path_factory.mktemp("ranker-ws") / "ws"
+    shutil.copytree(trained_workspace, root)
+    ws = workspace(root)
+    train_step.run(ws, TRAIN_DAYS[-1], models=["hrlrec"], progress=False)
+    return load_candidate(ws, TRAIN_DAYS[-1])
+
+
+def _requests(stream, cfg, lists):
+    return requests_from_lists(stream, lists, cfg.active.history_len)
+
+
+def _assert_valid_lists(r, pool, channel_col: int, K: int) -> None:
+    for i in range(len(r.items)):
         items = r.items[i][r.items[i] >= 0]
-        assert len(set(items.tolist())) == len(items) == cfg.list_len
-        assert (pool[items, stream.column("channel")] == r.channels[i][: len(items)]).all()
+        assert len(set(items.tolist())) == len(items)  # never an item twice
+        assert (pool[items, channel_col] == r.channels[i][: len(items)]).all()  # in the chosen channel
+
+
+@pytest.mark.parametrize("policy", [ServingPolicy("argmax"), SAMPLE, ServingPolicy("sample", 0.2)])
+def test_trained_model_lists_have_no_duplicates_and_items_sit_in_their_channel(trained, policy) -> None:
+    stream, spec = trained.stream, trained.spec
+    test = stream.lists("test")
+    pool = pool_from_rows(stream, stream.rows(test), per_channel=30)
+    ranker = Ranker(TorchBackend(trained.model), stream.cat_columns, spec.list_len)
+    r = rank_lists(ranker, stream, test[:96], pool, spec.history_len, policy, seed=3, batch=32)
+    assert (r.items >= 0).all()
+    _assert_valid_lists(r, pool, stream.column("channel"), spec.list_len)
     assert ((r.scores > 0) & (r.scores < 1)).all()
-    assert (r.margins >= 0).all()  # the chosen candidate is never worse than its runner-up
-    assert not r.explored.any()
+    assert ((r.propensities > 0) & (r.propensities <= 1)).all()
+    np.testing.assert_allclose(r.channel_probs.sum(-1), 1.0, atol=1e-5)
+    assert (r.margins >= 0).all()
+
+
+def test_trained_model_respects_exhausted_channels(trained) -> None:
+    stream, spec = trained.stream, trained.spec
+    test = stream.lists("test")
+    pool = pool_from_rows(stream, stream.rows(test), per_channel=2)  # 2 items per channel: 8 < K = 10
+    ranker = Ranker(TorchBackend(trained.model), stream.cat_columns, spec.list_len)
+    r = rank_lists(ranker, stream, test[:32], pool, spec.history_len, SAMPLE, seed=1)
+    n = len(pool)
+    assert (r.items[:, :n] >= 0).all() and (r.items[:, n:] == -1).all()
+    assert (np.sort(r.items[:, :n], 1) == np.arange(n)).all()
+    channel_col = stream.column("channel")
+    for i in range(len(r.items)):  # once a channel's two items are placed, it gets probability 0
+        for t in range(n):
+            used = np.bincount(r.channels[i, :t], minlength=len(spec.channels) + 1)[1:]
+            exhausted = used >= np.bincount(pool[:, channel_col], minlength=len(spec.channels) + 1)[1:]
+            assert (r.channel_probs[i, t][exhausted] == 0).all()
+    assert (r.propensities[:, n:] == 0).all() and (r.channels[:, n:] == 0).all()
+
+
+def test_mix_anchoring_set_offsets_and_the_card_records_them(trained) -> None:
+    mix = trained.loaded.card["channel_mix"]
+    assert mix is not None and len(mix["offset"]) == len(trained.spec.channels)
+    np.testing.assert_allclose(mix["served"], mix["target"], atol=1e-4)
+    np.testing.assert_allclose(trained.model.policy.mix_offset.numpy(), mix["offset"], atol=1e-6)
+
+
+def test_a_channel_head_that_prefers_one_channel_serves_that_channel(setup) -> None:
+    stream, cfg, model, ranker, test, pool = setup
+    requests = _requests(stream, cfg, test[:64])
+    with torch.no_grad():
+        saved = model.policy.mix_offset.clone()
+        model.policy.mix_offset.copy_(torch.tensor([0.0, 0.0, -30.0, 0.0]))  # channel id 3 dominates
+        r_arg = ranker.rank(requests, pool)
+        draws = Draws.seeded(0, 64, cfg.list_len)
+        r_sample = ranker.rank(requests, pool, SAMPLE, draws)
+        model.policy.mix_offset.copy_(saved)
+    # pool has 30 items per channel, so channel 3 never runs out in a list of 10
+    assert (r_arg.channels == 3).all()
+    assert (r_sample.channels == 3).all()
+
+
+def test_sampled_channel_shares_follow_the_policy(setup) -> None:
+    stream, cfg, _model, ranker, test, pool = setup
+    requests = _requests(stream, cfg, test[:200])
+    r = ranker.rank(requests, pool, SAMPLE, Draws.seeded(4, 200, cfg.list_len))
+    first = r.channel_probs[:, 0]  # the policy at position 0, before any channel is used up
+    expected = first.mean(0)
+    observed = np.bincount(r.channels[:, 0] - 1, minlength=first.shape[1]) / len(first)
+    se = np.sqrt(expected * (1 - expected) / len(first))
+    assert (np.abs(observed - expected) < 4 * se + 1e-9).all(), (observed, expected)
+
+
+def test_epsilon_zero_is_deterministic_and_draws_fix_the_lists(setup) -> None:
+    stream, cfg, _model, ranker, test, pool = setup
+    requests = _requests(stream, cfg, test[:32])
+    a, b = ranker.rank(requests, pool), ranker.rank(requests, pool)
+    assert np.array_equal(a.items, b.items) and not a.explored.any()
+    draws = Draws.seeded(9, 32, cfg.list_len)
+    c, d = ranker.rank(requests, pool, SAMPLE, draws), ranker.rank(requests, pool, SAMPLE, draws)
+    assert np.array_equal(c.items, d.items)
+    with pytest.raises(ValueError, match="needs draws"):
+        ranker.rank(requests, pool, SAMPLE)
+
+
+def test_exploration_rate_and_propensities_match_the_frequencies(setup) -> None:
+    """One request ranked under 4,000 independent draws: how often each first item comes out is its propensity."""
+    stream, cfg, _model, ranker, test, pool = setup
+    eps, n = 0.3, 4000
+    one = _requests(stream, cfg, test[:1])
+    many = one.take(np.zeros(n, dtype=np.int64))
+    r = ranker.rank(many, pool, ServingPolicy("sample", eps), Draws.seeded(2, n, cfg.list_len))
+    rate = r.explored.mean()
+    assert abs(rate - eps) < 0.015, rate  # 40,000 draws: 3 standard deviations is about 0.007
+    _assert_valid_lists(r, pool, stream.column("channel"), cfg.list_len)
+    items, counts = np.unique(r.items[:, 0], return_counts=True)
+    for item, count in zip(items, counts, strict=True):
+        p = r.propensities[r.items[:, 0] == item, 0]
+        assert np.allclose(p, p[0])  # the same item at the same state: one propensity
+        se = np.sqrt(p[0] * (1 - p[0]) / n)
+        assert abs(count / n - p[0]) < 4 * se + 1e-4, (item, count / n, p[0])
+    # every item that could come out at position 0 and did not has a propensity too small to be seen
+    assert counts.sum() == n
+
+
+def test_batching_does_not_change_a_request_s_list(setup) -> None:
+    stream, cfg, _model, ranker, test, pool = setup
+    lists = test[:16]
+    together = rank_lists(ranker, stream, lists, pool, cfg.active.history_len, SAMPLE, seed=5, batch=16).items
+    apart = rank_lists(ranker, stream, lists, pool, cfg.active.history_len, SAMPLE, seed=5, batch=3).items
+    assert np.array_equal(together, apart)
 
 
 def test_pool_holds_the_top_items_per_channel(setup) -> None:
-    stream, _, _, _, pool = setup
+    stream, _, _, _, _, pool = setup
     channels = pool[:, stream.column("channel")]
     assert set(channels.tolist()) <= set(range(1, len(stream.channels) + 1))
     assert max((channels == c).sum() for c in np.unique(channels)) <= 30
 
 
-def test_an_exhausted_pool_leaves_the_rest_of_the_list_empty(setup) -> None:
-    stream, cfg, ranker, test, pool = setup
-    small = pool[:4]
-    r = ranker.rank(requests_from_lists(stream, test[:8], cfg.active.history_len), small)
-    assert (r.items[:, :4] >= 0).all() and (r.items[:, 4:] == -1).all()
-    assert (np.sort(r.items[:, :4], 1) == np.arange(4)).all()
-
-
-def test_a_channel_without_candidates_is_skipped(setup) -> None:
-    stream, cfg, ranker, test, pool = setup
-    only = pool[pool[:, stream.column("channel")] == 2]
-    r = ranker.rank(requests_from_lists(stream, test[:8], cfg.active.history_len), only)
-    placed = r.channels[r.items >= 0]
-    assert (placed == 2).all()
-
-
-def test_exploration_rate_is_close_to_epsilon(setup) -> None:
-    stream, cfg, ranker, test, pool = setup
-    requests = requests_from_lists(stream, test[:400], cfg.active.history_len)
-    r = ranker.rank(requests, pool, epsilon=0.3, rng=np.random.default_rng(1))
-    rate = r.explored.mean()
-    assert abs(rate - 0.3) < 0.03, rate  # 4,000 draws: 3 standard deviations is about 0.022
-    for i in range(400):
-        items = r.items[i][r.items[i] >= 0]
-        assert len(set(items.tolist())) == len(items)  # exploring never repeats an item either
-
-
-def test_batching_does_not_change_a_request_s_list(setup) -> None:
-    stream, cfg, ranker, test, pool = setup
-    together = ranker.rank(requests_from_lists(stream, test[:16], cfg.active.history_len), pool).items
-    for i in (0, 7, 15):
-        alone = ranker.rank(requests_from_lists(stream, test[i : i + 1], cfg.active.history_len), pool).items
-        assert np.array_equal(alone[0], together[i])
+def test_inverse_cdf_draw_skips_channels_without_mass() -> None:
+    probs = np.array([[0.5, 0.0, 0.5], [0.5, 0.0, 0.5], [0.0, 1.0, 0.0], [0.3, 0.7, 0.0]])
+    u = np.array([0.2, 0.6, 0.99, 0.9999999999])
+    index, gap = _draw(probs, u)
+    assert index.tolist() == [0, 2, 1, 1]
+    np.testing.assert_allclose(gap[:2], [0.3, 0.1])
+    assert gap[2] == np.inf  # one channel: no boundary to be near
 
 
 def test_near_ties_go_to_the_earlier_pool_entry() -> None:

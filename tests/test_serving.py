@@ -87,7 +87,8 @@ def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
     assert numbers["provider"] in (CPU, CUDA)
     folder = _export(exported)
     manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
-    assert set(manifest["graphs"]) == {"initial_state", "lra_encoder", "hra_encoder", "actors", "item_tower", "scores"}
+    graphs = {"initial_state", "lra_encoder", "hra_encoder", "channel_policy", "item_tower", "item_scores"}
+    assert set(manifest["graphs"]) == graphs
     for name in manifest["graphs"]:
         model = onnx.load(str(folder / f"{name}.onnx"))
         onnx.checker.check_model(model, full_check=True)
@@ -124,9 +125,9 @@ def test_a_tampered_graph_is_refused(exported: Path, tmp_path: Path) -> None:
 
     folder = tmp_path / "onnx"
     shutil.copytree(_export(exported), folder)
-    graph = folder / "scores.onnx"
+    graph = folder / "item_scores.onnx"
     graph.write_bytes(graph.read_bytes()[:-4] + b"\0\0\0\0")
-    with pytest.raises(BadInput, match=r"scores\.onnx: SHA-256 .* does not match the export manifest"):
+    with pytest.raises(BadInput, match=r"item_scores\.onnx: SHA-256 .* does not match the export manifest"):
         OrtBackend(folder, device="cpu")
     (folder / EXPORT_MANIFEST).unlink()
     with pytest.raises(BadInput, match="no export manifest"):
@@ -145,7 +146,7 @@ def test_a_gpu_request_that_falls_back_is_logged(exported: Path, caplog: pytest.
 
 
 def _proofs(diff: float) -> dict:
-    return {"max_abs_diff": {"lra_encoder": diff, "scores": 1e-7}, "grid": 27}
+    return {"max_abs_diff": {"lra_encoder": diff, "item_scores": 1e-7}, "grid": 27}
 
 
 def _parity(identical: float, gap: float, ties: int = 0) -> dict:

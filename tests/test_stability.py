@@ -28,6 +28,17 @@ def test_proportions_per_hour_bucket() -> None:
     assert np.allclose(p.sum(1), 1.0)
 
 
+def test_expected_proportions_average_the_policy_over_placements() -> None:
+    weights = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.2, 0.2, 0.6]])  # row 3: none placed
+    hours = np.array([0, 3, 4, 23])
+    p = stability.expected_proportions(weights, hours, bucket=12)
+    assert np.allclose(p, [[0.75, 0.25, 0.0], [0.2, 0.2, 0.6]])
+    # one-hot weights give the counted proportions
+    channels = np.array([1, 1, 2, 0, 2, 2, 1, 3])
+    hours = np.array([1, 5, 11, 11, 13, 20, 23, 23])
+    assert np.allclose(stability.proportions(channels, hours, 3, 12), [[2 / 3, 1 / 3, 0.0], [0.25, 0.5, 0.25]])
+
+
 def _record(props: list[list[float]], ds: str = DS) -> dict:
     return {"ds": ds, "channels": ["news", "video"], "hour_bucket": 12, "proportions": props}
 

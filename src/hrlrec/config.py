@@ -182,6 +182,13 @@ class ModelConfig(_Strict):
     use_attention: bool  # ablation: False replaces field self-attention by a dense layer
     use_similarity_loss: bool  # ablation: drop L_s
     use_supervised_loss: bool  # ablation: drop L_c
+    # The served channel policy (departure from eq. 3's cosine pick, see models/hrlrec.py):
+    # pi(c|s) ∝ pi_b(c|s) * exp(Q(s, c) / temperature), a KL-regularised improvement on the logs.
+    policy_temperature: float = Field(gt=0)  # alpha: small trusts Q, large stays near the logs
+    policy_loss_weight: float = Field(ge=0)  # weight of the channel head's CE + TD losses
+    # logged: after training, per-channel offsets pin the policy's mean channel mix to the mix of the
+    # window's logs (the logging policy's mix is stable week over week; Q's tilt is not); free: no offsets.
+    channel_mix: Literal["logged", "free"]
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -284,6 +291,10 @@ class ServingConfig(_Strict):
 
     device: Literal["auto", "cpu", "cuda"]  # auto: CUDAExecutionProvider when a GPU is usable
     intra_op_threads: int = Field(ge=0)  # onnxruntime intra-op threads; 0 = its default
+    # sample: each position's channel is drawn from the policy with a seeded generator (same seed,
+    # same lists, so gates stay reproducible); argmax: the most probable available channel.
+    channel_choice: Literal["sample", "argmax"]
+    epsilon: float = Field(ge=0, le=1)  # share of positions given a uniform item of the channel
 
 
 class RegistryConfig(_Strict):

@@ -1,8 +1,10 @@
 """The stability gate (paper 4.8): channel proportions of the candidate's lists, week over week.
 
 The candidate ranks the day's requests (a seeded sample of its lists, with the
-day's most impressed items per channel as candidates); the share of each
-channel among the placed items, per hour bucket, is the day's *record*. It is
+day's most impressed items per channel as candidates) with the serving policy
+of params.yaml; the share of each channel among the placed items, per hour
+bucket, is the day's *record* (for channels drawn from the policy, the
+expected share: the mean of pi(c | s) over the placements). It is
 compared with production's record for the same weekday one week earlier:
 relative change |p / p_week_ago - 1| per channel and bucket; a channel whose
 largest or mean change passes its threshold fails the gate. Without a record
@@ -28,7 +30,7 @@ from hrlrec.config import StabilityGateConfig
 from hrlrec.errors import BadInput
 from hrlrec.layout import week_before
 from hrlrec.serving.backends import TorchBackend
-from hrlrec.serving.ranker import Ranker, day_requests, rank_lists
+from hrlrec.serving.ranker import Ranker, ServingPolicy, day_requests, rank_lists
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
 from hrlrec.workspace import Workspace
 
@@ -37,9 +39,21 @@ log = logging.getLogger(__name__)
 
 def proportions(channels: np.ndarray, hours: np.ndarray, n_channels: int, bucket: int) -> np.ndarray:
     """Share of each channel (1..C) among placed items per hour bucket: (24 / bucket, C), rows sum to 1."""
-    counts = np.zeros((24 // bucket, n_channels))
     placed = channels > 0
-    np.add.at(counts, (hours[placed] // bucket, channels[placed] - 1), 1)
+    weights = np.zeros((len(channels), n_channels))
+    weights[np.flatnonzero(placed), channels[placed] - 1] = 1.0
+    return expected_proportions(weights, hours, bucket)
+
+
+def expected_proportions(weights: np.ndarray, hours: np.ndarray, bucket: int) -> np.ndarray:
+    """Per hour bucket, each channel's share of the placements' channel weights (n, C): (24 / bucket, C).
+
+    A placement's weights are its channel one-hot, or, for a channel drawn from the policy, the
+    policy's probabilities pi(c | s) at that position: the same expected proportions as the drawn
+    channels, without the noise of the draw (the lists themselves still follow the draws).
+    """
+    counts = np.zeros((24 // bucket, weights.shape[1]))
+    np.add.at(counts, hours // bucket, weights)
     totals = counts.sum(1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
@@ -96,16 +110,22 @@ def build_record(ws: Workspace, ds: str) -> dict[str, Any]:
     stream, spec = candidate.stream, candidate.spec
     ranker = Ranker(TorchBackend(candidate.model), stream.cat_columns, spec.list_len)
     sample, pool = day_requests(stream, cfg.seed, g.max_requests, g.pool_per_channel)
-    ranking = rank_lists(ranker, stream, sample, pool, spec.history_len)
+    policy = ServingPolicy.of(cfg.serving)
+    ranking = rank_lists(ranker, stream, sample, pool, spec.history_len, policy, cfg.seed)
     hour = stream.cat[stream.offset[sample], stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1
-    ch, hr = ranking.channels.ravel(), np.repeat(hour[:, None], spec.list_len, axis=1).ravel()
-    props = proportions(ch, hr, len(spec.channels), g.hour_bucket)
+    hr = np.repeat(hour[:, None], spec.list_len, axis=1).ravel()
+    if policy.channel_choice == "sample":
+        weights = ranking.channel_probs.reshape(-1, len(spec.channels)).astype(np.float64)
+        props = expected_proportions(weights, hr, g.hour_bucket)
+    else:
+        props = proportions(ranking.channels.ravel(), hr, len(spec.channels), g.hour_bucket)
     return {
         "ds": ds,
         "weekday": dt.date.fromisoformat(ds).strftime("%A"),
         "channels": list(spec.channels),
         "hour_bucket": g.hour_bucket,
         "requests": len(sample),
+        "serving_policy": {"channel_choice": policy.channel_choice, "epsilon": policy.epsilon, "seed": cfg.seed},
         "proportions": props.tolist(),
         "model_sha256": candidate.sha256,
     }

@@ -1,6 +1,26 @@
 """HRL-Rec (paper section 3): two state encoders, two agents, an item tower and a click head.
 
-Shapes: B lists, K positions, T = m + K behaviours, S state size, A = item_dim.
+Shapes: B lists, K positions, T = m + K behaviours, S state size, A = item_dim, C channels.
+
+What is served (hrlrec.serving.ranker) and why it departs from eqs. (3) and (6):
+
+- the channel of each position comes from `policy` (models/channel_policy.py):
+  pi(c|s) ∝ pi_b(c|s) exp(Q(s, c) / alpha), a prior fitted to the logged
+  channels and a channel value trained by TD on clicks. The paper's pick, the
+  channel of the candidate most cosine-similar to the LRA's actor output, is
+  trained by no label and served a collapsed mix (64-95 % articles, the
+  second-worst channel for clicks) that moved 56-77 % between weekly
+  retrainings (docs/results.md);
+- the HRA sees the channel constraint c_t in its state, as the paper's state
+  definition has it (3.3): s_h + e(c_t), with c_t the logged channel in
+  training and the policy's channel in serving. Without it one action had to
+  point at good items of every channel at once;
+- the item inside the channel is the one with the highest click logit
+  f(a_l, a_h(c_t), d): the supervised head the AUC gate measures, so the
+  offline number describes what is served.
+
+The continuous actors, critics, the four losses of eq. (18) and the ablation
+switches are all still trained; the actors feed the click head.
 
 Two departures from eq. (16), on purpose:
 
@@ -25,6 +45,7 @@ import torch
 from torch import nn
 
 from hrlrec.data.batches import FEEDBACK_CODES, ListBatch
+from hrlrec.models.channel_policy import ChannelPolicy
 from hrlrec.models.channel_selector import ChannelSelector
 from hrlrec.models.encoder import StateEncoder
 from hrlrec.models.item_recommender import ItemRecommender
@@ -45,8 +66,9 @@ class Forward:
     s_high: torch.Tensor  # (B, K + 1, S) HRA states
     item_emb: torch.Tensor  # (B, K, A) embeddings d of the logged items
     a_low: torch.Tensor  # (B, K, A) LRA actions
-    a_high: torch.Tensor  # (B, K, A) HRA actions
+    a_high: torch.Tensor  # (B, K, A) HRA actions, given the logged channel
     logits: torch.Tensor  # (B, K) click logits of f(a, d)
+    channel: torch.Tensor  # (B, K) logged channel ids (1..C, 0 unknown)
 
 
 ITEM_FIELDS = ["item", "tags", "channel", *CONTEXT_FIELDS]
@@ -90,6 +112,12 @@ class HRLRec(nn.Module):
         self.items = ItemTower(vocab, cat_columns, dense_dim, spec.field_dim, spec.item_dim)
         self.lra = ChannelSelector(spec.state_dim, spec.item_dim)
         self.hra = ItemRecommender(spec.state_dim, spec.item_dim)
+        self.policy = ChannelPolicy(spec.state_dim, len(spec.channels), m.policy_temperature)
+        # c_t in the HRA's state (paper 3.3): added to s_h; id 0 (unknown channel) adds nothing learnt.
+        self.channel_state = nn.Embedding(len(spec.channels) + 1, spec.state_dim, padding_idx=0)
+        nn.init.normal_(self.channel_state.weight, std=0.1)
+        with torch.no_grad():
+            self.channel_state.weight[0].zero_()
         self.click = nn.Linear(5 * spec.item_dim, 1)  # eq. (16), with products (see module doc)
         self.channel_col = cat_columns.index("channel")
 
@@ -102,14 +130,20 @@ class HRLRec(nn.Module):
         """f(a, d) before the sigmoid: (..., A) x3 -> (...)."""
         return self.click(torch.cat([a_low, a_high, item, a_low * item, a_high * item], -1)).squeeze(-1)
 
+    def high_state(self, s_high: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
+        """The HRA's state under channel constraint `channel` (ids): (..., S), (...) -> (..., S)."""
+        return s_high + self.channel_state(channel)
+
     def forward(self, batch: ListBatch, noise: bool | None = None) -> Forward:
         noisy = self.training if noise is None else noise
         sigma = self.noise if noisy else 0.0
         s_low, s_high = self.states(batch)
         item_emb = self.items(batch.list_cat, batch.list_dense)  # (B, K, A)
+        channel = batch.list_cat[..., self.channel_col]  # (B, K) the logged channel constraint
         a_low = self.lra.act(s_low[:, :-1], sigma)  # eq. (3)
-        a_high = self.hra.act(s_high[:, :-1], sigma)  # eq. (6)
-        return Forward(s_low, s_high, item_emb, a_low, a_high, self.click_logit(a_low, a_high, item_emb))
+        a_high = self.hra.act(self.high_state(s_high[:, :-1], channel), sigma)  # eq. (6), c_t in the state
+        logits = self.click_logit(a_low, a_high, item_emb)
+        return Forward(s_low, s_high, item_emb, a_low, a_high, logits, channel)
 
     @torch.no_grad()
     def score(self, batch: ListBatch) -> torch.Tensor:
@@ -135,3 +169,4 @@ class HRLRec(nn.Module):
     def update_targets(self, tau: float) -> None:
         self.lra.update_targets(tau)
         self.hra.update_targets(tau)
+        self.policy.update_targets(tau)

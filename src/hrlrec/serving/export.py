@@ -41,7 +41,16 @@ from hrlrec.errors import BadInput
 from hrlrec.layout import EXPORT_MANIFEST
 from hrlrec.serving.backends import CPU, CUDA, Backend, OrtBackend, TorchBackend
 from hrlrec.serving.graphs import graphs
-from hrlrec.serving.ranker import TIE, Ranker, Ranking, Requests, day_requests, rank_lists, requests_from_lists
+from hrlrec.serving.ranker import (
+    TIE,
+    Ranker,
+    Ranking,
+    Requests,
+    ServingPolicy,
+    day_requests,
+    rank_lists,
+    requests_from_lists,
+)
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
 from hrlrec.workspace import Workspace
 
@@ -57,9 +66,9 @@ SIGNATURES: dict[str, tuple[list[str], list[str]]] = {
     "initial_state": (["context"], ["h_low", "h_high"]),
     "lra_encoder": (["seq_ids", "seq_dense", "feedback", "length", "h"], ["h_next"]),
     "hra_encoder": (["seq_ids", "seq_dense", "feedback", "length", "h"], ["h_next"]),
-    "actors": (["h_low", "h_high"], ["a_low", "a_high"]),
+    "channel_policy": (["h_low"], ["logits"]),
     "item_tower": (["pool", "context", "context_dense"], ["d"]),
-    "scores": (["a_low", "a_high", "d"], ["sim_low", "sim_high", "click_logit"]),
+    "item_scores": (["h_low", "h_high", "channel", "d"], ["click_logit"]),
 }
 DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
     "initial_state": {"context": {0: "batch"}, "h_low": {0: "batch"}, "h_high": {0: "batch"}},
@@ -67,33 +76,37 @@ DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
         "seq_ids": {0: "batch", 1: "steps"}, "seq_dense": {0: "batch", 1: "steps"},
         "feedback": {0: "batch", 1: "steps"}, "length": {0: "batch"}, "h": {0: "batch"}, "h_next": {0: "batch"},
     },
-    "actors": {"h_low": {0: "batch"}, "h_high": {0: "batch"}, "a_low": {0: "batch"}, "a_high": {0: "batch"}},
+    "channel_policy": {"h_low": {0: "batch"}, "logits": {0: "batch"}},
     "item_tower": {"pool": {0: "candidates"}, "context": {0: "batch"}, "context_dense": {0: "batch"},
                    "d": {0: "batch", 1: "candidates"}},
-    "scores": {"a_low": {0: "batch"}, "a_high": {0: "batch"}, "d": {0: "batch", 1: "candidates"},
-               "sim_low": {0: "batch", 1: "candidates"}, "sim_high": {0: "batch", 1: "candidates"},
-               "click_logit": {0: "batch", 1: "candidates"}},
+    "item_scores": {"h_low": {0: "batch"}, "h_high": {0: "batch"}, "channel": {0: "batch"},
+                    "d": {0: "batch", 1: "candidates"}, "click_logit": {0: "batch", 1: "candidates"}},
 }  # fmt: skip
 DYNAMIC_AXES["hra_encoder"] = DYNAMIC_AXES["lra_encoder"]
 
 
 def graph_inputs(
-    backend: Backend, requests: Requests, pool: np.ndarray, steps: int | None = None
+    backend: Backend, requests: Requests, pool: np.ndarray, channel_col: int, steps: int | None = None
 ) -> dict[str, tuple[np.ndarray, ...]]:
-    """Real inputs for every graph from `requests` and `pool`; history cut to `steps` behaviours."""
+    """Real inputs for every graph from `requests` and `pool` (channel ids in column `channel_col`).
+
+    History cut to `steps` behaviours; requests take the pool's channels in turn as their constraint.
+    """
     seq = slice(None, steps)
     hist = np.minimum(requests.hist_len, requests.seq_cat[:, seq].shape[1])
     h_low, h_high = backend.run("initial_state", requests.context)
-    a_low, a_high = backend.run("actors", h_low, h_high)
     (d,) = backend.run("item_tower", pool, requests.context, requests.context_dense)
+    # Each request's channel constraint: one of the pool's channels, varied across the batch.
+    pool_channels = np.unique(pool[:, channel_col])
+    channel = pool_channels[np.arange(requests.size) % len(pool_channels)].astype(np.int64)
     history = (requests.seq_cat[:, seq], requests.seq_dense[:, seq], requests.feedback[:, seq], hist)
     return {
         "initial_state": (requests.context,),
         "lra_encoder": (*history, h_low),
         "hra_encoder": (*history, h_high),
-        "actors": (h_low, h_high),
+        "channel_policy": (h_low,),
         "item_tower": (pool, requests.context, requests.context_dense),
-        "scores": (a_low, a_high, d),
+        "item_scores": (h_low, h_high, channel, d),
     }
 
 
@@ -118,7 +131,12 @@ def export_graph(name: str, graph: torch.nn.Module, example: tuple[np.ndarray, .
 
 
 def prove_shapes(
-    torch_backend: TorchBackend, ort_backend: OrtBackend, requests: Requests, pool: np.ndarray, g: ExportGateConfig
+    torch_backend: TorchBackend,
+    ort_backend: OrtBackend,
+    requests: Requests,
+    pool: np.ndarray,
+    channel_col: int,
+    g: ExportGateConfig,
 ) -> dict[str, Any]:
     """Largest |onnxruntime - PyTorch| output difference per graph over the batch/step/pool grid."""
     worst: dict[str, float] = {}
@@ -129,7 +147,7 @@ def prove_shapes(
         for steps in g.proof_seq_lengths:
             for n in g.proof_pool_sizes:
                 sub = requests.take(slice(0, b))
-                inputs = graph_inputs(torch_backend, sub, pool[: min(n, len(pool))], steps)
+                inputs = graph_inputs(torch_backend, sub, pool[: min(n, len(pool))], channel_col, steps)
                 for name, args in inputs.items():
                     expected, got = torch_backend.run(name, *args), ort_backend.run(name, *args)
                     for e, o in zip(expected, got, strict=True):
@@ -219,7 +237,8 @@ def run(ws: Workspace, ds: str) -> Verdict:
     torch_backend = TorchBackend(model)
     proof_requests = requests_from_lists(stream, sample[: max(g.proof_batch_sizes)], m)
     with atomic.atomic_dir(layout.export_day(ds)) as tmp:
-        example = graph_inputs(torch_backend, proof_requests.take(slice(0, 3)), pool[:7])
+        channel_col = stream.column("channel")
+        example = graph_inputs(torch_backend, proof_requests.take(slice(0, 3)), pool[:7], channel_col)
         for name, graph in graphs(model).items():
             export_graph(name, graph, example[name], tmp / f"{name}.onnx", g.opset)
         manifest = {
@@ -236,9 +255,12 @@ def run(ws: Workspace, ds: str) -> Verdict:
         }
         (tmp / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         ort_backend = OrtBackend(tmp, device=cfg.serving.device, threads=cfg.serving.intra_op_threads)
-        proofs = prove_shapes(torch_backend, ort_backend, proof_requests, pool, g)
-        ranked_torch = rank_lists(Ranker(torch_backend, stream.cat_columns, K), stream, sample, pool, m)
-        ranked_ort = rank_lists(Ranker(ort_backend, stream.cat_columns, K), stream, sample, pool, m)
+        proofs = prove_shapes(torch_backend, ort_backend, proof_requests, pool, channel_col, g)
+        policy = ServingPolicy.of(cfg.serving)  # the same draws for both runtimes
+        ranked_torch, ranked_ort = (
+            rank_lists(Ranker(backend, stream.cat_columns, K), stream, sample, pool, m, policy, cfg.seed)
+            for backend in (torch_backend, ort_backend)
+        )
     parity = compare_rankings(ranked_torch, ranked_ort)
     provider = {"requested": cfg.serving.device, "used": ort_backend.provider}
     verdict = decide_export(ds, proofs, parity, provider, g)

@@ -14,9 +14,13 @@ Graphs (B requests, T behaviours, N candidates, F id columns, D dense features):
     initial_state  context (B, F)                          -> h_low, h_high (B, S)
     lra_encoder    cat (B,T,F), dense (B,T,D), feedback (B,T), length (B), h (B,S) -> h (B,S)
     hra_encoder    same, for the high-level agent
-    actors         h_low, h_high (B, S)                    -> a_low, a_high (B, A)
+    channel_policy h_low (B, S)                            -> logits (B, C) unnormalised log pi(c | s)
     item_tower     pool (N, F), context (B, F), context_dense (B, D) -> d (B, N, A)
-    scores         a_low, a_high (B, A), d (B, N, A)       -> sim_low, sim_high, click_logit (B, N)
+    item_scores    h_low, h_high (B, S), channel (B), d (B, N, A) -> click_logit (B, N)
+
+`channel_policy` is the served channel policy (models/channel_policy.py) and
+`item_scores` the click head f(a_l, a_h(c), d) with the HRA's action taken
+under the chosen channel: the ranker decides with what the AUC gate measures.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hrlrec.models.agents import cosine_scores
 from hrlrec.models.encoder import StateEncoder
 from hrlrec.models.hrlrec import HRLRec
 
@@ -73,15 +76,15 @@ class EncoderChunk(nn.Module):
         return outs.gather(1, idx).squeeze(1)
 
 
-class Actors(nn.Module):
-    """Both actors: the virtual channel action (eq. 3) and the virtual item action (eq. 6)."""
+class ChannelPolicyGraph(nn.Module):
+    """Unnormalised log pi(c | s) of the served policy, mix offsets included."""
 
     def __init__(self, model: HRLRec) -> None:
         super().__init__()
-        self.lra, self.hra = model.lra.actor, model.hra.actor
+        self.policy = model.policy
 
-    def forward(self, h_low: torch.Tensor, h_high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.lra(h_low), self.hra(h_high)
+    def forward(self, h_low: torch.Tensor) -> torch.Tensor:
+        return self.policy.served(h_low)
 
 
 class ItemTower(nn.Module):
@@ -117,8 +120,8 @@ class ItemTower(nn.Module):
         return self.last(hidden)
 
 
-class Scores(nn.Module):
-    """What the ranker decides with: cosine similarity of each action to each candidate, and f(a, d).
+class ItemScores(nn.Module):
+    """Click logits f(a_l, a_h, d) of every candidate, the HRA acting under channel constraint `channel`.
 
     f is linear in [a_l; a_h; d; a_l * d; a_h * d], so per request it folds into
     one vector dotted with d: the click logit of N candidates costs one (N, A)
@@ -127,18 +130,21 @@ class Scores(nn.Module):
 
     def __init__(self, model: HRLRec) -> None:
         super().__init__()
+        self.lra, self.hra = model.lra.actor, model.hra.actor
+        self.channel_state = model.channel_state
         w = model.click.weight.detach().reshape(5, -1)  # blocks for a_l, a_h, d, a_l*d, a_h*d
         self.register_buffer("w", w.clone(), persistent=False)
         self.register_buffer("b", model.click.bias.detach().clone(), persistent=False)
 
     def forward(
-        self, a_low: torch.Tensor, a_high: torch.Tensor, d: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self, h_low: torch.Tensor, h_high: torch.Tensor, channel: torch.Tensor, d: torch.Tensor
+    ) -> torch.Tensor:
+        a_low = self.lra(h_low)
+        a_high = self.hra(h_high + self.channel_state(channel))
         w = self.w
         per_request = a_low @ w[0] + a_high @ w[1] + self.b  # (B,)
         folded = w[2] + a_low * w[3] + a_high * w[4]  # (B, A)
-        logit = torch.einsum("bna,ba->bn", d, folded) + per_request.unsqueeze(1)
-        return cosine_scores(a_low, d), cosine_scores(a_high, d), logit
+        return torch.einsum("bna,ba->bn", d, folded) + per_request.unsqueeze(1)
 
 
 def graphs(model: HRLRec) -> dict[str, nn.Module]:
@@ -148,8 +154,8 @@ def graphs(model: HRLRec) -> dict[str, nn.Module]:
         "initial_state": InitialState(model),
         "lra_encoder": EncoderChunk(model.low_encoder),
         "hra_encoder": EncoderChunk(model.high_encoder),
-        "actors": Actors(model),
+        "channel_policy": ChannelPolicyGraph(model),
         "item_tower": ItemTower(model),
-        "scores": Scores(model),
+        "item_scores": ItemScores(model),
     }
     return {name: g.eval() for name, g in found.items()}

@@ -1,17 +1,28 @@
 """The HRL-Rec ranker: build a list of K items step by step for a batch of requests.
 
-At each position t: the LRA's action picks the channel of the most similar
-available candidate, the HRA's action picks the most similar available item
-inside that channel (paper 3.2-3.3), the item is placed, and both states
-advance with it (the GRU sees the placed item, feedback unknown). No item is
-placed twice; a channel with no candidate left can no longer be chosen; a
-request whose pool is exhausted gets -1 for the remaining positions. With
-epsilon > 0, each position is, with that probability, a uniformly random
-available candidate instead ("surprising" items, paper 3.5), marked explored.
-Similarities within TIE (1e-5) of the best are a tie, won by the earlier
-pool entry, so every runtime breaks it alike. Each placement records its margin: how far the runner-up was (the smaller
-of the channel and the item decision's gap), so a list that differs between
-runtimes can be told apart as a float-level tie or a real disagreement.
+At each position t: the channel policy gives pi(c | s_l) over the channels that
+still have a candidate (models/channel_policy.py); the channel is drawn from it
+(`sample`, with uniforms drawn up front from a seed, so the same seed gives the
+same lists on every runtime and batch size) or is its most probable channel
+(`argmax`); inside that channel the item with the highest click logit
+f(a_l, a_h(c), d) is placed (the HRA acts under the channel constraint), and
+both states advance with it (the GRU sees the placed item, feedback unknown).
+No item is placed twice; a request whose pool is exhausted gets -1 for the
+remaining positions. With epsilon > 0, each position is, with that
+probability, a uniformly random available item of the chosen channel
+(exploration, paper 3.5), marked explored.
+
+Every placement records its propensity, the probability with which this
+item came out at this position given the list so far: pi(c | s) times
+(1 - epsilon) [item is the greedy one] + epsilon / (items left in c). That is
+the sequential choice probability an off-policy estimator needs.
+
+Scores within TIE (1e-5) of the best are a tie, won by the earlier pool entry,
+so every runtime breaks it alike. Each placement records its margin: how far
+the runner-up was (the smaller of the channel and the item decision's gap;
+for a drawn channel, how far the uniform was from a boundary of the policy's
+cumulative distribution), so a list that differs between runtimes can be told
+apart as a float-level tie or a real disagreement.
 
 The loop is numpy over a backend that runs the serving graphs (PyTorch eager
 or onnxruntime, see hrlrec.serving.backends), so the stability gate, export
@@ -21,6 +32,7 @@ parity and the serving benchmark all rank with the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,13 +68,58 @@ class Requests:
 
 @dataclass
 class Ranking:
-    """What the ranker placed: pool indices (-1: none), channels, explored flags, click scores, margins; (B, K)."""
+    """What the ranker placed, (B, K) each unless said: pool indices (-1: none), channel ids, and why."""
 
     items: np.ndarray
     channels: np.ndarray
     explored: np.ndarray
-    scores: np.ndarray
-    margins: np.ndarray  # similarity gap to the runner-up of the closer of the two decisions (inf: no rival)
+    scores: np.ndarray  # click probability of the placed item
+    margins: np.ndarray  # gap to the runner-up of the closer of the two decisions (inf: no rival)
+    propensities: np.ndarray  # probability of this item at this position given the list so far (0: none placed)
+    channel_probs: np.ndarray  # (B, K, C) the policy's pi(c | s) over available channels at each position
+
+
+FIELDS = ("items", "channels", "explored", "scores", "margins", "propensities", "channel_probs")
+
+
+@dataclass(frozen=True)
+class ServingPolicy:
+    """How scores become choices: channel drawn or argmax, and the exploration rate."""
+
+    channel_choice: str = "argmax"  # "sample" or "argmax"
+    epsilon: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.channel_choice not in ("sample", "argmax"):
+            raise ValueError(f"channel_choice {self.channel_choice!r}: choose sample or argmax")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ValueError(f"epsilon {self.epsilon} must lie in [0, 1]")
+
+    @classmethod
+    def of(cls, serving: Any) -> ServingPolicy:
+        """From the `serving:` section of params.yaml."""
+        return cls(serving.channel_choice, serving.epsilon)
+
+    @property
+    def stochastic(self) -> bool:
+        return self.channel_choice == "sample" or self.epsilon > 0
+
+
+@dataclass(frozen=True)
+class Draws:
+    """The uniforms a stochastic ranking consumes, (B, K) each, fixed before ranking starts."""
+
+    channel: np.ndarray  # which channel is drawn from pi
+    explore: np.ndarray  # whether the position explores (< epsilon)
+    pick: np.ndarray  # which item of the channel an exploring position takes
+
+    @classmethod
+    def seeded(cls, seed: int, n: int, K: int) -> Draws:
+        rng = np.random.default_rng([seed, 49])
+        return cls(*(rng.random((n, K)) for _ in range(3)))
+
+    def take(self, index: slice) -> Draws:
+        return Draws(self.channel[index], self.explore[index], self.pick[index])
 
 
 def requests_from_lists(stream: Stream, lists: np.ndarray, history_len: int) -> Requests:
@@ -79,19 +136,28 @@ def requests_from_lists(stream: Stream, lists: np.ndarray, history_len: int) -> 
     )
 
 
-def pool_from_rows(stream: Stream, rows: np.ndarray, per_channel: int) -> np.ndarray:
-    """The `per_channel` most impressed items of each channel among `rows`: (N, F) candidate rows."""
+def pool_rows(stream: Stream, rows: np.ndarray, per_channel: int) -> np.ndarray:
+    """Stream rows (N,) of the `per_channel` most impressed items of each channel among `rows`.
+
+    One row per item (its first impression among `rows`), channels in id order, items by impressions.
+    """
     item_col, ch_col = stream.column("item"), stream.column("channel")
+    rows = np.asarray(rows)
     cat = stream.cat[rows].cpu().numpy()
     picked = []
     for channel in np.unique(cat[:, ch_col]):
         if channel == 0:
             continue
-        in_channel = cat[cat[:, ch_col] == channel]
-        _, first, counts = np.unique(in_channel[:, item_col], return_index=True, return_counts=True)
+        in_channel = np.flatnonzero(cat[:, ch_col] == channel)
+        _, first, counts = np.unique(cat[in_channel, item_col], return_index=True, return_counts=True)
         top = np.argsort(-counts, kind="stable")[:per_channel]
-        picked.append(in_channel[first[top]])
+        picked.append(rows[in_channel[first[top]]])
     return np.concatenate(picked)
+
+
+def pool_from_rows(stream: Stream, rows: np.ndarray, per_channel: int) -> np.ndarray:
+    """The `per_channel` most impressed items of each channel among `rows`: (N, F) candidate rows."""
+    return stream.cat[pool_rows(stream, rows, per_channel)].cpu().numpy()
 
 
 class Ranker:
@@ -104,13 +170,20 @@ class Ranker:
         self.item_cols = [self.col[c] for c in ITEM_COLUMNS] + [i for c, i in self.col.items() if c.startswith("tag")]
 
     def rank(
-        self, requests: Requests, pool: np.ndarray, epsilon: float = 0.0, rng: np.random.Generator | None = None
+        self, requests: Requests, pool: np.ndarray, policy: ServingPolicy | None = None, draws: Draws | None = None
     ) -> Ranking:
-        """Rank `pool` (N, F) for every request; returns (B, K) placements."""
+        """Rank `pool` (N, F) for every request; returns (B, K) placements.
+
+        A stochastic `policy` needs `draws` (B, K) (see `Draws.seeded`); argmax with epsilon 0 needs none.
+        """
+        policy = policy or ServingPolicy()
         run, K = self.backend.run, self.K
         B, N = requests.size, pool.shape[0]
+        if policy.stochastic and (draws is None or draws.channel.shape != (B, K)):
+            raise ValueError(f"a stochastic serving policy needs draws of shape {(B, K)}")
         rows = np.arange(B)
         pool_channel = pool[:, self.col["channel"]]
+        channel_ids = np.unique(pool_channel[pool_channel > 0])
         available = np.ones((B, N), dtype=bool)
         h_low, h_high = run("initial_state", requests.context)
         history = (requests.seq_cat, requests.seq_dense, requests.feedback, requests.hist_len)
@@ -121,40 +194,48 @@ class Ranker:
         step_dense = requests.context_dense[:, None, :]
         step_feedback = np.full((B, 1), UNKNOWN, dtype=np.int64)
         one = np.ones(B, dtype=np.int64)
-        out = Ranking(
-            items=np.full((B, K), -1, dtype=np.int64),
-            channels=np.zeros((B, K), dtype=np.int64),
-            explored=np.zeros((B, K), dtype=bool),
-            scores=np.zeros((B, K), dtype=np.float32),
-            margins=np.full((B, K), np.inf, dtype=np.float32),
-        )
+        out: Ranking | None = None
         for t in range(K):
             context[:, self.col["position"]] = t + 1  # position ids start at 1 (0 is padding)
-            a_low, a_high = run("actors", h_low, h_high)
+            (logits,) = run("channel_policy", h_low)  # (B, C), channel id c at column c - 1
+            if out is None:
+                out = _empty_ranking(B, K, logits.shape[1])
+            left = np.zeros_like(logits, dtype=bool)  # channels with a candidate still available
+            for c in channel_ids:
+                if c - 1 < logits.shape[1]:
+                    left[:, c - 1] = (available & (pool_channel == c)[None, :]).any(1)
+            has_any = left.any(1)
+            probs = _softmax(np.where(left, logits, -np.inf))
+            if policy.channel_choice == "sample":
+                index, channel_gap = _draw(probs, draws.channel[:, t])
+            else:
+                masked = np.where(left, logits, -np.inf)
+                index = _first_best(masked)
+                channel_gap = _runner_up_gap(masked)
+            channel = np.where(has_any, index + 1, 0).astype(np.int64)
             (d,) = run("item_tower", pool, context, requests.context_dense)
-            sim_low, sim_high, logit = run("scores", a_low, a_high, d)
-            low = np.where(available, sim_low, -np.inf)
-            best = _first_best(low)
-            channel = pool_channel[best]  # eq. (3): the channel of the most similar candidate
+            (logit,) = run("item_scores", h_low, h_high, channel, d)
             allowed = available & (pool_channel[None, :] == channel[:, None])
-            high = np.where(allowed, sim_high, -np.inf)
+            high = np.where(allowed, logit, -np.inf)
             item = _first_best(high)  # the hard channel constraint
-            rival_channel = np.where(pool_channel[None, :] != channel[:, None], low, -np.inf).max(1)
-            with np.errstate(invalid="ignore"):  # -inf - -inf where nothing is left
-                channel_gap = low.max(1) - rival_channel
-            channel_gap = np.where(np.isnan(channel_gap), np.inf, channel_gap)
             out.margins[:, t] = np.minimum(channel_gap, _runner_up_gap(high))
-            if epsilon > 0:
-                rng = rng or np.random.default_rng()
-                explore = rng.random(B) < epsilon
-                noise = np.where(available, rng.random((B, N)), -1.0)
-                item = np.where(explore, noise.argmax(1), item)
-                out.explored[:, t] = explore
-            has_any = available.any(1)
+            n_allowed = allowed.sum(1)
+            p_item = np.ones(B)
+            if policy.epsilon > 0:
+                explore = draws.explore[:, t] < policy.epsilon
+                kth = np.minimum((draws.pick[:, t] * n_allowed).astype(np.int64), np.maximum(n_allowed - 1, 0))
+                random_item = np.argmax(np.cumsum(allowed, 1) > kth[:, None], axis=1)
+                greedy = item
+                item = np.where(explore, random_item, greedy)
+                share = policy.epsilon / np.maximum(n_allowed, 1)
+                p_item = np.where(item == greedy, 1.0 - policy.epsilon, 0.0) + share
+                out.explored[:, t] = explore & has_any
             item = np.where(has_any, item, -1)
             safe = item.clip(min=0)
             out.items[:, t] = item
-            out.channels[:, t] = np.where(has_any, pool_channel[safe], 0)
+            out.channels[:, t] = channel
+            out.channel_probs[:, t] = np.where(has_any[:, None], probs, 0.0)
+            out.propensities[:, t] = np.where(has_any, probs[rows, index] * p_item, 0.0)
             out.scores[:, t] = np.where(has_any, 1.0 / (1.0 + np.exp(-logit[rows, safe])), 0.0)
             available[rows[has_any], safe[has_any]] = False
             if t + 1 == K:
@@ -165,6 +246,7 @@ class Ranker:
             step = (placed[:, None, :], step_dense, step_feedback, np.where(has_any, one, 0))
             (h_low,) = run("lra_encoder", *step, h_low)
             (h_high,) = run("hra_encoder", *step, h_high)
+        assert out is not None  # K >= 1
         return out
 
 
@@ -181,14 +263,55 @@ def day_requests(stream: Stream, seed: int, max_requests: int, per_channel: int)
 
 
 def rank_lists(ranker: Ranker, stream: Stream, lists: np.ndarray, pool: np.ndarray, history_len: int,
-               batch: int = 256) -> Ranking:  # fmt: skip
-    """Rank the requests behind `lists` in batches of `batch`; one Ranking, in `lists` order."""
+               policy: ServingPolicy | None = None, seed: int = 0, batch: int = 256) -> Ranking:  # fmt: skip
+    """Rank the requests behind `lists` in batches of `batch`; one Ranking, in `lists` order.
+
+    A stochastic policy draws its uniforms from `seed` for all lists at once, so the
+    lists do not depend on `batch`.
+    """
+    policy = policy or ServingPolicy()
+    draws = Draws.seeded(seed, len(lists), ranker.K) if policy.stochastic else None
     parts = [
-        ranker.rank(requests_from_lists(stream, lists[i : i + batch], history_len), pool)
+        ranker.rank(requests_from_lists(stream, lists[i : i + batch], history_len), pool, policy,
+                    draws.take(slice(i, i + batch)) if draws else None)
         for i in range(0, len(lists), batch)
-    ]
-    fields = ("items", "channels", "explored", "scores", "margins")
-    return Ranking(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+    ]  # fmt: skip
+    return Ranking(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
+
+
+def _empty_ranking(B: int, K: int, C: int) -> Ranking:
+    return Ranking(
+        items=np.full((B, K), -1, dtype=np.int64),
+        channels=np.zeros((B, K), dtype=np.int64),
+        explored=np.zeros((B, K), dtype=bool),
+        scores=np.zeros((B, K), dtype=np.float32),
+        margins=np.full((B, K), np.inf, dtype=np.float32),
+        propensities=np.zeros((B, K), dtype=np.float64),
+        channel_probs=np.zeros((B, K, C), dtype=np.float32),
+    )
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax that leaves all -inf rows at zero."""
+    top = logits.max(1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.exp(logits - top)
+    total = e.sum(1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
+def _draw(probs: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse-CDF draw of a column per row from `probs` (B, C) with uniforms `u` (B,).
+
+    Returns the drawn columns and, per row, the distance of u from the nearest inner boundary
+    of the cumulative distribution (how far the draw was from going another way).
+    """
+    cdf = np.cumsum(probs, 1)
+    last = np.where(probs > 0, np.arange(probs.shape[1])[None, :], -1).max(1).clip(min=0)
+    index = np.minimum((cdf <= u[:, None]).sum(1), last)  # never a zero-probability column past the mass
+    inner = np.where((probs > 0) & (np.arange(probs.shape[1])[None, :] < last[:, None]), cdf, np.inf)
+    gap = np.abs(inner - u[:, None]).min(1)
+    return index, gap
 
 
 def _runner_up_gap(scores: np.ndarray) -> np.ndarray:

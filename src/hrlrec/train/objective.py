@@ -13,7 +13,6 @@ from torch import nn
 
 from hrlrec.data.batches import ImpressionBatch, ListBatch
 from hrlrec.models.agents import cosine_scores
-from hrlrec.models.channel_selector import ChannelSelector
 from hrlrec.models.hrlrec import HRLRec
 from hrlrec.models.rewards import high_level_reward, new_tags_in_list, tags_outside_profile
 
@@ -30,6 +29,11 @@ class HRLRecObjective(nn.Module):
     (target actor and critic: the double strategy); the actor loss -Q(s, mu(s))
     is added once every `critic_updates_per_actor` steps (critics update more
     often than actors) and moves the actor only.
+
+    The served channel policy adds L_p = CE(pi_b(.|s_t), c_t) + TD(Q(s_t, c_t)),
+    weighted by `policy_loss_weight`: the prior learns the logged channel, Q the
+    click of the position plus gamma times the soft value of the next state
+    (models/channel_policy.py). The HRA's states carry the logged channel c_t.
     """
 
     def __init__(self, model: HRLRec) -> None:
@@ -43,6 +47,7 @@ class HRLRecObjective(nn.Module):
         self.dwell_scale = m.dwell_scale_s
         self.use_similarity = m.use_similarity_loss
         self.use_supervised = m.use_supervised_loss
+        self.policy_weight = m.policy_loss_weight
         self.pool = len(spec.channels) * 200  # paper 4.3: top 200 candidates per channel
         weights = [m.default_reward_weights] + [m.weights_for(c) for c in spec.channels]  # row 0: unknown channel
         self.register_buffer("reward_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
@@ -74,17 +79,22 @@ class HRLRecObjective(nn.Module):
         r_low, r_high = self.rewards(batch)
         logged = out.item_emb.detach()  # the logged action, as an item embedding
 
-        s_low, s_high = out.s_low, out.s_high
+        s_low = out.s_low
+        channel = out.channel  # (B, K) logged channel ids
+        next_channel = torch.cat([channel[:, 1:], torch.zeros_like(channel[:, :1])], 1)
+        s_high = model.high_state(out.s_high[:, :-1], channel)  # c_t in the HRA's state
+        s_high_next = model.high_state(out.s_high[:, 1:], next_channel)
         with torch.no_grad():  # targets of eqs. (9) and (12)
             y_low = r_low + self.gamma * has_next * model.lra.target_q(s_low[:, 1:].detach())
-            y_high = r_high + self.gamma * has_next * model.hra.target_q(s_high[:, 1:].detach())
+            y_high = r_high + self.gamma * has_next * model.hra.target_q(s_high_next.detach())
         critic_low = _masked_mean((model.lra.q(s_low[:, :-1], logged) - y_low) ** 2, mask)
-        critic_high = _masked_mean((model.hra.q(s_high[:, :-1], logged) - y_high) ** 2, mask)
+        critic_high = _masked_mean((model.hra.q(s_high, logged) - y_high) ** 2, mask)
+        prior_ce, channel_td = self._channel_policy(s_low, channel, r_low, has_next, mask)
 
         zero = critic_low.new_zeros(())
         actor_low = actor_high = zero
         if actor_step:  # eqs. (10) and (13): maximise Q of the actor's own (noisy) action
-            sl, sh = s_low[:, :-1].detach(), s_high[:, :-1].detach()
+            sl, sh = s_low[:, :-1].detach(), s_high.detach()
             actor_low = -_masked_mean(model.lra.q_frozen(sl, model.lra.act(sl, model.noise)), mask)
             actor_high = -_masked_mean(model.hra.q_frozen(sh, model.hra.act(sh, model.noise)), mask)
 
@@ -101,7 +111,8 @@ class HRLRecObjective(nn.Module):
             + w_h * (critic_high + self.beta * actor_high)  # eq. (14)
             + w_c * supervised
             + w_s * similarity
-        )  # eq. (18)
+            + self.policy_weight * (prior_ce + channel_td)
+        )  # eq. (18), plus the served channel policy's losses
         logs = {
             "loss": loss,
             "critic_low": critic_low,
@@ -110,19 +121,42 @@ class HRLRecObjective(nn.Module):
             "actor_high": actor_high,
             "supervised": supervised,
             "similarity": similarity,
+            "channel_prior_ce": prior_ce,
+            "channel_td": channel_td,
         }
         return loss, logs
 
+    def _channel_policy(
+        self,
+        s_low: torch.Tensor,
+        channel: torch.Tensor,
+        r_low: torch.Tensor,
+        has_next: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """CE of pi_b on the logged channel and TD error of Q(s_t, c_t), over positions with a known channel."""
+        policy = self.model.policy
+        known = mask * (channel > 0).float()
+        index = (channel - 1).clamp(min=0).unsqueeze(-1)  # (B, K, 1)
+        state = s_low[:, :-1]
+        log_prior = policy.log_prior(state).gather(-1, index).squeeze(-1)
+        q = policy.q(state).gather(-1, index).squeeze(-1)
+        with torch.no_grad():
+            y = r_low + self.gamma * has_next * policy.target_value(s_low[:, 1:].detach())
+        return -_masked_mean(log_prior, known), _masked_mean((q - y) ** 2, known)
+
     def _similarity(self, a_low: torch.Tensor, a_high: torch.Tensor, batch: ListBatch) -> torch.Tensor:
-        """-cos(a, d) with d the most similar candidate: any channel for the LRA, the LRA's for the HRA."""
+        """-cos(a, d) with d the most similar candidate: any channel for the LRA, c_t's for the HRA.
+
+        The HRA's action is conditioned on the logged channel c_t, so its candidates are that channel's.
+        """
         cand, cand_channel, cand_mask = self.model.candidates(batch, self.pool)
         cand = cand.detach()
         mask = batch.list_mask.float()
         low = cosine_scores(a_low, cand).masked_fill(~cand_mask, float("-inf"))  # (B, K, N)
-        with torch.no_grad():
-            channel = ChannelSelector.select(a_low, cand, cand_channel, cand_mask)  # (B, K)
+        channel = batch.list_cat[..., self.model.channel_col]  # (B, K)
         in_channel = cand_mask & (cand_channel[None, None, :] == channel[..., None])
-        high = cosine_scores(a_high, cand).masked_fill(~in_channel, float("-inf"))
+        high = cosine_scores(a_high, cand).masked_fill(~in_channel, -1.0)  # a channel absent from the pool: -1
         return -_masked_mean(low.max(-1).values, mask) - _masked_mean(high.max(-1).values, mask)
 
 

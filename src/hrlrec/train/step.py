@@ -13,6 +13,7 @@ Nothing is written when any model fails to train.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -28,8 +29,9 @@ from hrlrec.data import batches
 from hrlrec.data.build import STREAM
 from hrlrec.errors import BadInput
 from hrlrec.models.factory import MODELS, build
+from hrlrec.models.hrlrec import HRLRec
 from hrlrec.models.spec import Features, ModelSpec
-from hrlrec.train import summary
+from hrlrec.train import channel_mix, summary
 from hrlrec.train.device import resolve_device
 from hrlrec.train.loop import Dist, FitResult, Predictions, fit, predict
 from hrlrec.train.warm_start import warm_start
@@ -87,6 +89,7 @@ def run(
 
     fitted: dict[str, tuple[FitResult, Predictions]] = {}
     warm: dict[str, str | None] = {}
+    mixes: dict[str, dict[str, Any] | None] = {}
     for name in names:
         torch.manual_seed(cfg.seed)
         model = build(name, spec, features).to(dev)
@@ -98,6 +101,11 @@ def run(
             if prod is not None:
                 warm[name] = warm_start(model, prod.weights(name), prod.name, features)
         result = fit(name, model, cfg, stream, dev, rank, progress)
+        mixes[name] = None
+        if isinstance(model, HRLRec):
+            if spec.model.channel_mix == "logged":
+                mixes[name] = channel_mix.calibrate(model, stream, stream.lists("val")).to_card()
+            result.state = copy.deepcopy(model.state_dict())  # the served policy's offsets included
         fitted[name] = (result, predict(model, stream, stream.lists("test")))
         log.info("%s: %d epochs, %.0f impressions/s", name, result.epochs, result.impressions_per_s)
 
@@ -120,6 +128,7 @@ def run(
                 "channels": list(cfg.channels),
                 "metrics": report[name],
                 "warm_start": warm.get(name),
+                "channel_mix": mixes.get(name),
             }
             checkpoints.save(tmp / f"{name}.pt", result.state, card)
     summary.write(layout, ds, str(dev), report, oracle)
