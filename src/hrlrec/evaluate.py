@@ -5,6 +5,12 @@ production's, and its RelaImpr over LR at least the minimum (gates.auc in
 params.yaml); WARN within `warn_margin` of a threshold, or when the production
 model cannot score today's features; FAIL otherwise. Writes
 metrics/evaluate.json with every number, the verdict and the reason in words.
+
+Beside the AUCs (which judge the click head) it records what the served
+lists earn: on a simulated day, the true expected clicks and reward per list
+of the candidate's, production's and the logging policy's lists
+(`numbers.policy_value`, hrlrec.policy_value). That is a measurement, not a
+check of the gate.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from hrlrec import candidates, metrics, registry, results
 from hrlrec.config import AucGateConfig
 from hrlrec.data import batches
 from hrlrec.errors import BadInput
+from hrlrec.evaluation import truth as policy_value
 from hrlrec.train.loop import predict
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, at_least, decide
 from hrlrec.workspace import Workspace
@@ -26,10 +33,15 @@ from hrlrec.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
-def _score(weights: Path, stream: batches.Stream) -> float:
-    """AUC on the stream's test lists of the model in `weights`, rebuilt from its own card."""
+def _score(weights: Path, stream: batches.Stream, keep: dict[str, Any] | None = None, name: str = "") -> float:
+    """AUC on the stream's test lists of the model in `weights`, rebuilt from its own card.
+
+    With `keep`, the loaded model and its spec are stored there under `name` (for the policy value).
+    """
     loaded = candidates.load_for(weights, stream)
     pred = predict(loaded.model, stream, stream.lists("test"))
+    if keep is not None:
+        keep[name] = (loaded.model, loaded.spec)
     return metrics.auc(pred.labels, pred.probs)
 
 
@@ -76,21 +88,34 @@ def run(ws: Workspace, ds: str) -> Verdict:
             raise BadInput(f"{where}: no {model} candidate; run `hrlrec train --ds {ds} --model hrlrec,lr` first")
     stream = candidates.dataset(ws, ds)
     torch.manual_seed(cfg.seed)
-    cand_auc = _score(layout.candidate_weights(ds, "hrlrec"), stream)
+    served: dict[str, Any] = {}
+    cand_auc = _score(layout.candidate_weights(ds, "hrlrec"), stream, served, "candidate")
     lr_auc = _score(layout.candidate_weights(ds, "lr"), stream)
     prod = registry.production(ws)
     prod_auc: float | None = None
     prod_problem = None
     if prod is not None:
         try:
-            prod_auc = _score(prod.weights(), stream)
+            prod_auc = _score(prod.weights(), stream, served, "production")
         except BadInput as exc:
             prod_problem = f"production {prod.name} cannot score today: {exc}"
     verdict = decide_auc(ds, cand_auc, lr_auc, prod_auc, g, prod_problem)
     if prod is not None:
         verdict.numbers["production_version"] = prod.name
+    verdict.numbers["policy_value"] = policy_value.measure(ws, ds, stream, served)
+    _log_value(verdict.numbers["policy_value"])
     body = {**verdict.to_json(), "thresholds": g.model_dump()}
     results.write(layout, "evaluate", ds, body)
     results.write_plots(layout)
     log.info("AUC gate %s: %s", ds, verdict.reason)
     return verdict
+
+
+def _log_value(value: dict[str, Any]) -> None:
+    if not value.get("measured"):
+        log.info("policy value not measured: %s", value.get("reason"))
+        return
+    for name in ("candidate", "production", "logging_policy"):
+        if name in value:
+            c = value[name]["clicks_per_list"]
+            log.info("true clicks per list, %s: %.4f [%.4f, %.4f]", name, c["mean"], c["low"], c["high"])

@@ -116,6 +116,14 @@ class DayOracle:
         """Users' (U,) true channel preference (U, C) today, drift and age effect included, in cfg.channels order."""
         return self.model.chan_pref[self._user_index(np.asarray(user_id, dtype=np.int64).ravel())]
 
+    def request_users(self, session_id: np.ndarray) -> np.ndarray:
+        """World user index (B,) of each logged request (B,): which requests share a user."""
+        return self._sessions.user[self._session_rows(np.asarray(session_id, dtype=np.int64))]
+
+    def request_channel_preference(self, session_id: np.ndarray) -> np.ndarray:
+        """True channel preference (B, C) of the user behind each logged request, in cfg.channels order."""
+        return self.model.chan_pref[self.request_users(session_id)]
+
     def logged_lists(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The day's logged lists: session_id (S,), item_id (S, K) and channel index (S, K), -1 where empty."""
         s = self._sessions

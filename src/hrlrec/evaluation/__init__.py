@@ -1,0 +1,1 @@
+"""How a model is judged beyond its AUC: the true value of its served lists (simulated days)."""
