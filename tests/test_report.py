@@ -255,6 +255,26 @@ def test_passing_published_day(tmp_path: Path) -> None:
     assert "identical top-10 lists: 100.0%" in section(page, "gates")
 
 
+def test_the_auc_section_shows_the_true_value_of_the_served_lists(tmp_path: Path) -> None:
+    root = passing_day(tmp_path)
+    result = json.loads(layout(root).result_day("evaluate", DS).read_text())
+
+    def clicks(mean: float) -> dict:
+        return {"clicks_per_list": {"mean": mean, "low": mean - 0.02, "high": mean + 0.02}}
+
+    value = {"measured": True, "requests": 2000, "candidate": {**clicks(1.25), "clicks_ratio_to_logging": 1.5625},
+             "logging_policy": clicks(0.80)}  # fmt: skip
+    result["numbers"]["policy_value"] = value
+    put_gate(root, "evaluate", DS, result)
+    text = section(render(root), "auc")
+    assert "True expected clicks per list" in text and "2000 requests" in text
+    assert "candidate 1.2500 [1.2300, 1.2700]" in text and "logs 0.8000 [0.7800, 0.8200]" in text
+    assert "1.56x the logged lists' clicks" in text
+    result["numbers"]["policy_value"] = {"measured": False, "reason": "no simulator ground truth for " + DS}
+    put_gate(root, "evaluate", DS, result)
+    assert "not measured: no simulator ground truth" in section(render(root), "auc")
+
+
 def test_auc_failure_blames_the_model_and_suggests_rerun_and_rollback(tmp_path: Path) -> None:
     page = render(auc_failure_day(tmp_path))
     top = banner(page)

@@ -31,6 +31,30 @@ def _today(inputs: Inputs) -> Html:
     return el("p", el("strong", f"{inputs.ds}: "), " · ".join(facts))
 
 
+def _value(inputs: Inputs) -> Html:
+    """What the served lists earn: true clicks per list beside the logs' (simulated days only)."""
+    result = inputs.gates["evaluate"]
+    value = (result or {}).get("numbers", {}).get("policy_value")
+    if not value:
+        return Html("")
+    if not value.get("measured"):
+        return el("p", f"True value of the served lists not measured: {value.get('reason')}.", cls="note")
+    facts = []
+    for name, label in (("candidate", "candidate"), ("production", "production"), ("logging_policy", "logs")):
+        if name in value:
+            c = value[name]["clicks_per_list"]
+            facts.append(f"{label} {num(c['mean'])} [{num(c['low'])}, {num(c['high'])}]")
+    ratio = (value.get("candidate") or {}).get("clicks_ratio_to_logging")
+    tail = f" The candidate's lists earn {ratio:.2f}x the logged lists' clicks." if ratio is not None else ""
+    return el(
+        "p",
+        el("strong", "True expected clicks per list "),
+        f"(simulator ground truth, {value.get('requests')} requests, 95 % intervals): ",
+        " · ".join(facts),
+        "." + tail,
+    )
+
+
 def render(inputs: Inputs) -> Html:
     title = f"3. AUC over the last {HISTORY_DAYS} days"
     history = inputs.auc_history
@@ -65,6 +89,7 @@ def render(inputs: Inputs) -> Html:
     )
     parts: list[object] = [
         _today(inputs),
+        _value(inputs),
         image(charts.auc_history(days, series, levels, floor), alt, charts.WIDTH_PX),
         el("p", f"Days the AUC gate failed: {', '.join(failed) if failed else 'none'}. "
                 f"{len(history)} of {len(days)} days have a result.", cls="note"),
