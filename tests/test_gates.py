@@ -131,3 +131,24 @@ def test_warm_start_continues_from_production_when_it_fits(ws: Path) -> None:
     train.run(wider, DS, models=["hrlrec"], progress=False)
     card = checkpoints.read_card(wider.layout.candidate_weights(DS))
     assert card["warm_start"] is None
+
+
+def test_publish_refuses_a_model_no_gate_scored(ws: Path) -> None:
+    """Retrain the day, rerun only export: the AUC gate judged the old weights, so nothing is promoted."""
+    lenient = ("registry.publish_requires=[evaluate,export]", "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1",
+               "gates.auc.max_drop=1")  # fmt: skip
+    w = workspace(ws, model_config(*lenient))
+    train.run(w, DS, models=["hrlrec", "lr"], progress=False)
+    judged = evaluate.run(w, DS)
+    assert judged.model_sha256 == checkpoints.sha256(w.layout.candidate_weights(DS))
+    retrained = workspace(ws, model_config(*lenient, "seed=9"))
+    train.run(retrained, DS, models=["hrlrec"], progress=False)
+    export.run(retrained, DS)
+    now = checkpoints.sha256(w.layout.candidate_weights(DS))
+    assert now != judged.model_sha256
+    with pytest.raises(Rejected, match=rf"evaluate: it judged model {judged.model_sha256[:12]}, but the candidate "
+                                       rf"of {DS} is now {now[:12]}"):  # fmt: skip
+        publish.run(retrained, DS, approve_warn=True)
+    assert registry.production(w) is None
+    evaluate.run(retrained, DS)  # the gate judges the new weights: now it may publish
+    assert registry.get(w, publish.run(retrained, DS, approve_warn=True).version).meta["model_hashes"]["hrlrec"] == now

@@ -41,7 +41,7 @@ def _score(weights: Path, stream: batches.Stream, keep: dict[str, Any] | None = 
     loaded = candidates.load_for(weights, stream)
     pred = predict(loaded.model, stream, stream.lists("test"))
     if keep is not None:
-        keep[name] = (loaded.model, loaded.spec)
+        keep[name] = loaded
     return metrics.auc(pred.labels, pred.probs)
 
 
@@ -102,7 +102,9 @@ def run(ws: Workspace, ds: str) -> Verdict:
     verdict = decide_auc(ds, cand_auc, lr_auc, prod_auc, g, prod_problem)
     if prod is not None:
         verdict.numbers["production_version"] = prod.name
-    verdict.numbers["policy_value"] = policy_value.measure(ws, ds, stream, served)
+    verdict.model_sha256 = served["candidate"].sha256
+    models = {name: (loaded.model, loaded.spec) for name, loaded in served.items()}
+    verdict.numbers["policy_value"] = policy_value.measure(ws, ds, stream, models)
     _log_value(verdict.numbers["policy_value"])
     body = {**verdict.to_json(), "thresholds": g.model_dump()}
     results.write(layout, "evaluate", ds, body)

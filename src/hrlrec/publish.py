@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from hrlrec import registry, results, stability
+from hrlrec import checkpoints, registry, results, stability
 from hrlrec.errors import Rejected
 from hrlrec.verdict import FAIL, PASS, WARN
 from hrlrec.workspace import Workspace
@@ -40,32 +40,54 @@ class Admission:
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    model_sha256: str | None = None  # the candidate every gate judged
 
     @property
     def needs_approval(self) -> bool:
         return not self.problems and bool(self.warnings)
 
 
+def candidate_sha256(ws: Workspace, ds: str) -> str | None:
+    """SHA-256 of the HRL-Rec candidate's weights of `ds` as they are on disk now (None: no candidate)."""
+    weights = ws.layout.candidate_weights(ds)
+    return checkpoints.sha256(weights) if weights.is_file() else None
+
+
 def admission(ws: Workspace, ds: str) -> Admission:
-    """Read each required gate's result for day `ds` (the per-day archive) and sort them."""
+    """Read each required gate's result for day `ds` (the per-day archive) and sort them.
+
+    A gate's result counts only for the exact weights it judged: its `model_sha256`
+    must be the SHA-256 of the day's candidate as it is now (a retrained candidate
+    needs every gate again).
+    """
     verdicts: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     problems: list[str] = []
+    current = candidate_sha256(ws, ds)
+    if current is None:
+        problems.append(f"no HRL-Rec candidate for {ds} (run `hrlrec train --ds {ds}`)")
     for gate in ws.cfg.registry.publish_requires:
         result = results.read(ws.layout, gate, ds)
         if result is None:
             problems.append(f"{gate}: no result for {ds} (run `hrlrec {gate} --ds {ds}`)")
             continue
-        verdicts[gate] = {"verdict": result.get("verdict"), "reason": result.get("reason")}
+        judged = result.get("model_sha256")
+        verdicts[gate] = {"verdict": result.get("verdict"), "reason": result.get("reason"), "model_sha256": judged}
         if result.get("ds") != ds:
             problems.append(f"{gate}: its result is for {result.get('ds')}, not {ds}")
+        elif current is not None and judged != current:
+            what = f"model {judged[:12]}" if isinstance(judged, str) else "no recorded model"
+            problems.append(
+                f"{gate}: it judged {what}, but the candidate of {ds} is now {current[:12]}; "
+                f"run `hrlrec {gate} --ds {ds}` on it"
+            )
         elif result.get("verdict") == FAIL:
             problems.append(f"{gate}: {result.get('reason')}")
         elif result.get("verdict") == WARN:
             warnings.append(f"{gate}: {result.get('reason')}")
         elif result.get("verdict") != PASS:
             problems.append(f"{gate}: unknown verdict {result.get('verdict')!r}")
-    return Admission(ds, verdicts, warnings, problems)
+    return Admission(ds, verdicts, warnings, problems, current)
 
 
 def _now() -> str:
@@ -102,6 +124,10 @@ def run(
         raise Rejected(words)
     meta = json.loads(ws.layout.dataset_meta(ds).read_text())
     version = registry.register(ws, ds, admitted.verdicts, meta.get("fingerprints", {}))
+    if version.meta["model_hashes"]["hrlrec"] != admitted.model_sha256:  # replaced since the gates were read
+        words = f"the candidate of {ds} changed while it was being registered; version {version.name} was not promoted"
+        results.write(ws.layout, "publish", ds, {**record, "reason": words})
+        raise Rejected(words)
     why = reason or ("approved warnings" if admitted.warnings else "all gates passed")
     registry.promote(ws, version, reason=why)
     stability.promote_record(ws, ds)  # next week's stability gate compares with it

@@ -143,6 +143,7 @@ def run(ws: Workspace, ds: str) -> Verdict:
     ):
         raise BadInput(f"{baseline_file}: recorded for other channels or hour buckets; cannot compare")
     verdict = compare(ds, record, baseline, cfg.gates.stability)
+    verdict.model_sha256 = record["model_sha256"]
     body = {**verdict.to_json(), "thresholds": cfg.gates.stability.model_dump()}
     results.write(layout, "stability", ds, body)
     results.write_plots(layout)

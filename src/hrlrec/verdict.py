@@ -35,6 +35,7 @@ class Verdict:
     reason: str
     checks: list[Check] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
+    model_sha256: str | None = None  # the exact weights judged (publish promotes only those)
 
     @property
     def exit_code(self) -> int:
@@ -48,6 +49,7 @@ class Verdict:
             "reason": self.reason,
             "checks": [asdict(c) for c in self.checks],
             "numbers": self.numbers,
+            "model_sha256": self.model_sha256,
         }
 
 

@@ -264,6 +264,7 @@ def run(ws: Workspace, ds: str) -> Verdict:
     parity = compare_rankings(ranked_torch, ranked_ort)
     provider = {"requested": cfg.serving.device, "used": ort_backend.provider}
     verdict = decide_export(ds, proofs, parity, provider, g)
+    verdict.model_sha256 = candidate.sha256
     body = {**verdict.to_json(), "thresholds": g.model_dump(), "opset": g.opset,
             "files": {f"{n}.onnx": manifest["sha256"][n] for n in SIGNATURES}}  # fmt: skip
     results.write(layout, "export", ds, body)
