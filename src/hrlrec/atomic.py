@@ -4,16 +4,28 @@ Every step writes its outputs through these helpers. A directory is built under
 a hidden temporary name beside its destination (same filesystem, so `rename`
 is atomic) and swapped in only when complete; a killed task leaves at most a
 hidden `.NAME.tmp-*` folder, which the next run of the same step removes.
+
+Writers of one output exclude each other with an advisory lock on a hidden
+`.NAME.lock` file beside it (`locked`): the CLI, `dvc repro` and Airflow may
+all write the same workspace, and without it a second run would delete the
+first one's temporary folder as a "leftover". The kernel drops the lock when
+its holder dies, so a killed run never blocks the next.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from hrlrec.errors import Busy
+
+LOCK_WAIT_S = 30.0  # how long a writer waits for another writer of the same output before giving up
 
 
 def _hidden_sibling(path: Path, kind: str) -> Path:
@@ -38,6 +50,34 @@ def remove_leftovers(path: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
 
 
+def lock_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.lock"
+
+
+@contextmanager
+def locked(path: Path, wait_s: float | None = None) -> Iterator[None]:
+    """Hold the exclusive writer's lock of `path` (waiting up to `wait_s`, default LOCK_WAIT_S), else Busy."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy(
+                        f"{path}: another process is writing it (lock {lock_path(path).name} held for more than "
+                        f"{wait_s:.0f} s); nothing was changed, run again when it has finished"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a fresh temporary directory that replaces `final` when the block succeeds.
@@ -47,23 +87,24 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     between them leaves no `final` and a hidden `.old` copy, never a mixed one.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(final)
-    tmp = _hidden_sibling(final, "tmp")
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _fsync_tree(tmp)
-    if final.exists():
-        old = _hidden_sibling(final, "old")
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, final)
-    _fsync_dir(final.parent)
+    with locked(final):
+        remove_leftovers(final)  # safe: no other writer of `final` is running
+        tmp = _hidden_sibling(final, "tmp")
+        tmp.mkdir()
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_tree(tmp)
+        if final.exists():
+            old = _hidden_sibling(final, "old")
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+        _fsync_dir(final.parent)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -33,3 +33,9 @@ class Rejected(HrlrecError):
     """A check ran and said no (validation or a gate failed): a clean exit 1."""
 
     exit_code = 1
+
+
+class Busy(HrlrecError):
+    """Another process is writing the same output (a lock is held): nothing was touched; try again later."""
+
+    exit_code = 2

@@ -129,7 +129,8 @@ def run(
         results.write(ws.layout, "publish", ds, {**record, "reason": words})
         raise Rejected(words)
     why = reason or ("approved warnings" if admitted.warnings else "all gates passed")
-    registry.promote(ws, version, reason=why)
+    if not registry.promote(ws, version, reason=why):
+        why = f"{version.name} was already in production (a repeated publish changes nothing)"
     stability.promote_record(ws, ds)  # next week's stability gate compares with it
     record.update(published=True, version=version.name, reason=f"published {version.name}: {why}")
     results.write(ws.layout, "publish", ds, record)
