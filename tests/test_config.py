@@ -88,6 +88,16 @@ def test_unquoted_yaml_day_is_read_as_text(tmp_path: Path) -> None:
         ("channels=[News]", "channel name 'News'"),
         ("simulator.traits.podcast.base_ctr=0.1", "simulator.traits names channels not in `channels`"),
         ("simulator.traits.news.base_ctr=1.5", "simulator.traits.news.base_ctr"),
+        ("paths.raw=/abs", "paths.raw: '/abs' must be a relative path inside the workspace"),
+        ("paths.models=../../other", "paths.models: '../../other' must be a relative path inside the workspace"),
+        ("paths.data_docs=reports/../../x", "paths.data_docs:"),
+        ("paths.metrics=~/m", "paths.metrics:"),
+        ("paths.raw=.", "paths.raw: '.' would be the workspace itself"),
+        ("validation.suites_dir=/etc/checks", "validation.suites_dir: '/etc/checks' must be a relative path"),
+        ("serving.epsilon=1.5", "serving.epsilon"),
+        ("serving.channel_choice=random", "serving.channel_choice"),
+        ("model.policy_temperature=0", "model.policy_temperature"),
+        ("model.channel_mix=fixed", "model.channel_mix"),
     ],
 )
 def test_bad_values_are_rejected_by_key(override: str, named: str) -> None:

@@ -21,11 +21,21 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hrlrec.errors import ConfigError
 
@@ -304,6 +314,20 @@ class RegistryConfig(_Strict):
     publish_requires: list[str]  # gates whose result must say PASS (or an approved WARN) for the day before promotion
 
 
+def inside_workspace(value: str, key: str) -> str:
+    """A workspace-relative path that stays inside the workspace: not absolute, no `..`, not empty.
+
+    Every step writes under these paths; one that escaped would let a typo (or a hostile
+    `-S` override) write, prune or roll back another workspace's files.
+    """
+    path = PurePosixPath(value)
+    if not value.strip() or path.is_absolute() or value.startswith("~") or ".." in path.parts or "\\" in value:
+        raise ValueError(f"{key}: {value!r} must be a relative path inside the workspace (no absolute path, no '..')")
+    if path == PurePosixPath("."):
+        raise ValueError(f"{key}: {value!r} would be the workspace itself; name a folder inside it")
+    return value
+
+
 class PathsConfig(_Strict):
     """Where each step reads and writes, relative to the workspace."""
 
@@ -318,6 +342,11 @@ class PathsConfig(_Strict):
     stability: str  # channel-proportion records per day (candidate and production)
     reports: str  # the on-call page of each day: reports/ds=D/index.html
 
+    @field_validator("*")
+    @classmethod
+    def _inside_workspace(cls, value: str, info: ValidationInfo) -> str:
+        return inside_workspace(value, f"paths.{info.field_name}")
+
 
 class ValidationConfig(_Strict):
     """Thresholds of the Great Expectations suites in data_checks/."""
@@ -330,6 +359,11 @@ class ValidationConfig(_Strict):
     max_ctr_change: float = Field(gt=0)  # |channel CTR / trailing CTR - 1| at most this
     chunk_rows: int = Field(ge=1)  # impressions held in pandas at once (lists never split)
     suites_dir: str | None  # suites folder (workspace-relative); None = WORKSPACE/data_checks or the checkout's
+
+    @field_validator("suites_dir")
+    @classmethod
+    def _suites_inside_workspace(cls, value: str | None) -> str | None:
+        return None if value is None else inside_workspace(value, "validation.suites_dir")
 
 
 class Config(_Strict):
