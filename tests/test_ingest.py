@@ -161,6 +161,26 @@ MALFORMED: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda d: _rewrite(d, _replace("event_time", lambda t: pc.cast(t["event_time"], pa.timestamp("us")))),
         "timestamp has no time zone",
     ),
+    "a 1 MB channel value": (
+        lambda d: _rewrite(
+            d, _replace("channel", lambda t: pa.array(["x" * 1_000_000, *t["channel"].to_pylist()[1:]]))
+        ),
+        "column 'channel': 1 value(s) longer than 256 bytes, which no log holds; examples row 0: "
+        "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (1,000,002 characters)",
+    ),
+    "a 1 MB tag": (
+        lambda d: _rewrite(
+            d,
+            _replace(
+                "item_tags",
+                lambda t: pa.array(
+                    [*t["item_tags"].to_pylist()[:3], ["ok", "t" * 1_000_000], *t["item_tags"].to_pylist()[4:]],
+                    pa.list_(pa.string()),
+                ),
+            ),
+        ),
+        "column 'item_tags': 1 value(s) longer than 256 bytes, which no log holds; examples row 3: ['ok', 'ttt",
+    ),
     "tags as one string": (
         lambda d: _rewrite(d, _replace("item_tags", lambda t: pa.array(["a,b"] * t.num_rows))),
         "column 'item_tags' has type string, contract needs list<",
@@ -182,8 +202,9 @@ def test_malformed_day_is_rejected_and_nothing_changes(
     with pytest.raises(ContractError) as err:
         ingest.run(w, DAY, backfill=False)
     assert message in str(err.value)
+    assert len(str(err.value)) < 2000, "error messages show short previews, never whole values"
     assert _digest(raw) == before, "a rejected day must not touch the ingested copy"
-    assert sorted(p.name for p in raw.iterdir()) == [good.out_dir.name]
+    assert sorted(p.name for p in raw.iterdir() if not p.name.startswith(".")) == [good.out_dir.name]
 
 
 def test_missing_partition_is_named(cfg: Config, tmp_path: Path) -> None:

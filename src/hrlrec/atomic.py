@@ -5,11 +5,13 @@ a hidden temporary name beside its destination (same filesystem, so `rename`
 is atomic) and swapped in only when complete; a killed task leaves at most a
 hidden `.NAME.tmp-*` folder, which the next run of the same step removes.
 
-Writers of one output exclude each other with an advisory lock on a hidden
-`.NAME.lock` file beside it (`locked`): the CLI, `dvc repro` and Airflow may
-all write the same workspace, and without it a second run would delete the
-first one's temporary folder as a "leftover". The kernel drops the lock when
-its holder dies, so a killed run never blocks the next.
+Writers of one output exclude each other with an advisory lock (`locked`) on
+the folder that holds it: the CLI, `dvc repro` and Airflow may all write the
+same workspace, and without it a second run would delete the first one's
+temporary folder as a "leftover". Locking the parent folder (an flock on its
+descriptor) leaves no lock file among the outputs, at the price of making two
+writers of sibling outputs (two days of data/raw) take turns. The kernel drops
+the lock when its holder dies, so a killed run never blocks the next.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from hrlrec.errors import Busy
 
-LOCK_WAIT_S = 30.0  # how long a writer waits for another writer of the same output before giving up
+LOCK_WAIT_S = 900.0  # how long a writer waits for another writer of the same folder before giving up
 
 
 def _hidden_sibling(path: Path, kind: str) -> Path:
@@ -50,16 +52,15 @@ def remove_leftovers(path: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
 
 
-def lock_path(path: Path) -> Path:
-    return path.parent / f".{path.name}.lock"
-
-
 @contextmanager
 def locked(path: Path, wait_s: float | None = None) -> Iterator[None]:
-    """Hold the exclusive writer's lock of `path` (waiting up to `wait_s`, default LOCK_WAIT_S), else Busy."""
+    """Hold the exclusive writer's lock of `path` (its parent folder), waiting up to `wait_s`, else Busy.
+
+    Not re-entrant: a process that already holds the lock of a folder must not take it again.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     wait_s = LOCK_WAIT_S if wait_s is None else wait_s
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         deadline = time.monotonic() + wait_s
         while True:
@@ -69,8 +70,8 @@ def locked(path: Path, wait_s: float | None = None) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise Busy(
-                        f"{path}: another process is writing it (lock {lock_path(path).name} held for more than "
-                        f"{wait_s:.0f} s); nothing was changed, run again when it has finished"
+                        f"{path}: another process is writing it or beside it (the lock of {path.parent} was held "
+                        f"for more than {wait_s:.0f} s); nothing was changed, run again when it has finished"
                     ) from None
                 time.sleep(0.1)
         yield

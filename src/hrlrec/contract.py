@@ -49,6 +49,19 @@ SCHEMA = pa.schema(
 )
 
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+# No text value of a real log is longer (channel and device names, tags, ds): a longer one is a
+# broken or hostile source, and would flow into every message, JSON file and chart downstream.
+MAX_TEXT_BYTES = 256
+TEXT_COLUMNS = ("ds", "channel", "device", "item_tags")
+PREVIEW_CHARS = 60  # a value shown in an error message is cut to this many characters
+
+
+def preview(value: object) -> str:
+    """repr(value) cut to PREVIEW_CHARS characters, saying how long it really was."""
+    text = repr(value)
+    if len(text) <= PREVIEW_CHARS:
+        return text
+    return f"{text[:PREVIEW_CHARS]}... ({len(text):,} characters)"
 
 
 def _is_stringish(t: pa.DataType) -> bool:

@@ -202,7 +202,7 @@ def _examples(reader: pq.ParquetFile, name: str) -> str:
         values = reader.read_row_group(0, columns=[name]).column(0).slice(0, EXAMPLES).to_pylist()
     except (pa.ArrowException, OSError):
         return "example rows unreadable"
-    return "example rows: " + ", ".join(f"row {i}: {v!r}" for i, v in enumerate(values))
+    return "example rows: " + ", ".join(f"row {i}: {contract.preview(v)}" for i, v in enumerate(values))
 
 
 def _conform(path: Path, row0: int, table: pa.Table, ds: str) -> pa.Table:
@@ -214,7 +214,7 @@ def _conform(path: Path, row0: int, table: pa.Table, ds: str) -> pa.Table:
         except contract.CastFailure as exc:
             rows = exc.rows[:EXAMPLES]
             values = table.column(name).take(rows).to_pylist()
-            shown = ", ".join(f"row {row0 + r}: {v!r}" for r, v in zip(rows, values, strict=True))
+            shown = ", ".join(f"row {row0 + r}: {contract.preview(v)}" for r, v in zip(rows, values, strict=True))
             raise ContractError(
                 f"{path}: column {name!r}: {len(exc.rows)} value(s) cannot be cast without loss "
                 f"({exc.why}); examples {shown}"
@@ -222,17 +222,42 @@ def _conform(path: Path, row0: int, table: pa.Table, ds: str) -> pa.Table:
         except pa.ArrowException as exc:
             raise ContractError(f"{path}: column {name!r} cannot be cast to the contract type: {exc}") from None
     out = pa.Table.from_arrays(columns, schema=contract.SCHEMA)
+    _check_text_lengths(path, row0, out)
     wrong = pc.fill_null(pc.not_equal(out.column("ds"), pa.scalar(ds)), True)
     if pc.any(wrong).as_py():
         idx = pc.indices_nonzero(wrong)
         rows = idx.slice(0, EXAMPLES).to_pylist()
         values = out.column("ds").take(rows).to_pylist()
-        shown = ", ".join(f"row {row0 + r}: {v!r}" for r, v in zip(rows, values, strict=True))
+        shown = ", ".join(f"row {row0 + r}: {contract.preview(v)}" for r, v in zip(rows, values, strict=True))
         raise ContractError(
             f"{path}: column 'ds' disagrees with the partition ds={ds} in {len(idx)} row(s) "
             f"of this batch; examples {shown}"
         )
     return out
+
+
+def _check_text_lengths(path: Path, row0: int, table: pa.Table) -> None:
+    """Refuse text values longer than contract.MAX_TEXT_BYTES, naming the column and rows."""
+    for name in contract.TEXT_COLUMNS:
+        column = table.column(name)
+        if pa.types.is_list(column.type):  # item_tags: a row is too long when any of its tags is
+            flat_len = pc.binary_length(pc.list_flatten(column))
+            if not len(flat_len) or (pc.max(flat_len).as_py() or 0) <= contract.MAX_TEXT_BYTES:
+                continue
+            parent = pc.list_parent_indices(column)
+            too_long = pc.unique(pc.filter(parent, pc.greater(flat_len, contract.MAX_TEXT_BYTES)))
+        else:
+            lengths = pc.fill_null(pc.binary_length(column), 0)
+            if (pc.max(lengths).as_py() or 0) <= contract.MAX_TEXT_BYTES:
+                continue
+            too_long = pc.indices_nonzero(pc.greater(lengths, contract.MAX_TEXT_BYTES))
+        rows = too_long.slice(0, EXAMPLES).to_pylist()
+        values = column.take(rows).to_pylist()
+        shown = ", ".join(f"row {row0 + r}: {contract.preview(v)}" for r, v in zip(rows, values, strict=True))
+        raise ContractError(
+            f"{path}: column {name!r}: {len(too_long)} value(s) longer than {contract.MAX_TEXT_BYTES} bytes, "
+            f"which no log holds; examples {shown}"
+        )
 
 
 def _count(values: pa.ChunkedArray) -> dict[str, int]:
