@@ -293,3 +293,32 @@ def test_a_suite_with_an_unknown_parameter_is_refused(ws: Path) -> None:
     )
     with pytest.raises(BadInput, match="unknown parameter 'nope'"):
         validation.run(_ws(ws), TODAY, backfill=False)
+
+
+def test_markup_in_the_logs_is_text_in_the_data_docs_and_in_the_result(ws: Path) -> None:
+    """A channel value `<script>...` must not become a script in the Data Docs the on-call page links to."""
+    payload = "<script>alert(1)</script>"
+    _corrupt(ws, lambda t: _where(t, "channel", _rows(t, 3), payload))
+    result = validation.run(_ws(ws), TODAY, backfill=False)
+    assert result.verdict == "FAIL"
+    known = {o.check: o for o in result.failed}["channel_known"]
+    assert payload in json.dumps(known.examples) or known.unexpected_count == 3  # recorded as the raw value
+    pages = list(_ws(ws).layout.data_docs_day(TODAY).rglob("*.html"))
+    assert pages, "Data Docs were built"
+    html_text = "".join(p.read_text(encoding="utf-8") for p in pages)
+    assert payload not in html_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text or "&amp;lt;script&amp;gt;" in html_text
+
+
+def test_escape_text_touches_only_values_with_markup() -> None:
+    import pandas as pd
+
+    from hrlrec.validation.gx_run import escape_text
+
+    frame = pd.DataFrame({"channel": ["news", "<b>x</b>", None], "n": [1, 2, 3]})
+    out = escape_text(frame)
+    assert out["channel"].tolist()[:2] == ["news", "&lt;b&gt;x&lt;/b&gt;"] and pd.isna(out["channel"][2])
+    assert out["n"].tolist() == [1, 2, 3] and out["channel"].dtype == frame["channel"].dtype
+    assert frame["channel"][1] == "<b>x</b>"  # the caller's frame is not changed
+    clean = pd.DataFrame({"channel": ["news", "article"]})
+    assert escape_text(clean) is clean

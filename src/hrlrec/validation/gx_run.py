@@ -9,6 +9,7 @@ results in metrics/validate.json and the Data Docs.
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import warnings
@@ -116,7 +117,15 @@ class GxRunner:
             )
 
     def validate(self, suite: Suite, frame: pd.DataFrame) -> list[Outcome]:
-        """Run `suite` on `frame` through its checkpoint; Data Docs are updated as a side effect."""
+        """Run `suite` on `frame` through its checkpoint; Data Docs are updated as a side effect.
+
+        Text is HTML-escaped on its way into GX: the Data Docs renderer writes unexpected
+        values into the page raw, so a value like `<script>` in the logs would run in the
+        browser of whoever opens the on-call page's link (stored XSS). Valid values (channel
+        and device names, days) contain no markup characters, so no check's outcome changes;
+        the examples we record are unescaped again.
+        """
+        frame = escape_text(frame)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = self._checkpoints[suite.name].run(batch_parameters={"dataframe": frame})
@@ -125,6 +134,32 @@ class GxRunner:
             for r in run.results:
                 outcomes.append(_outcome(suite, r))
         return outcomes
+
+
+_MARKUP = r"[<>&\"']"
+
+
+def escape_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text value that holds markup characters HTML-escaped (a copy only when needed)."""
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        text = values.map(lambda v: isinstance(v, str))
+        risky = text & values.where(text, "").astype(str).str.contains(_MARKUP, regex=True)
+        if risky.any():
+            if out is frame:
+                out = frame.copy()
+            escaped = values.to_numpy(dtype=object, copy=True)
+            mask = risky.to_numpy()
+            escaped[mask] = [html.escape(v) for v in escaped[mask]]
+            out[column] = pd.Series(escaped, index=values.index, dtype=values.dtype)
+    return out
+
+
+def _unescape(value: Any) -> Any:
+    return html.unescape(value) if isinstance(value, str) else value
 
 
 def _outcome(suite: Suite, r: Any) -> Outcome:
@@ -153,7 +188,7 @@ def _outcome(suite: Suite, r: Any) -> Outcome:
         element_count=res.get("element_count"),
         unexpected_count=res.get("unexpected_count"),
         unexpected_percent=res.get("unexpected_percent"),
-        examples=[_plain(e) for e in examples[:5]] if not success else [],
+        examples=[_unescape(_plain(e)) for e in examples[:5]] if not success else [],
     )
 
 
