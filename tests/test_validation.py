@@ -162,7 +162,23 @@ def null_channel(t: pa.Table) -> pa.Table:
     return _where(t, "channel", _rows(t), None)
 
 
+def implausible_dwell(t: pa.Table) -> pa.Table:
+    clicked = pc.equal(t.column("clicked"), 1).to_numpy(zero_copy_only=False)
+    return _where(t, "dwell_time_s", clicked & (np.cumsum(clicked) <= 5), 1e9)
+
+
+def implausible_age(t: pa.Table) -> pa.Table:
+    return _where(t, "user_age_bucket", _rows(t), 120)
+
+
+def implausible_region(t: pa.Table) -> pa.Table:
+    return _where(t, "user_region", _rows(t), 2_000_000_000)
+
+
 CORRUPTIONS: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
+    "a dwell of 30 years": (implausible_dwell, "dwell_non_negative"),
+    "age bucket 120": (implausible_age, "age_range"),
+    "region 2e9": (implausible_region, "region_range"),
     "dwell without click": (dwell_without_click, "no_dwell_without_click"),
     "negative dwell": (negative_dwell, "dwell_non_negative"),
     "CTR collapse in one channel": (ctr_collapse, "channel_ctr_vs_trailing"),
