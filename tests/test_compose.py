@@ -47,3 +47,17 @@ def test_init_creates_the_gpu_pool_and_a_versioned_workspace() -> None:
     init = " ".join(yaml.safe_load(COMPOSE)["services"]["airflow-init"]["command"])
     assert "airflow db migrate" in init and "airflow pools set gpu" in init
     assert "hrlrec --workspace /workspace init --project /opt/hrlrec" in init and "HRLREC_DVC_REMOTE" in init
+
+
+def test_the_api_server_listens_on_loopback_only() -> None:
+    ports = yaml.safe_load(COMPOSE)["services"]["api-server"]["ports"]
+    assert ports and all(str(p).startswith("127.0.0.1:") for p in ports), ports
+
+
+def test_no_password_is_passed_on_a_command_line() -> None:
+    for name, service in yaml.safe_load(COMPOSE)["services"].items():
+        command = service.get("command") or []
+        words = command if isinstance(command, list) else [command]
+        assert not any("--requirepass" in w for w in words), name
+        test = " ".join((service.get("healthcheck") or {}).get("test") or [])
+        assert "redis-cli -a" not in test, name
