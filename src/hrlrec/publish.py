@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hrlrec import checkpoints, registry, results, stability
-from hrlrec.errors import Rejected
+from hrlrec.errors import BadInput, Rejected
+from hrlrec.serving.manifest import read as read_manifest
 from hrlrec.verdict import FAIL, PASS, WARN
 from hrlrec.workspace import Workspace
 
@@ -87,7 +88,24 @@ def admission(ws: Workspace, ds: str) -> Admission:
             warnings.append(f"{gate}: {result.get('reason')}")
         elif result.get("verdict") != PASS:
             problems.append(f"{gate}: unknown verdict {result.get('verdict')!r}")
+    if "export" in ws.cfg.registry.publish_requires and not problems:
+        problems += _export_matches_its_verdict(ws, ds)
     return Admission(ds, verdicts, warnings, problems, current)
+
+
+def _export_matches_its_verdict(ws: Workspace, ds: str) -> list[str]:
+    """The ONNX files on disk are the ones the export gate proved (a crash or rerun can swap them)."""
+    result = results.read(ws.layout, "export", ds) or {}
+    proven = result.get("files") or {}
+    folder = ws.layout.export_day(ds)
+    try:
+        manifest = read_manifest(folder)
+    except BadInput as exc:
+        return [f"export: {exc}"]
+    on_disk = {f"{name}.onnx": digest for name, digest in manifest["sha256"].items()}
+    if proven != on_disk:
+        return [f"export: {folder} holds other ONNX files than the export gate proved; run `hrlrec export --ds {ds}`"]
+    return []
 
 
 def _now() -> str:
