@@ -79,6 +79,18 @@ def test_bad_params_exit_2_naming_the_key(tmp_path: Path) -> None:
     assert "simulator.userz: unknown key" in out.stderr
 
 
+def test_paths_outside_the_workspace_exit_2_and_write_nothing(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path / "ws")
+    outside = tmp_path / "elsewhere"
+    out = hrlrec("simulate", "--start", DAY, "--out", str(outside), cwd=ws)
+    assert out.returncode == 2 and "is outside the workspace" in out.stderr and not outside.exists()
+    out = hrlrec("simulate", "--start", DAY, "--out", "../elsewhere", cwd=ws)
+    assert out.returncode == 2 and not outside.exists()
+    out = hrlrec("-S", "paths.data_docs=/abs", "simulate", "--start", DAY, cwd=ws)
+    assert out.returncode == 2 and "paths.data_docs: '/abs' must be a relative path inside the workspace" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_bad_usage_exits_2(tmp_path: Path) -> None:
     assert hrlrec("ingest", "--ds", "2026-11-31", cwd=tmp_path).returncode == 2
     assert hrlrec("simulate", "--start", DAY, "--days", "0", cwd=tmp_path).returncode == 2

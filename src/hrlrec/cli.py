@@ -83,6 +83,8 @@ def _simulate(args: argparse.Namespace) -> int:
         overrides.append(f"profile={args.profile}")
     ws = Workspace.open(args.workspace, args.params, overrides)
     out = ws.root / args.out if args.out is not None else ws.layout.landing
+    if not out.resolve().is_relative_to(ws.root.resolve()):
+        raise BadInput(f"--out {args.out}: {out.resolve()} is outside the workspace {ws.root}; name a folder inside it")
     result = simulator.run(ws.cfg, args.start, args.days, out)
     for day in result.days:
         print(f"{day.ds}  {day.rows:>9,} impressions  CTR {day.clicks / max(day.rows, 1):.3f}  {day.path}")

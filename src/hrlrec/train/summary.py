@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from hrlrec import metrics, results
+from hrlrec import atomic, metrics, results
 from hrlrec.data.batches import Stream
 from hrlrec.layout import Layout
 from hrlrec.train.loop import FitResult, Predictions
@@ -75,16 +75,20 @@ def oracle_auc(truth_dir: Path, stream: Stream, lists: np.ndarray) -> float | No
 
 
 def write(layout: Layout, ds: str, device: str, report: dict[str, dict[str, Any]], oracle: float | None) -> None:
-    """Merge this run's models into metrics/train.json for the same day (other days are replaced)."""
-    previous: dict[str, Any] = {}
+    """Merge this run's models into metrics/train.json for the same day (other days are replaced).
+
+    A read-modify-write: it holds the metrics folder's lock, so two trainings never lose each other's models.
+    """
     path = layout.result("train")
-    if path.is_file():
-        previous = json.loads(path.read_text())
-    models = previous.get("models", {}) if previous.get("ds") == ds else {}
-    models.update(report)
-    _relative_to_lr(models, oracle)
-    body = {"ds": ds, "device": device, "oracle_auc": oracle, "models": models}
-    results.write(layout, "train", ds, finite(body))
+    with atomic.locked(path):
+        previous: dict[str, Any] = {}
+        if path.is_file():
+            previous = json.loads(path.read_text())
+        models = previous.get("models", {}) if previous.get("ds") == ds else {}
+        models.update(report)
+        _relative_to_lr(models, oracle)
+        body = {"ds": ds, "device": device, "oracle_auc": oracle, "models": models}
+        results.write(layout, "train", ds, finite(body))
 
 
 def finite(value: Any) -> Any:
