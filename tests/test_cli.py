@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from hrlrec import pipeline
 from hrlrec.layout import SUCCESS
 from hrlrec.workspace import Workspace
 from tests.conftest import DAY, ROOT
@@ -126,3 +128,21 @@ def test_validate_exit_codes_and_release(tmp_path: Path) -> None:
     assert released.returncode == 0, released.stderr
     assert released.stdout.startswith("WARN") and "known logger bug" in released.stdout
     assert hrlrec("validate", "--ds", "2026-12-01", "--no-backfill", cwd=ws).returncode == 2  # never ingested
+
+
+def test_an_unexpected_error_exits_3_with_one_line_and_the_traceback_in_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hrlrec import cli
+
+    def broken(ws, ds, **options):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(pipeline.Step, "function", lambda self: broken)
+    code = cli.main(["--workspace", str(_workspace(tmp_path)), "evaluate", "--ds", DAY])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == cli.UNEXPECTED == 3
+    last = err[-1]
+    assert "unexpected error ZeroDivisionError: a bug" in last and "traceback in" in last
+    trace = Path(last.rsplit("traceback in ", 1)[1].rstrip(")"))
+    assert "ZeroDivisionError" in trace.read_text() and "Traceback" not in "\n".join(err)

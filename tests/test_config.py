@@ -144,3 +144,13 @@ def test_channels_are_configurable_without_traits() -> None:
 def test_active_profile_follows_profile_key() -> None:
     assert config.load(None, ["profile=full"]).active.history_len == 50
     assert config.load(None, ["profile=small"]).active.history_len == 10
+
+
+@pytest.mark.parametrize(("text", "value"), [("1e-9", 1e-9), ("5E3", 5000.0), ("-2.5e+2", -250.0), ("7", 7),
+                                             ("1.5", 1.5), ("1e", "1e"), ("[1e-3, 2]", [0.001, 2])])  # fmt: skip
+def test_overrides_read_numbers_as_yaml_1_2_does(text: str, value: object) -> None:
+    assert config.parse_override(f"a={text}")[1] == value
+
+
+def test_a_learning_rate_in_e_notation_is_a_number() -> None:
+    assert config.load(ROOT / "params.yaml", ["train.learning_rate=1e-3"]).train.learning_rate == 0.001

@@ -107,6 +107,7 @@ def write_validation(root: Path, ds: str, failed: list[Outcome] | None = None, r
 def write_auc(root: Path, ds: str, cand: float, lr: float = 0.66, prod: float | None = 0.71) -> None:
     verdict = evaluate.decide_auc(ds, cand, lr, prod, CFG.gates.auc)
     verdict.numbers["production_version"] = CURRENT
+    verdict.model_sha256 = "c" * 64
     put_gate(root, "evaluate", ds, {**verdict.to_json(), "thresholds": CFG.gates.auc.model_dump()})
 
 
@@ -253,6 +254,7 @@ def test_passing_published_day(tmp_path: Path) -> None:
     nxt = section(page, "next")
     assert "Roll back" in nxt and f"hrlrec rollback --workspace {tmp_path} --to {CURRENT}" in nxt
     assert "identical top-10 lists: 100.0%" in section(page, "gates")
+    assert f"Judged model: {'c' * 64}" in section(page, "gates")
 
 
 def test_the_auc_section_shows_the_true_value_of_the_served_lists(tmp_path: Path) -> None:

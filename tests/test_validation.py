@@ -313,16 +313,25 @@ def test_a_suite_with_an_unknown_parameter_is_refused(ws: Path) -> None:
 
 def test_markup_in_the_logs_is_text_in_the_data_docs_and_in_the_result(ws: Path) -> None:
     """A channel value `<script>...` must not become a script in the Data Docs the on-call page links to."""
-    payload = "<script>alert(1)</script>"
-    _corrupt(ws, lambda t: _where(t, "channel", _rows(t, 3), payload))
+    payload, image = "<script>alert(1)</script>", "<img src=x onerror=alert(2)>"
+    second = np.zeros(0, dtype=bool)
+
+    def inject(t: pa.Table) -> pa.Table:
+        nonlocal second
+        second = np.roll(_rows(t, 3), 3)  # rows 3..5
+        return _where(_where(t, "channel", _rows(t, 3), payload), "channel", second, image)
+
+    _corrupt(ws, inject)
     result = validation.run(_ws(ws), TODAY, backfill=False)
     assert result.verdict == "FAIL"
     known = {o.check: o for o in result.failed}["channel_known"]
-    assert payload in json.dumps(known.examples) or known.unexpected_count == 3  # recorded as the raw value
+    assert known.unexpected_count == 6
+    recorded = json.dumps(known.examples)
+    assert payload in recorded and "&lt;" not in recorded  # our result keeps the raw value (the report escapes it)
     pages = list(_ws(ws).layout.data_docs_day(TODAY).rglob("*.html"))
     assert pages, "Data Docs were built"
     html_text = "".join(p.read_text(encoding="utf-8") for p in pages)
-    assert payload not in html_text
+    assert payload not in html_text and image not in html_text and "onerror=alert(2)>" not in html_text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text or "&amp;lt;script&amp;gt;" in html_text
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+UNEXPECTED = 3  # exit code of an unexpected exception: 1 means "a check said no", 2 "bad input"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -371,6 +377,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"hrlrec {args.command}: {BadInput(str(exc))}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug, not an answer: never exit 1 ("a check said no")
+        trace = Path(tempfile.gettempdir()) / f"hrlrec-{args.command}-{os.getpid()}.traceback.txt"
+        trace.write_text(traceback.format_exc())
+        logging.getLogger("hrlrec.cli").debug("unexpected error", exc_info=True)
+        print(
+            f"hrlrec {args.command}: unexpected error {type(exc).__name__}: {str(exc)[:300]} "
+            f"(a bug; traceback in {trace})",
+            file=sys.stderr,
+        )
+        return UNEXPECTED
 
 
 if __name__ == "__main__":

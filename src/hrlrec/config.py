@@ -417,13 +417,33 @@ class Config(_Strict):
         return self.profiles[self.profile]
 
 
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: `1e-9` and `5E3` are numbers, as DVC reads them.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (`1.0e-9`), so `-S train.learning_rate=1e-3`
+    would arrive as the text "1e-3" and fail with a confusing type error.
+    """
+
+
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text with YAML 1.2 floats (see Yaml12Loader)."""
+    return yaml.load(text, Loader=Yaml12Loader)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split `a.b.c=value` into (["a", "b", "c"], value), the value read as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"override {text!r} must look like key=value (e.g. simulator.users_per_file=5000)")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except ValueError:
         value = raw  # e.g. 2026-13-01 looks like a date but is not one: let the field judge it
     except yaml.YAMLError as exc:
@@ -501,7 +521,7 @@ REPLACED_WHOLE = {("simulator", "traits"), ("model", "reward_weights")}
 def read_yaml(path: Path) -> dict[str, Any]:
     """A params file as a mapping; a clear ConfigError for a missing, unreadable or non-mapping file."""
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = load_yaml(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such params file") from None
     except yaml.YAMLError as exc:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hrlrec.workspace import Workspace
+from hrlrec.workspace_lock import workspace_lock
 
 CODE = ("src/hrlrec",)  # coarse on purpose: a stage re-runs when any of the package's code changes
 ALL_PARAMS = "params.yaml"  # a step that records the whole configuration depends on all of it
@@ -92,5 +93,10 @@ def step(name: str) -> Step:
 
 
 def run(name: str, ws: Workspace, ds: str, **options: Any) -> Any:
-    """Run step `name` for day `ds` in workspace `ws` (what the CLI, DVC and Airflow all call)."""
-    return step(name).function()(ws, ds, **options)
+    """Run step `name` for day `ds` in workspace `ws` (what the CLI, DVC and Airflow all call).
+
+    Holds the workspace's lock (hrlrec.workspace_lock): one writer per workspace at a time.
+    """
+    function = step(name).function()
+    with workspace_lock(ws.root, name, ds):
+        return function(ws, ds, **options)

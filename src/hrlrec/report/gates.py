@@ -59,6 +59,12 @@ def gate_block(inputs: Inputs, gate: str) -> Html:
         for c in checks
     ]  # fmt: skip
     parts: list[object] = [el("h3", title, " ", badge(str(result.get("verdict")))), el("p", reason_of(result))]
+    judged = result.get("model_sha256")
+    parts.append(
+        el("p", "Judged model: ", el("code", str(judged)[:64]), cls="note")
+        if judged
+        else el("p", "This result does not name the model it judged (written before gates recorded it).", cls="note")
+    )
     if gate == "export":
         parts.append(_export_numbers(result.get("numbers", {})))
     if rows:

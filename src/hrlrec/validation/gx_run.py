@@ -159,7 +159,14 @@ def escape_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _unescape(value: Any) -> Any:
-    return html.unescape(value) if isinstance(value, str) else value
+    """Undo escape_text in a recorded value (strings inside dicts and lists too)."""
+    if isinstance(value, str):
+        return html.unescape(value)
+    if isinstance(value, dict):
+        return {k: _unescape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unescape(v) for v in value]
+    return value
 
 
 def _outcome(suite: Suite, r: Any) -> Outcome:
