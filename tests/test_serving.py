@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 
-from hrlrec import candidates, config, publish, registry, results, train
+from hrlrec import candidates, checkpoints, config, publish, registry, results, train
 from hrlrec.data import batches
 from hrlrec.data.batches import UNKNOWN
 from hrlrec.errors import BadInput, Rejected
@@ -184,8 +184,14 @@ def test_publish_needs_the_export_of_the_weights_it_registers(exported: Path, tm
     ws = workspace(root, model_config("registry.publish_requires=[export]"))
     version = publish.run(ws, DS)
     assert (registry.get(ws, version.version).onnx / EXPORT_MANIFEST).is_file()
-    # Retrain without exporting again: the old export no longer describes the weights.
+    # Retrain without exporting again: the export gate judged (and exported) other weights.
     train.run(workspace(root, model_config("seed=9")), DS, models=["hrlrec"], progress=False)
+    with pytest.raises(Rejected, match=r"export: it judged model .*, but the candidate of .* is now"):
+        publish.run(ws, DS)
+    # Even with a result that claims the new weights, the export folder's manifest gives it away.
+    claim = results.read(ws.layout, "export", DS)
+    claim["model_sha256"] = checkpoints.sha256(ws.layout.candidate_weights(DS))
+    results.write(ws.layout, "export", DS, claim)
     with pytest.raises(BadInput, match="exported from other weights"):
         publish.run(ws, DS)
     results.write(ws.layout, "export", DS, {"ds": DS, "verdict": FAIL, "reason": "FAIL: crafted"})

@@ -76,13 +76,14 @@ def admission(ws: Workspace, ds: str) -> Admission:
         verdicts[gate] = {"verdict": result.get("verdict"), "reason": result.get("reason"), "model_sha256": judged}
         if result.get("ds") != ds:
             problems.append(f"{gate}: its result is for {result.get('ds')}, not {ds}")
-        elif current is not None and judged != current:
+            continue
+        if current is not None and judged != current:
             what = f"model {judged[:12]}" if isinstance(judged, str) else "no recorded model"
             problems.append(
                 f"{gate}: it judged {what}, but the candidate of {ds} is now {current[:12]}; "
                 f"run `hrlrec {gate} --ds {ds}` on it"
             )
-        elif result.get("verdict") == FAIL:
+        if result.get("verdict") == FAIL:
             problems.append(f"{gate}: {result.get('reason')}")
         elif result.get("verdict") == WARN:
             warnings.append(f"{gate}: {result.get('reason')}")
