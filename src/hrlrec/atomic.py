@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,6 +52,27 @@ def remove_leftovers(path: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
 
 
+def flock_waiting(
+    fd: int, wait_s: float, busy: Callable[[], str], on_wait: Callable[[], None] | None = None, poll_s: float = 0.1
+) -> None:
+    """Take an exclusive flock on `fd`, polling up to `wait_s` seconds; Busy(busy()) after that.
+
+    `on_wait` runs once, the first time the lock turns out to be held by someone else.
+    """
+    deadline, waited = time.monotonic() + wait_s, False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise Busy(busy()) from None
+            if on_wait is not None and not waited:
+                on_wait()
+            waited = True
+            time.sleep(poll_s)
+
+
 @contextmanager
 def locked(path: Path, wait_s: float | None = None) -> Iterator[None]:
     """Hold the exclusive writer's lock of `path` (its parent folder), waiting up to `wait_s`, else Busy.
@@ -62,18 +83,11 @@ def locked(path: Path, wait_s: float | None = None) -> Iterator[None]:
     wait_s = LOCK_WAIT_S if wait_s is None else wait_s
     fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Busy(
-                        f"{path}: another process is writing it or beside it (the lock of {path.parent} was held "
-                        f"for more than {wait_s:.0f} s); nothing was changed, run again when it has finished"
-                    ) from None
-                time.sleep(0.1)
+        flock_waiting(
+            fd, wait_s,
+            lambda: f"{path}: another process is writing it or beside it (the lock of {path.parent} was held "
+            f"for more than {wait_s:.0f} s); nothing was changed, run again when it has finished",
+        )  # fmt: skip
         yield
     finally:
         os.close(fd)  # releases the lock

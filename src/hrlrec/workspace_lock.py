@@ -14,17 +14,15 @@ parallel (the three gates) take turns.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hrlrec.errors import Busy
+from hrlrec.atomic import flock_waiting
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +65,13 @@ def workspace_lock(root: Path, step: str, ds: str, wait_s: float | None = None) 
     wait_s = WAIT_S if wait_s is None else wait_s
     fd = os.open(Path(root) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline, told = time.monotonic() + wait_s, False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Busy(
-                        f"workspace busy: {_holder(fd)} (waited {wait_s:.0f} s for {root}); nothing was changed, "
-                        "run again when it has finished"
-                    ) from None
-                if not told:
-                    log.info("waiting for the workspace %s: %s", root, _holder(fd))
-                    told = True
-                time.sleep(0.2)
+        flock_waiting(
+            fd, wait_s,
+            busy=lambda: f"workspace busy: {_holder(fd)} (waited {wait_s:.0f} s for {root}); nothing was changed, "
+            "run again when it has finished",
+            on_wait=lambda: log.info("waiting for the workspace %s: %s", root, _holder(fd)),
+            poll_s=0.2,
+        )  # fmt: skip
         since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"step": step, "ds": ds, "pid": os.getpid(), "since": since}).encode(), 0)
