@@ -75,6 +75,62 @@ def test_a_small_steady_drift_fails_on_the_mean_and_near_limits_warn() -> None:
     assert near.level == WARN
 
 
+def test_bucket_shares_standard_error_is_the_spread_of_request_shares() -> None:
+    rng = np.random.default_rng(0)
+    k, m = 10, 40  # every request places 10 items
+    share = rng.dirichlet([2.0, 1.0, 1.0], size=m)
+    per_request = share * k
+    hours = np.concatenate([np.full(m // 2, 3), np.full(m // 2, 15)])
+    props, stderr, requests = stability.bucket_shares(per_request, hours, bucket=12)
+    assert requests.tolist() == [m // 2, m // 2]
+    for b, rows in enumerate((slice(0, m // 2), slice(m // 2, m))):
+        assert np.allclose(props[b], share[rows].mean(0))
+        assert np.allclose(stderr[b], share[rows].std(0, ddof=1) / np.sqrt(m // 2))
+    lone = stability.bucket_shares(per_request[:1], hours[:1], bucket=12)[1]
+    assert np.isinf(lone).all()  # one request: no error estimate, so no change there can FAIL
+
+
+def _noise_records(rng: np.random.Generator, population: np.ndarray, hours: np.ndarray, n: int) -> dict:
+    rows = rng.choice(len(population), size=n, replace=False)
+    props, stderr, _ = stability.bucket_shares(population[rows], hours[rows], bucket=12)
+    return {"ds": DS, "channels": ["news", "video"], "hour_bucket": 12, "proportions": props.tolist(),
+            "stderr": stderr.tolist()}  # fmt: skip
+
+
+def test_the_noise_floor_holds_pure_sampling_noise_about_95_percent_of_the_time() -> None:
+    """Two samples of one stable population: |change| passes its 1.96-sigma floor in ~5 % of cells."""
+    rng = np.random.default_rng(7)
+    size, k = 20_000, 10
+    news = rng.beta(2.0, 6.0, size)  # a ~25 % channel, varying by user
+    population = np.stack([news, 1 - news], 1) * k
+    hours = rng.integers(0, 24, size)
+    beyond, beyond_mean, cells, trials = 0, 0, 0, 300
+    for _ in range(trials):
+        a, b = _noise_records(rng, population, hours, 200), _noise_records(rng, population, hours, 200)
+        change = stability.relative_changes(np.array(a["proportions"]), np.array(b["proportions"]), 0.01)
+        sigma = stability.relative_noise(a, b)
+        beyond += int((change > 1.96 * sigma).sum())
+        cells += change.size
+        beyond_mean += int(np.nanmean(change[:, 0]) > stability.mean_floor(sigma[:, 0], 1.96))
+    assert 0.02 < beyond / cells < 0.09
+    assert beyond_mean / trials < 0.09
+
+
+def test_a_change_within_its_noise_floor_warns_and_never_fails() -> None:
+    base = {**_record([[0.5, 0.5], [0.4, 0.6]], "2026-10-28"), "stderr": [[0.01, 0.01], [0.01, 0.01]]}
+    moved = [[0.7, 0.3], [0.4, 0.6]]  # news +40 % in one bucket
+    precise = stability.compare(DS, {**_record(moved), "stderr": [[0.01, 0.01], [0.01, 0.01]]}, base, G)
+    assert precise.level == FAIL and "noise floor" in precise.reason
+    noisy_base = {**base, "stderr": [[0.12, 0.12], [0.12, 0.12]]}
+    noisy = stability.compare(DS, {**_record(moved), "stderr": [[0.12, 0.12], [0.12, 0.12]]}, noisy_base, G)
+    assert noisy.level == WARN
+    assert "within its noise floor" in noisy.reason and "max_requests" in noisy.reason
+    floor = noisy.numbers["relative_change"]["news"]["floor_max"]
+    assert floor > 0.4 and noisy.numbers["noise_floor"][0][0] == pytest.approx(floor)
+    # records without standard errors (written before the floor existed): judged on the change alone
+    assert stability.compare(DS, _record(moved), noisy_base, G).level == FAIL
+
+
 def test_a_real_run_records_the_day_and_compares_with_production_a_week_back(ws: Path) -> None:
     cfg = model_config("gates.stability.max_requests=64", "gates.stability.pool_per_channel=20")
     w = workspace(ws, cfg)
@@ -85,6 +141,9 @@ def test_a_real_run_records_the_day_and_compares_with_production_a_week_back(ws:
     props = np.array(record["proportions"])
     assert props.shape == (24 // cfg.gates.stability.hour_bucket, len(cfg.channels))
     assert np.allclose(props.sum(1)[props.sum(1) > 0], 1.0)
+    assert sum(record["bucket_requests"]) == record["requests"] == 64
+    assert np.array(record["stderr"], dtype=float).shape == props.shape
+    assert set(record["split_half"]) == set(cfg.channels)
     metrics = json.loads(w.layout.result("stability").read_text())
     assert metrics["verdict"] == PASS and metrics["thresholds"]["max_relative_change"] == 0.25
 
@@ -95,6 +154,7 @@ def test_a_real_run_records_the_day_and_compares_with_production_a_week_back(ws:
     baseline.write_text(json.dumps({**record, "ds": week_ago}))
     assert stability.run(w, DS).level == PASS
     rotated = np.roll(props, 1, axis=1)
-    baseline.write_text(json.dumps({**record, "ds": week_ago, "proportions": rotated.tolist()}))
+    precise = np.zeros_like(props).tolist()  # a baseline without sampling error: any real change counts
+    baseline.write_text(json.dumps({**record, "ds": week_ago, "proportions": rotated.tolist(), "stderr": precise}))
     verdict = stability.run(w, DS)
     assert verdict.level == FAIL and verdict.exit_code == 1

@@ -66,3 +66,23 @@ def test_the_lock_is_re_entrant_within_a_process(tmp_path: Path) -> None:
         pass
     with workspace_lock(tmp_path, "report", "2026-11-08", wait_s=0.5):  # released after the outer one
         pass
+
+
+def test_a_torchrun_follower_rank_runs_while_its_rank_0_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (CI 2026-12-02): rank 1 of a DDP train waited on rank 0's lock while rank 0 waited in a collective."""
+    started = CTX.Event()
+    holder = CTX.Process(target=_hold, args=(str(tmp_path), started, 5.0))
+    holder.start()
+    try:
+        assert started.wait(20)
+        monkeypatch.setenv("RANK", "1")
+        with workspace_lock(tmp_path, "train", "2026-11-08", wait_s=0.3):
+            pass  # no Busy: the follower does not take the lock
+        monkeypatch.setenv("RANK", "0")
+        with pytest.raises(Busy), workspace_lock(tmp_path, "train", "2026-11-08", wait_s=0.3):
+            pass  # rank 0 (or a run outside torchrun) still does
+    finally:
+        holder.kill()
+        holder.join()

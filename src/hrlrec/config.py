@@ -247,6 +247,7 @@ class StabilityGateConfig(_Strict):
     mean_relative_change: float = Field(gt=0)  # a channel's mean |p / p_week_ago - 1| over buckets
     warn_fraction: float = Field(gt=0, le=1)  # above this share of a threshold the verdict is WARN
     min_share: float = Field(ge=0)  # buckets where the channel's share a week ago is below this are skipped
+    noise_z: float = Field(ge=0)  # a change within this many standard errors of noise never FAILs (0: no floor)
 
     @model_validator(mode="after")
     def _check(self) -> StabilityGateConfig:

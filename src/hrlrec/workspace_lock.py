@@ -9,6 +9,11 @@ can name the holder. The kernel releases it when the holder dies: a killed
 run never leaves the workspace locked. Re-entrant within one process (a step
 that runs another step does not wait for itself). Steps that Airflow runs in
 parallel (the three gates) take turns.
+
+A torchrun job is one writer: its rank-0 process takes the lock for the job,
+and the other ranks (which write nothing) run without it. Were every rank to
+take it, rank 1 would wait for rank 0 while rank 0 waits for rank 1 in the
+first collective: a deadlock until WAIT_S.
 """
 
 from __future__ import annotations
@@ -44,9 +49,18 @@ def _holder(fd: int) -> str:
     return f"step {info.get('step')} of {info.get('ds')} by pid {info.get('pid')} since {info.get('since')}"
 
 
+def _follower_rank() -> bool:
+    """True in a torchrun worker other than rank 0 (RANK is set by torchrun for every worker)."""
+    return os.environ.get("RANK", "0").strip() not in ("", "0")
+
+
 @contextmanager
 def workspace_lock(root: Path, step: str, ds: str, wait_s: float | None = None) -> Iterator[None]:
     """Hold `root`'s workspace lock while running `step` for `ds`; Busy (exit 2) after `wait_s` seconds."""
+    if _follower_rank():
+        log.debug("rank %s of a torchrun job: its rank 0 holds the workspace lock", os.environ.get("RANK"))
+        yield
+        return
     key = str(Path(root).resolve())
     with _guard:
         if _held.get(key):

@@ -12,7 +12,7 @@ from typing import Any
 
 from hrlrec.report import charts
 from hrlrec.report.inputs import Inputs
-from hrlrec.report.page import Html, badge, el, image, missing, pct, section
+from hrlrec.report.page import Html, badge, el, image, missing, pct, section, table
 from hrlrec.report.summary import BLOCKED, blocked_by_data, reason_of
 
 TITLE = "4. Channel proportions, this week vs last week"
@@ -31,6 +31,26 @@ def _signed_changes(now: list[list[float]], before: list[list[float]], min_share
 
 def _failing(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in result.get("checks", []) if isinstance(c, dict) and c.get("level") == "FAIL"]
+
+
+def _noise_table(numbers: dict[str, Any], record: dict[str, Any]) -> Html:
+    """Each channel's change beside its noise floor: a change inside the floor is not evidence of a move."""
+    changes = numbers.get("relative_change") or {}
+    if not changes:
+        return Html("")
+    halves = record.get("split_half") or {}
+    rows = [
+        (name, pct(c.get("max")), pct(c.get("floor_max")), pct(c.get("mean")), pct(c.get("floor_mean")),
+         pct((halves.get(name) or {}).get("max")))
+        for name, c in changes.items()
+    ]  # fmt: skip
+    note = (
+        f"Noise floor: {record.get('requests', '?')} ranked requests; a change inside its floor "
+        "(1.96 standard errors of two samples' difference) can be sampling noise and never fails the gate. "
+        "Split-half: the same model on two disjoint halves of today's requests (about 1.4x the floor's scale)."
+    )
+    headers = ("channel", "max change", "its floor", "mean change", "its floor", "split-half max")
+    return el("div", el("p", note, cls="note"), table(headers, rows))
 
 
 def render(inputs: Inputs) -> Html:
@@ -87,6 +107,7 @@ def render(inputs: Inputs) -> Html:
     parts.append(el("p", explain, cls="note"))
     alt = f"Heatmap of relative change per channel and hour bucket, {inputs.ds} vs {baseline_ds}, limit {pct(limit, 0)}"
     parts.append(image(charts.change_heatmap(channels, bucket, signed, limit), alt, charts.WIDTH_PX))
+    parts.append(_noise_table(numbers, record))
     if failing:
         parts.append(el("ul", *(el("li", el("strong", "FAIL "), c.get("reason", "")) for c in failing)))
     return section("channels", TITLE, *parts)
