@@ -67,6 +67,9 @@ def day_row(ws: Workspace, ds: str, published: bool, seconds: float) -> dict[str
     row["mean_change_channel"] = max(means, key=means.get) if means else None
     row["max_change"] = max(maxes.values()) if maxes else None
     row["max_change_channel"] = max(maxes, key=maxes.get) if maxes else None
+    # the noise floor of those two worst changes (None: records without standard errors)
+    row["mean_change_floor"] = changes[row["mean_change_channel"]].get("floor_mean") if means else None
+    row["max_change_floor"] = changes[row["max_change_channel"]].get("floor_max") if maxes else None
     return row
 
 
@@ -79,7 +82,8 @@ def print_row(r: dict[str, Any]) -> None:
     mix = " / ".join(f"{v:.0%}" for v in (r["mix"] or {}).values())
     rho = min((v for v in (r["spearman"] or {}).values() if v is not None), default=None)
     change = (
-        f"{_fmt(r['mean_change'], '.1%')} ({r['mean_change_channel']}) / {_fmt(r['max_change'], '.1%')}"
+        f"{_fmt(r['mean_change'], '.1%')} ({r['mean_change_channel']}, floor {_fmt(r['mean_change_floor'], '.1%')})"
+        f" / {_fmt(r['max_change'], '.1%')} ({r['max_change_channel']}, floor {_fmt(r['max_change_floor'], '.1%')})"
         if r["mean_change"] is not None
         else "no baseline"
     )
@@ -127,7 +131,7 @@ def main() -> None:
     print(f"# Served policy over {args.days} days from {args.start} (workspace {root})\n")
     print(
         "| day | AUC | clicks/list cand | prod | logs | cand/logs | mix news/article/long/short | min rho | "
-        "stability | mean / max change (worst) | published | s |"
+        "stability | mean / max change (worst, noise floor) | published | s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []

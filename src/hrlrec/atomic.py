@@ -137,6 +137,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)  # the rename itself survives a power cut
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -14,6 +14,7 @@ never raised: a broken mail server must not hide the failure it reports.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import logging
 import urllib.request
@@ -23,6 +24,20 @@ from typing import Any
 from airflow.sdk import BaseNotifier
 
 log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 2000  # an exception text is cut to this before it reaches a mail, a webhook or the log
+
+
+def bounded(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how long it was (a 50 MB value must not reach a mailbox)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def email_parts(note: dict[str, Any]) -> tuple[str, str]:
+    """Subject (first line, bounded) and HTML body (escaped: data values in an error are not markup)."""
+    text = note["text"]
+    subject = bounded(text.splitlines()[0] if text else "hrlrec_daily", 200)
+    return subject, "<pre>" + html.escape(text) + "</pre>"
 
 
 def message(workspace: str, ds: str, task_id: str, run_id: str, error: str) -> dict[str, Any]:
@@ -40,9 +55,9 @@ def message(workspace: str, ds: str, task_id: str, run_id: str, error: str) -> d
         "ds": ds,
         "task_id": task_id,
         "verdict": verdict,
-        "error": error,
+        "error": bounded(error),
         "report": str(report),
-        "text": f"hrlrec_daily {ds}: {verdict}\nfailed task: {task_id} ({run_id})\nreport: {report}",
+        "text": f"hrlrec_daily {ds}: {bounded(verdict, 500)}\nfailed task: {task_id} ({run_id})\nreport: {report}",
     }
 
 
@@ -61,9 +76,9 @@ def deliver(workspace: str, note: dict[str, Any]) -> None:
         if af.notifier == "smtp":
             from airflow.providers.smtp.hooks.smtp import SmtpHook
 
+            subject, body = email_parts(note)
             with SmtpHook(smtp_conn_id=af.smtp_conn_id) as hook:
-                hook.send_email_smtp(to=af.notify_to, subject=note["text"].splitlines()[0],
-                                     html_content="<pre>" + note["text"] + "</pre>")  # fmt: skip
+                hook.send_email_smtp(to=af.notify_to, subject=subject, html_content=body)
         elif af.notifier == "webhook":
             import os
 

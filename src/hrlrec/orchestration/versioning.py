@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hrlrec import atomic
 from hrlrec.errors import BadInput
 from hrlrec.layout import Layout
 
@@ -85,7 +86,7 @@ def set_day(params: Path, ds: str) -> None:
     new, count = re.subn(r"^ds:\s*[\"']?[0-9-]+[\"']?", f'ds: "{ds}"', text, count=1, flags=re.M)
     if count != 1:
         raise BadInput(f"{params}: no top-level `ds:` line to set")
-    params.write_text(new)
+    atomic.write_text(params, new)  # a crash mid-write must not leave a truncated params.yaml
 
 
 def commit_day(layout: Layout, ds: str, version: str | None) -> dict[str, Any]:
