@@ -36,6 +36,10 @@ SMALL_MODEL = (
     "dataset.tag_buckets=512",
     "gates.export.max_requests=200",
     "gates.export.proof_pool_sizes=[1,7,60]",
+    # A one-epoch model this small leaves many items with near-equal scores, and how many of them
+    # the two runtimes order apart depends on the CPU's instruction set (0 of 200 requests in CI,
+    # 4 on another machine): the degenerate-model check is tested on crafted numbers instead.
+    "gates.export.max_near_tie_share=0.05",
 )
 
 

@@ -86,6 +86,7 @@ def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
     assert numbers["shapes_proven"] == 27 and max(numbers["graphs_max_abs_diff"].values()) <= 1e-4
     assert numbers["provider"] in (CPU, CUDA)
     folder = _export(exported)
+    assert json.loads((folder / "export.json").read_text()) == result  # the folder and its verdict, together
     manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
     graphs = {"initial_state", "lra_encoder", "hra_encoder", "channel_policy", "item_tower", "item_scores"}
     assert set(manifest["graphs"]) == graphs

@@ -39,6 +39,8 @@ def test_train_writes_metrics_for_every_model_and_weights_that_reload_exactly(ws
         assert set(m["per_channel_auc"]) == set(cfg.channels)
         assert m["relaimpr_over_lr"] is not None
     assert report["models"]["lr"]["relaimpr_over_lr"] == 0.0
+    # issue 14 item 5: the summary is part of the candidates' atomic set, beside the models it describes
+    assert json.loads((result.out_dir / "train.json").read_text()) == report
 
     # Checkpoint round trip: rebuild from the card, load weights-only, identical scores.
     stream = batches.load(w.layout.dataset_day(DS))

@@ -225,6 +225,9 @@ def decide_export(ds: str, proofs: dict[str, Any], parity: dict[str, Any], provi
     return decide("export", ds, checks, numbers)
 
 
+EXPORT_VERDICT = "export.json"  # the gate's result, inside the export folder it judged
+
+
 def run(ws: Workspace, ds: str) -> Verdict:
     """Export the candidate of `ds`, prove it, and write the verdict to metrics/export.json."""
     cfg, layout = ws.cfg, ws.layout
@@ -261,12 +264,14 @@ def run(ws: Workspace, ds: str) -> Verdict:
             rank_lists(Ranker(backend, stream.cat_columns, K), stream, sample, pool, m, policy, cfg.seed)
             for backend in (torch_backend, ort_backend)
         )
-    parity = compare_rankings(ranked_torch, ranked_ort)
-    provider = {"requested": cfg.serving.device, "used": ort_backend.provider}
-    verdict = decide_export(ds, proofs, parity, provider, g)
-    verdict.model_sha256 = candidate.sha256
-    body = {**verdict.to_json(), "thresholds": g.model_dump(), "opset": g.opset,
-            "files": {f"{n}.onnx": manifest["sha256"][n] for n in SIGNATURES}}  # fmt: skip
+        parity = compare_rankings(ranked_torch, ranked_ort)
+        provider = {"requested": cfg.serving.device, "used": ort_backend.provider}
+        verdict = decide_export(ds, proofs, parity, provider, g)
+        verdict.model_sha256 = candidate.sha256
+        body = {**verdict.to_json(), "thresholds": g.model_dump(), "opset": g.opset,
+                "files": {f"{n}.onnx": manifest["sha256"][n] for n in SIGNATURES}}  # fmt: skip
+        # The folder carries its own verdict: it and the graphs it judged appear together.
+        (tmp / EXPORT_VERDICT).write_text(json.dumps(body, indent=2) + "\n")
     results.write(layout, "export", ds, body)
     log.info("export gate %s: %s (onnxruntime on %s)", ds, verdict.reason, ort_backend.provider)
     if ort_backend.provider == CPU and cfg.serving.device == "auto":

@@ -14,6 +14,7 @@ Nothing is written when any model fails to train.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import shutil
@@ -114,22 +115,26 @@ def run(
     oracle = summary.oracle_auc(layout.truth_day(ds), stream, stream.lists("test"))
     report = summary.table(list(cfg.channels), fitted, oracle)
     out = layout.candidates_day(ds)
-    with atomic.atomic_dir(out) as tmp:
-        if out.is_dir():  # carry over the models not retrained this time, as they were
-            for old in out.iterdir():
-                if old.suffix in (".pt", ".json") and old.stem not in fitted and not old.name.startswith("."):
-                    shutil.copy2(old, tmp / old.name)
-        for name, (result, _) in fitted.items():
-            card = {
-                "model": name,
-                "ds": ds,
-                "spec": spec.model_dump(mode="json"),
-                **features.to_card(),
-                "channels": list(cfg.channels),
-                "metrics": report[name],
-                "warm_start": warm.get(name),
-                "channel_mix": mixes.get(name),
-            }
-            checkpoints.save(tmp / f"{name}.pt", result.state, card)
-    summary.write(layout, ds, str(dev), report, oracle)
+    # One atomic set: every model, its card and the summary appear together or not at all.
+    with atomic.locked(layout.result("train")):
+        body = summary.merged(layout, ds, str(dev), report, oracle)
+        with atomic.atomic_dir(out) as tmp:
+            if out.is_dir():  # carry over the models not retrained this time, as they were
+                for old in out.iterdir():
+                    if old.suffix in (".pt", ".json") and old.stem not in fitted and not old.name.startswith("."):
+                        shutil.copy2(old, tmp / old.name)
+            for name, (result, _) in fitted.items():
+                card = {
+                    "model": name,
+                    "ds": ds,
+                    "spec": spec.model_dump(mode="json"),
+                    **features.to_card(),
+                    "channels": list(cfg.channels),
+                    "metrics": report[name],
+                    "warm_start": warm.get(name),
+                    "channel_mix": mixes.get(name),
+                }
+                checkpoints.save(tmp / f"{name}.pt", result.state, card)
+            (tmp / summary.CANDIDATE_SUMMARY).write_text(json.dumps(body, indent=2) + "\n")
+        summary.write(layout, ds, body)
     return TrainResult(ds, str(dev), report, oracle, out, time.perf_counter() - t0)

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from hrlrec import atomic, metrics, results
+from hrlrec import metrics, results
 from hrlrec.data.batches import Stream
 from hrlrec.layout import Layout
 from hrlrec.train.loop import FitResult, Predictions
+
+JsonDict = dict[str, Any]
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +76,25 @@ def oracle_auc(truth_dir: Path, stream: Stream, lists: np.ndarray) -> float | No
     return metrics.auc(labels, p_click[idx[found]])
 
 
-def write(layout: Layout, ds: str, device: str, report: dict[str, dict[str, Any]], oracle: float | None) -> None:
-    """Merge this run's models into metrics/train.json for the same day (other days are replaced).
+CANDIDATE_SUMMARY = "train.json"  # the same summary, inside the candidates folder it describes
 
-    A read-modify-write: it holds the metrics folder's lock, so two trainings never lose each other's models.
+
+def merged(layout: Layout, ds: str, device: str, report: dict[str, dict[str, Any]], oracle: float | None) -> JsonDict:
+    """metrics/train.json's body after this run: its models merged into the same day's (other days replaced).
+
+    A read-modify-write: call it holding `atomic.locked(layout.result("train"))`.
     """
     path = layout.result("train")
-    with atomic.locked(path):
-        previous: dict[str, Any] = {}
-        if path.is_file():
-            previous = json.loads(path.read_text())
-        models = previous.get("models", {}) if previous.get("ds") == ds else {}
-        models.update(report)
-        _relative_to_lr(models, oracle)
-        body = {"ds": ds, "device": device, "oracle_auc": oracle, "models": models}
-        results.write(layout, "train", ds, finite(body))
+    previous: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    models = previous.get("models", {}) if previous.get("ds") == ds else {}
+    models.update(report)
+    _relative_to_lr(models, oracle)
+    return finite({"ds": ds, "device": device, "oracle_auc": oracle, "models": models})
+
+
+def write(layout: Layout, ds: str, body: JsonDict) -> None:
+    """Write the summary `merged` returned to metrics/train.json (and the day's archive)."""
+    results.write(layout, "train", ds, body)
 
 
 def finite(value: Any) -> Any:
