@@ -98,6 +98,10 @@ def test_unquoted_yaml_day_is_read_as_text(tmp_path: Path) -> None:
         ("serving.channel_choice=random", "serving.channel_choice"),
         ("model.policy_temperature=0", "model.policy_temperature"),
         ("model.channel_mix=fixed", "model.channel_mix"),
+        ("validation.bounds.n_tags=[64,1]", "validation.bounds.n_tags: min 64 is above max 1"),
+        ("validation.bounds.n_tags=[1]", "validation.bounds.n_tags: expected [min, max]"),
+        ("validation.bounds.clicks=[0,1]", "unknown clicks"),
+        ("gates.stability.noise_z=-1", "gates.stability.noise_z"),
     ],
 )
 def test_bad_values_are_rejected_by_key(override: str, named: str) -> None:

@@ -175,7 +175,28 @@ def implausible_region(t: pa.Table) -> pa.Table:
     return _where(t, "user_region", _rows(t), 2_000_000_000)
 
 
+def _above(column: str, value: int) -> Callable[[pa.Table], pa.Table]:
+    """A few rows of `column` just above its params.yaml upper bound (issue 14 item 9: bounds were one-sided)."""
+
+    def corrupt(t: pa.Table) -> pa.Table:
+        return _where(t, column, _rows(t, 3), value)
+
+    corrupt.__name__ = f"{column}_above_its_bound"
+    return corrupt
+
+
+def too_many_tags(t: pa.Table) -> pa.Table:
+    return _where(t, "item_tags", _rows(t), [f"tag{k}" for k in range(65)])
+
+
 CORRUPTIONS: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
+    "a user id above 2^62": (_above("user_id", 5 * 10**18), "user_id_range"),
+    "a session id above 2^62": (_above("session_id", 5 * 10**18), "session_id_range"),
+    "an item id above 2^62": (_above("item_id", 5 * 10**18), "item_id_range"),
+    "gender code 10": (_above("user_gender", 10), "gender_range"),
+    "age bucket 21": (_above("user_age_bucket", 21), "age_range"),
+    "region 1,000,001": (_above("user_region", 1_000_001), "region_range"),
+    "65 tags": (too_many_tags, "tags_not_empty"),
     "a dwell of 30 years": (implausible_dwell, "dwell_non_negative"),
     "age bucket 120": (implausible_age, "age_range"),
     "region 2e9": (implausible_region, "region_range"),

@@ -349,6 +349,10 @@ class PathsConfig(_Strict):
         return inside_workspace(value, f"paths.{info.field_name}")
 
 
+BOUNDED_COLUMNS = ("user_id", "session_id", "item_id", "dwell_time_s", "user_age_bucket", "user_gender",
+                   "user_region", "n_tags")  # fmt: skip  # numeric columns whose range params.yaml sets
+
+
 class ValidationConfig(_Strict):
     """Thresholds of the Great Expectations suites in data_checks/."""
 
@@ -359,7 +363,25 @@ class ValidationConfig(_Strict):
     max_share_change: float = Field(gt=0)  # |channel share / trailing share - 1| at most this
     max_ctr_change: float = Field(gt=0)  # |channel CTR / trailing CTR - 1| at most this
     chunk_rows: int = Field(ge=1)  # impressions held in pandas at once (lists never split)
+    bounds: dict[str, list[int]]  # plausible [min, max] per numeric column, read by the impressions suite
     suites_dir: str | None  # suites folder (workspace-relative); None = WORKSPACE/data_checks or the checkout's
+
+    @field_validator("bounds")
+    @classmethod
+    def _bounds_cover_the_contract(cls, value: dict[str, list[int]]) -> dict[str, list[int]]:
+        missing = sorted(set(BOUNDED_COLUMNS) - set(value))
+        unknown = sorted(set(value) - set(BOUNDED_COLUMNS))
+        if missing or unknown:
+            raise ValueError(f"validation.bounds must name exactly {', '.join(BOUNDED_COLUMNS)}"
+                             + (f"; missing {', '.join(missing)}" if missing else "")
+                             + (f"; unknown {', '.join(unknown)}" if unknown else ""))  # fmt: skip
+        for column, pair in value.items():
+            if len(pair) != 2:
+                raise ValueError(f"validation.bounds.{column}: expected [min, max], got {pair}")
+            lo, hi = pair
+            if lo > hi:
+                raise ValueError(f"validation.bounds.{column}: min {lo} is above max {hi}")
+        return value
 
     @field_validator("suites_dir")
     @classmethod

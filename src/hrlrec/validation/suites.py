@@ -65,6 +65,8 @@ def parameters(cfg: Config, ds: str) -> dict[str, Any]:
         "max_share_change": v.max_share_change,
         "min_ctr_change": -v.max_ctr_change,
         "max_ctr_change": v.max_ctr_change,
+        **{f"{column}_min": lo for column, (lo, _) in v.bounds.items()},
+        **{f"{column}_max": hi for column, (_, hi) in v.bounds.items()},
     }
 
 
