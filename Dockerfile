@@ -15,7 +15,9 @@ RUN apt-get update \
 WORKDIR /opt/hrlrec
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
-RUN pip install -c constraints.txt . "apache-airflow[celery,postgres,redis]==3.3.2"
+# The FAB provider is the api-server's auth manager (users and roles in the metadata DB).
+RUN pip install -c constraints.txt . "apache-airflow[celery,postgres,redis]==3.3.2" \
+    "apache-airflow-providers-fab==3.10.2"
 
 COPY dags /opt/airflow/dags
 # The pipeline definition the workspace is cloned from (`hrlrec init`): a git snapshot of the
