@@ -368,3 +368,32 @@ def test_escape_text_touches_only_values_with_markup() -> None:
     assert frame["channel"][1] == "<b>x</b>"  # the caller's frame is not changed
     clean = pd.DataFrame({"channel": ["news", "article"]})
     assert escape_text(clean) is clean
+
+
+def test_a_50_mb_value_that_bypassed_ingest_stays_bounded_in_results_data_docs_and_report(ws: Path) -> None:
+    """Issue 14 item 6: one 50 MB channel value made validate print 52 MB lines and the report run for minutes.
+
+    Ingest refuses such a value (tests/test_ingest.py); here it is written straight into the raw
+    partition, as a broken upstream job could. Sizes are asserted, not times (those are benchmarks);
+    the subprocess timeout only keeps a regression from hanging the suite.
+    """
+    import subprocess
+    import sys
+
+    huge = "x" * 50_000_000
+    _corrupt(ws, lambda t: _where(t, "channel", _rows(t, 1), huge))
+    result = validation.run(_ws(ws), TODAY, backfill=False)
+    assert result.verdict == "FAIL" and "channel_known" in {o.check for o in result.failed}
+    layout = _ws(ws).layout
+    assert layout.result("validate").stat().st_size < 1_000_000
+    docs = sum(p.stat().st_size for p in layout.data_docs_day(TODAY).rglob("*") if p.is_file())
+    assert docs < 20_000_000, f"Data Docs hold {docs:,} bytes"
+    (ws / "params.yaml").write_text(f'ds: "{TODAY}"\nprofiles:\n  small:\n    simulator_users: 800\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "hrlrec.cli", "--workspace", str(ws), "report", "--ds", TODAY],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(out.stdout) + len(out.stderr) < 100_000
+    page = layout.report_page(TODAY)
+    assert page.stat().st_size < 5_000_000 and huge[:1000] not in page.read_text()

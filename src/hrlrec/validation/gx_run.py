@@ -137,23 +137,36 @@ class GxRunner:
 
 
 _MARKUP = r"[<>&\"']"
+MAX_VALUE_CHARS = 200  # a text value longer than this is cut before GX, our results or a page see it
+
+
+def cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how long it was (never equal to a valid value)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def escape_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with every text value that holds markup characters HTML-escaped (a copy only when needed)."""
+    """`frame` with long text values cut and markup characters HTML-escaped (a copy only when needed).
+
+    Cutting keeps every check's outcome: valid values (channel and device names, days) are
+    short, and a cut value still differs from all of them. It keeps GX's examples, the Data
+    Docs and our results small whatever a broken source wrote (one 50 MB value once made
+    validate write 4 x 52 MB of JSON).
+    """
     out = frame
     for column in frame.columns:
         values = frame[column]
         if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
             continue
         text = values.map(lambda v: isinstance(v, str))
-        risky = text & values.where(text, "").astype(str).str.contains(_MARKUP, regex=True)
+        as_text = values.where(text, "").astype(str)
+        risky = text & (as_text.str.contains(_MARKUP, regex=True) | (as_text.str.len() > MAX_VALUE_CHARS))
         if risky.any():
             if out is frame:
                 out = frame.copy()
             escaped = values.to_numpy(dtype=object, copy=True)
             mask = risky.to_numpy()
-            escaped[mask] = [html.escape(v) for v in escaped[mask]]
+            escaped[mask] = [html.escape(cut(v)) for v in escaped[mask]]
             out[column] = pd.Series(escaped, index=values.index, dtype=values.dtype)
     return out
 
@@ -176,7 +189,7 @@ def _outcome(suite: Suite, r: Any) -> Outcome:
     res = r.result or {}
     if r.exception_info and r.exception_info.get("raised_exception"):
         # An expectation that could not run is a failure, with GX's message as what was observed.
-        observed: Any = f"error: {r.exception_info.get('exception_message')}"
+        observed: Any = cut(f"error: {r.exception_info.get('exception_message')}", 2000)
         success = False
     else:
         observed = _plain(res.get("observed_value"))
@@ -210,6 +223,8 @@ def _plain(value: Any) -> Any:
             return value.item()
         except (TypeError, ValueError):
             return str(value)
-    if isinstance(value, float | int | str | bool) or value is None:
+    if isinstance(value, str):
+        return cut(value)
+    if isinstance(value, float | int | bool) or value is None:
         return value
-    return str(value)
+    return cut(str(value))
