@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import time
@@ -140,3 +141,32 @@ def test_a_second_writer_of_one_output_waits_and_never_deletes_the_first_one_s_w
         (tmp / "part").write_text("second writer")
     first.join(20)
     assert first.exitcode == 0 and (target / "part").read_text() == "second writer"
+
+
+def _promote_many(root: str, names: list[str], rounds: int) -> None:
+    ws = Workspace(Path(root), tiny_config())
+    for i in range(rounds):
+        registry.promote(ws, registry.get(ws, names[i % 2]), reason=f"pid-round {i}")
+
+
+def test_concurrent_promotions_keep_one_unbroken_history(reg) -> None:
+    """Issue 14 item 4: promote was an unlocked read-modify-write of production and its history.
+
+    Two processes flip production between two versions 15 times each; under the registry's lock every
+    recorded event names as `previous` exactly the version the event before it installed.
+    """
+    ws, v1, v2 = reg
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_promote_many, args=(str(ws.root), names, 15))
+               for names in ([v1.name, v2.name], [v2.name, v1.name])]  # fmt: skip
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    events = [json.loads(line) for line in ws.layout.registry_history.read_text().splitlines()]
+    assert len(events) >= 3
+    for before, after in itertools.pairwise(events):
+        assert after["previous"] == before["version"], (before, after)
+        assert after["version"] != after["previous"]  # never its own predecessor
+    assert registry.production(ws).name == events[-1]["version"]

@@ -133,3 +133,35 @@ def test_training_is_seeded_and_repeatable(trained_workspace: Path, tmp_path: Pa
         shutil.copytree(trained_workspace, root)
         aucs.append(train.run(workspace(root), DS, models=["hrlrec"], progress=False).models["hrlrec"]["auc"])
     assert aucs[0] == aucs[1]
+
+
+def test_a_crash_while_saving_candidates_leaves_the_previous_set_whole(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 5: models were saved one file at a time, so a crash left one new and one old model."""
+    import hashlib
+
+    w = workspace(ws)
+    train.run(w, DS, models=["lr", "deepfm"], progress=False)
+    folder = w.layout.candidates_day(DS)
+
+    def digests() -> dict[str, str]:
+        files = [*folder.iterdir(), w.layout.result("train")]
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+
+    before = digests()
+    assert {"lr.pt", "deepfm.pt", "train.json"} <= set(before)
+    real_save, saved = checkpoints.save, []
+
+    def crash_on_the_second_model(path: Path, state: dict, card: dict) -> None:
+        if saved:
+            raise OSError("disk full (simulated crash between two models)")
+        saved.append(path.name)
+        real_save(path, state, card)
+
+    monkeypatch.setattr(checkpoints, "save", crash_on_the_second_model)
+    with pytest.raises(OSError, match="disk full"):  # another seed: other weights, other metrics
+        train.run(workspace(ws, model_config("seed=9")), DS, models=["lr", "deepfm"], progress=False)
+    assert saved == ["lr.pt"]  # the first new model was written, to the temporary folder
+    assert digests() == before  # ... and none of it reached the candidates or train.json
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")], "temporary folder left"
