@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -158,3 +159,31 @@ def test_a_real_run_records_the_day_and_compares_with_production_a_week_back(ws:
     baseline.write_text(json.dumps({**record, "ds": week_ago, "proportions": rotated.tolist(), "stderr": precise}))
     verdict = stability.run(w, DS)
     assert verdict.level == FAIL and verdict.exit_code == 1
+
+
+def test_production_is_recorded_every_day_so_a_rejected_day_still_leaves_next_week_a_baseline(ws: Path) -> None:
+    """The hole: a rejected day was never promoted, so a week later the gate found no record and PASSed."""
+    from hrlrec import publish, registry
+    from hrlrec.layout import week_before
+    from hrlrec.serving import export
+
+    small = ("gates.stability.max_requests=64", "gates.stability.pool_per_channel=20", "registry.publish_requires=[]")
+    w = workspace(ws, model_config(*small))
+    train.run(w, DS, models=["hrlrec"], progress=False)
+    export.run(w, DS)
+    production = registry.get(w, publish.run(w, DS).version)
+
+    # The next candidate (another seed) is judged and never published.
+    w9 = workspace(ws, model_config(*small, "seed=9"))
+    train.run(w9, DS, models=["hrlrec"], progress=False)
+    stability.run(w9, DS)
+    candidate = json.loads(w9.layout.stability_record("candidate", DS).read_text())
+    served = json.loads(w9.layout.stability_record("production", DS).read_text())
+    assert served["role"] == "production" and served["version"] == production.name
+    assert served["model_sha256"] == production.meta["model_hashes"]["hrlrec"] != candidate["model_sha256"]
+    assert served["requests"] == candidate["requests"] == 64  # the same requests, ranked by each model
+    # A week later this record is the baseline, though the day's candidate was rejected.
+    next_week = (dt.date.fromisoformat(DS) + dt.timedelta(days=7)).isoformat()
+    assert w9.layout.stability_record("production", week_before(next_week)) == w9.layout.stability_record(
+        "production", DS
+    )

@@ -31,12 +31,15 @@ import logging
 from typing import Any
 
 import numpy as np
+from torch import nn
 
-from hrlrec import atomic, results
-from hrlrec.candidates import load_candidate
+from hrlrec import atomic, registry, results
+from hrlrec.candidates import dataset, load_candidate, load_for
 from hrlrec.config import StabilityGateConfig
+from hrlrec.data.batches import Stream
 from hrlrec.errors import BadInput
 from hrlrec.layout import week_before
+from hrlrec.models.spec import ModelSpec
 from hrlrec.serving.backends import TorchBackend
 from hrlrec.serving.ranker import Ranker, ServingPolicy, day_requests, rank_lists
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
@@ -231,14 +234,13 @@ def compare(ds: str, record: dict[str, Any], baseline: dict[str, Any] | None, g:
     return decide("stability", ds, checks, numbers)
 
 
-def build_record(ws: Workspace, ds: str) -> dict[str, Any]:
-    """Rank a seeded sample of the day's requests with the candidate; return its proportions."""
-    cfg = ws.cfg
-    g = cfg.gates.stability
-    candidate = load_candidate(ws, ds)
-    stream, spec = candidate.stream, candidate.spec
-    ranker = Ranker(TorchBackend(candidate.model), stream.cat_columns, spec.list_len)
-    sample, pool = day_requests(stream, cfg.seed, g.max_requests, g.pool_per_channel)
+def record_of(
+    ws: Workspace, ds: str, model: nn.Module, spec: ModelSpec, sha256: str, stream: Stream,
+    sample: np.ndarray, pool: np.ndarray, role: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Rank `sample` with `model` (the serving policy of params.yaml); the proportions, their errors, who ranked."""
+    cfg, g = ws.cfg, ws.cfg.gates.stability
+    ranker = Ranker(TorchBackend(model), stream.cat_columns, spec.list_len)
     policy = ServingPolicy.of(cfg.serving)
     ranking = rank_lists(ranker, stream, sample, pool, spec.history_len, policy, cfg.seed)
     hour = stream.cat[stream.offset[sample], stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1
@@ -255,6 +257,7 @@ def build_record(ws: Workspace, ds: str) -> dict[str, Any]:
     return {
         "ds": ds,
         "weekday": dt.date.fromisoformat(ds).strftime("%A"),
+        "role": role,
         "channels": list(spec.channels),
         "hour_bucket": g.hour_bucket,
         "requests": len(sample),
@@ -263,8 +266,42 @@ def build_record(ws: Workspace, ds: str) -> dict[str, Any]:
         "stderr": np.where(np.isfinite(stderr), stderr, None).tolist(),
         "bucket_requests": requests.tolist(),
         "split_half": halves,
-        "model_sha256": candidate.sha256,
+        "model_sha256": sha256,
     }
+
+
+def build_record(ws: Workspace, ds: str) -> dict[str, Any]:
+    """Rank a seeded sample of the day's requests with the candidate; return its proportions."""
+    g = ws.cfg.gates.stability
+    candidate = load_candidate(ws, ds)
+    sample, pool = day_requests(candidate.stream, ws.cfg.seed, g.max_requests, g.pool_per_channel)
+    return record_of(ws, ds, candidate.model, candidate.spec, candidate.sha256, candidate.stream, sample, pool,
+                     "candidate")  # fmt: skip
+
+
+def record_production(ws: Workspace, ds: str) -> dict[str, Any] | None:
+    """Production's record of `ds`: the same sample ranked by the production model serving that day.
+
+    Written every day whether or not the day's candidate is later published (publish then replaces
+    it with the candidate's record), so a week later the baseline exists even after a rejected
+    day; only a workspace's first week has none. None when there is no production model or it
+    cannot score today's features (a version trained on another vocabulary): then logged.
+    """
+    prod = registry.production(ws)
+    if prod is None:
+        return None
+    g = ws.cfg.gates.stability
+    stream = dataset(ws, ds)
+    try:
+        loaded = load_for(prod.weights(), stream)
+    except BadInput as exc:
+        log.warning("production %s cannot rank %s, so no production record for the day: %s", prod.name, ds, exc)
+        return None
+    sample, pool = day_requests(stream, ws.cfg.seed, g.max_requests, g.pool_per_channel)
+    record = record_of(ws, ds, loaded.model, loaded.spec, loaded.sha256, stream, sample, pool, "production")
+    record["version"] = prod.name
+    atomic.write_text(ws.layout.stability_record("production", ds), json.dumps(record, indent=2) + "\n")
+    return record
 
 
 def run(ws: Workspace, ds: str) -> Verdict:
@@ -272,6 +309,7 @@ def run(ws: Workspace, ds: str) -> Verdict:
     cfg, layout = ws.cfg, ws.layout
     record = build_record(ws, ds)
     atomic.write_text(layout.stability_record("candidate", ds), json.dumps(record, indent=2) + "\n")
+    record_production(ws, ds)  # next week's baseline, whatever becomes of this candidate
     baseline_file = layout.stability_record("production", week_before(ds))
     baseline = json.loads(baseline_file.read_text()) if baseline_file.is_file() else None
     if baseline is not None and (
