@@ -18,6 +18,8 @@ from hrlrec.simulator import land
 from hrlrec.workspace import Workspace
 from tests.conftest import DAY
 
+LOGGED = contract.schema_with(["propensity"])  # the simulator logs its propensities
+
 
 def _ws(cfg: Config, root: Path) -> Workspace:
     """A workspace at `root`: its landing zone is root/landing, its raw store root/data/raw."""
@@ -50,9 +52,9 @@ def test_clean_day_lands_with_the_contract_schema(cfg: Config, landing_day: Path
     result = ingest.run(_ws(cfg, tmp_path), DAY, backfill=False, landing=landing_day)
     out = pq.read_table(result.out_dir)
     src = pq.read_table(day_dir(landing_day, DAY))
-    assert out.schema.remove_metadata().equals(contract.SCHEMA)
+    assert out.schema.remove_metadata().equals(LOGGED)
     assert out.num_rows == src.num_rows == result.rows
-    assert out.equals(src.cast(contract.SCHEMA))
+    assert out.equals(src.cast(LOGGED))
     assert (result.out_dir / SUCCESS).is_file()
     assert sum(result.rows_per_channel.values()) == result.rows
 
@@ -93,9 +95,9 @@ def test_safe_widenings_are_cast_and_extra_columns_ignored(cfg: Config, landing_
     _rewrite(day, widen)
     result = ingest.run(w, DAY, backfill=False)
     out = pq.read_table(result.out_dir)
-    assert out.schema.remove_metadata().equals(contract.SCHEMA)
+    assert out.schema.remove_metadata().equals(LOGGED)
     assert result.ignored_columns == ["experiment_arm"]
-    assert out.equals(pq.read_table(day_dir(landing_day, DAY)).cast(contract.SCHEMA))
+    assert out.equals(pq.read_table(day_dir(landing_day, DAY)).cast(LOGGED))
 
 
 def test_several_files_in_subfolders_are_read_in_a_stable_order(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
@@ -266,3 +268,43 @@ def test_uint64_overflow_names_its_rows(cfg: Config, landing_day: Path, tmp_path
         ContractError, match=r"column 'user_id': 1 value\(s\) cannot be cast.*row 0: 9223372036854775813"
     ):
         ingest.run(w, DAY, backfill=False)
+
+
+def test_a_day_without_propensities_lands_with_the_required_columns_only(
+    cfg: Config, landing_day: Path, tmp_path: Path
+) -> None:
+    w = _ws(cfg, tmp_path)
+    day = _copy_landing(landing_day, w)
+    _rewrite(day, lambda t: t.drop_columns(["propensity"]))
+    result = ingest.run(w, DAY, backfill=False)
+    out = pq.read_table(result.out_dir)
+    assert out.schema.remove_metadata().equals(contract.SCHEMA)
+
+
+def test_propensities_are_cast_from_float64_and_refused_as_integers(
+    cfg: Config, landing_day: Path, tmp_path: Path
+) -> None:
+    w = _ws(cfg, tmp_path)
+    day = _copy_landing(landing_day, w)
+    as_double = pc.cast(pq.read_table(day).column("propensity"), pa.float64())
+    _rewrite(day, lambda t: t.set_column(t.schema.get_field_index("propensity"), "propensity", as_double))
+    out = pq.read_table(ingest.run(w, DAY, backfill=False).out_dir)
+    assert out.schema.field("propensity").type == pa.float32()
+    _rewrite(day, lambda t: t.set_column(t.schema.get_field_index("propensity"), "propensity",
+                                         pa.array([1] * t.num_rows, pa.int8())))  # fmt: skip
+    with pytest.raises(ContractError, match=r"column 'propensity' has type int8, contract needs float"):
+        ingest.run(w, DAY, backfill=False)
+
+
+def test_propensities_in_some_files_of_a_day_only_are_refused(cfg: Config, landing_day: Path, tmp_path: Path) -> None:
+    w = _ws(cfg, tmp_path)
+    day = _copy_landing(landing_day, w)
+    table = pq.read_table(day)
+    for f in day.glob("*.parquet"):
+        f.unlink()
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), day / "part-00000.parquet")
+    pq.write_table(table.slice(half).drop_columns(["propensity"]), day / "part-00001.parquet")
+    with pytest.raises(ContractError, match=r"optional column 'propensity' is in 1 of 2 files .*part-00001.parquet"):
+        ingest.run(w, DAY, backfill=False)
+    assert not w.layout.raw_day(DAY).exists()

@@ -29,7 +29,9 @@ def test_writes_the_contract_exactly_with_success_marker(landing_day: Path) -> N
     folder = day_dir(landing_day, DAY)
     assert (folder / SUCCESS).is_file()
     table = pq.read_table(folder)
-    assert table.schema.remove_metadata().equals(contract.SCHEMA), table.schema
+    assert table.schema.remove_metadata().equals(contract.schema_with(["propensity"])), table.schema
+    propensity = table.column("propensity").to_numpy()
+    assert (propensity > 0).all() and (propensity <= 1).all()
     assert pc.all(pc.equal(table.column("ds"), DAY)).as_py()
     assert (day_dir(landing_day / TRUTH, DAY) / "part-00000.parquet").is_file()
 

@@ -62,11 +62,13 @@ def _corrupt(root: Path, change: Callable[[pa.Table], pa.Table]) -> None:
     table = pq.read_table(day)
     for f in day.glob("*.parquet"):
         f.unlink()
-    pq.write_table(change(table).cast(contract.SCHEMA), day / "part-00000.parquet")
+    changed = change(table)
+    optional = [c for c in contract.OPTIONAL_COLUMNS if c in changed.column_names]
+    pq.write_table(changed.cast(contract.schema_with(optional)), day / "part-00000.parquet")
 
 
 def _set(table: pa.Table, column: str, values: pa.Array | np.ndarray | list) -> pa.Table:
-    field = contract.SCHEMA.field(column)
+    field = pa.field(column, contract.field_type(column))
     return table.set_column(table.schema.get_field_index(column), field, pa.array(values, field.type))
 
 
@@ -190,6 +192,9 @@ def too_many_tags(t: pa.Table) -> pa.Table:
 
 
 CORRUPTIONS: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
+    "a propensity above 1": (lambda t: _where(t, "propensity", _rows(t, 3), 1.5), "propensity_range"),
+    "a propensity of 0": (lambda t: _where(t, "propensity", _rows(t, 3), 0.0), "propensity_range"),
+    "null propensities": (lambda t: _where(t, "propensity", _rows(t, 3), None), "null_propensity"),
     "a user id above 2^62": (_above("user_id", 5 * 10**18), "user_id_range"),
     "a session id above 2^62": (_above("session_id", 5 * 10**18), "session_id_range"),
     "an item id above 2^62": (_above("item_id", 5 * 10**18), "item_id_range"),
@@ -397,3 +402,10 @@ def test_a_50_mb_value_that_bypassed_ingest_stays_bounded_in_results_data_docs_a
     assert len(out.stdout) + len(out.stderr) < 100_000
     page = layout.report_page(TODAY)
     assert page.stat().st_size < 5_000_000 and huge[:1000] not in page.read_text()
+
+
+def test_a_day_without_propensities_skips_their_suite_visibly(ws: Path) -> None:
+    _corrupt(ws, lambda t: t.drop_columns(["propensity"]))
+    result = validation.run(_ws(ws), TODAY, backfill=False)
+    assert result.verdict == "PASS"
+    assert {"suite": "propensity", "reason": "no propensity column in the day: not evaluated"} in result.skipped

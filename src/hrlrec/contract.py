@@ -11,7 +11,8 @@ one of these lossless conversions:
 - integer -> integer of another width, checked row by row (an overflowing value
   is rejected with its row, never wrapped); bool -> int8 for `clicked`;
 - integer or float -> float32 for `dwell_time_s` (seconds; float32 keeps
-  millisecond precision for days of dwell);
+  millisecond precision for days of dwell); float -> float32 for the optional
+  `propensity` (7 significant digits are ample for a probability);
 - large_string, string_view or dictionary<string> -> string; date32 -> string
   for `ds`;
 - a timezone-aware timestamp of any unit -> timestamp[us, UTC] (sub-microsecond
@@ -49,6 +50,25 @@ SCHEMA = pa.schema(
 )
 
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+
+# Optional columns: a day may carry them (every file of the day, or none). `propensity` is the
+# logging policy's probability of the logged item at its position given the items before it
+# (a sequential choice probability, in (0, 1]): what off-policy evaluation weighs logged clicks by.
+OPTIONAL = pa.schema([pa.field("propensity", pa.float32())])
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(OPTIONAL.names)
+
+
+def schema_with(optional: list[str] | tuple[str, ...]) -> pa.Schema:
+    """The contract schema plus the optional columns named (in OPTIONAL's order)."""
+    unknown = set(optional) - set(OPTIONAL_COLUMNS)
+    if unknown:
+        raise ValueError(f"not optional contract columns: {', '.join(sorted(unknown))}")
+    return pa.schema([*SCHEMA, *(f for f in OPTIONAL if f.name in optional)])
+
+
+def field_type(name: str) -> pa.DataType:
+    """The contract type of `name`, a required or an optional column."""
+    return (SCHEMA if name in COLUMNS else OPTIONAL).field(name).type
 # No text value of a real log is longer (channel and device names, tags, ds): a longer one is a
 # broken or hostile source, and would flow into every message, JSON file and chart downstream.
 MAX_TEXT_BYTES = 256
@@ -72,7 +92,7 @@ def _is_stringish(t: pa.DataType) -> bool:
 
 def cast_refusal(name: str, source: pa.DataType) -> str | None:
     """Why `source` cannot become the contract type of column `name`, or None when it can."""
-    target = SCHEMA.field(name).type
+    target = field_type(name)
     if source.equals(target):
         return None
     if pa.types.is_integer(target):
@@ -81,7 +101,9 @@ def cast_refusal(name: str, source: pa.DataType) -> str | None:
         if name == "clicked" and pa.types.is_boolean(source):
             return None
     elif pa.types.is_floating(target):
-        if pa.types.is_integer(source) or pa.types.is_floating(source):
+        if pa.types.is_floating(source):
+            return None
+        if pa.types.is_integer(source) and name != "propensity":  # a probability is never an integer column
             return None
     elif pa.types.is_string(target):
         if _is_stringish(source):
@@ -105,7 +127,7 @@ def conform_column(name: str, values: pa.Array | pa.ChunkedArray) -> pa.Array | 
     Raises `CastFailure` with the offending row offsets when a value does not fit
     (integer overflow); the caller adds file and row context.
     """
-    target = SCHEMA.field(name).type
+    target = field_type(name)
     source = values.type
     if source.equals(target):
         return values

@@ -108,22 +108,25 @@ def ingest_day(ws: Workspace, ds: str, landing: Path | None = None) -> IngestRes
     if not files:
         raise ContractError(f"{src}: no Parquet files in the partition; an empty day is not ingested")
     readers = [_open(f) for f in files]
-    ignored = sorted({name for r in readers for name in r.schema_arrow.names} - set(contract.COLUMNS))
+    optional = _optional_columns(files, readers)
+    known = set(contract.COLUMNS) | set(optional)
+    ignored = sorted({name for r in readers for name in r.schema_arrow.names} - known)
     for f, r in zip(files, readers, strict=True):
-        _check_schema(f, r)
+        _check_schema(f, r, optional)
     total = sum(r.metadata.num_rows for r in readers)
     if total == 0:
         raise ContractError(f"{src}: {len(files)} file(s) but no rows; an empty day is not ingested")
 
     dest = ws.layout.raw_day(ds)
     channels: Counter[str] = Counter()
+    schema = contract.schema_with(optional)
     with atomic.atomic_dir(dest) as tmp:
-        writer = _RollingWriter(tmp)
+        writer = _RollingWriter(tmp, schema)
         try:
             for f, r in zip(files, readers, strict=True):
                 row0 = 0
-                for batch in _batches(f, r):
-                    table = _conform(f, row0, pa.Table.from_batches([batch]), ds)
+                for batch in _batches(f, r, schema.names):
+                    table = _conform(f, row0, pa.Table.from_batches([batch]), ds, schema)
                     channels.update(_count(table.column("channel")))
                     writer.write(table)
                     row0 += batch.num_rows
@@ -136,6 +139,7 @@ def ingest_day(ws: Workspace, ds: str, landing: Path | None = None) -> IngestRes
             "source_files": [str(f.relative_to(src)) for f in files],
             "rows_per_channel": dict(sorted(channels.items())),
             "ignored_columns": ignored,
+            "optional_columns": list(optional),
         }
         (tmp / RAW_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         (tmp / SUCCESS).touch()
@@ -162,9 +166,25 @@ def _open(path: Path) -> pq.ParquetFile:
         raise ContractError(f"{path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
 
 
-def _batches(path: Path, reader: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+def _optional_columns(files: list[Path], readers: list[pq.ParquetFile]) -> tuple[str, ...]:
+    """The optional contract columns the day carries: in every file, or refused when only in some."""
+    present = []
+    for name in contract.OPTIONAL_COLUMNS:
+        has = [name in r.schema_arrow.names for r in readers]
+        if all(has):
+            present.append(name)
+        elif any(has):
+            without = [str(f) for f, h in zip(files, has, strict=True) if not h]
+            raise ContractError(
+                f"optional column {name!r} is in {sum(has)} of {len(files)} files of the day but not in "
+                f"{', '.join(without[:3])}{' ...' if len(without) > 3 else ''}; a day carries it everywhere or nowhere"
+            )
+    return tuple(present)
+
+
+def _batches(path: Path, reader: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
     """Stream the contract columns; a page that fails to decode names its file."""
-    batches = reader.iter_batches(batch_size=BATCH_ROWS, columns=list(contract.COLUMNS))
+    batches = reader.iter_batches(batch_size=BATCH_ROWS, columns=columns)
     while True:
         try:
             batch = next(batches)
@@ -175,20 +195,20 @@ def _batches(path: Path, reader: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
         yield batch
 
 
-def _check_schema(path: Path, reader: pq.ParquetFile) -> None:
+def _check_schema(path: Path, reader: pq.ParquetFile, optional: tuple[str, ...] = ()) -> None:
     """Reject missing columns and impossible types, all of them in one message."""
     schema = reader.schema_arrow
     problems = []
     missing = [c for c in contract.COLUMNS if c not in schema.names]
     if missing:
         problems.append(f"missing column(s): {', '.join(missing)}")
-    for name in contract.COLUMNS:
+    for name in (*contract.COLUMNS, *optional):
         if name not in schema.names:
             continue
         source = schema.field(name).type
         why = contract.cast_refusal(name, source)
         if why is not None:
-            target = contract.SCHEMA.field(name).type
+            target = contract.field_type(name)
             examples = _examples(reader, name)
             problems.append(f"column {name!r} has type {source}, contract needs {target} ({why}); {examples}")
     if problems:
@@ -205,10 +225,10 @@ def _examples(reader: pq.ParquetFile, name: str) -> str:
     return "example rows: " + ", ".join(f"row {i}: {contract.preview(v)}" for i, v in enumerate(values))
 
 
-def _conform(path: Path, row0: int, table: pa.Table, ds: str) -> pa.Table:
-    """Cast a batch to the contract and check `ds` against the partition."""
+def _conform(path: Path, row0: int, table: pa.Table, ds: str, schema: pa.Schema = contract.SCHEMA) -> pa.Table:
+    """Cast a batch to the contract (`schema`: with the day's optional columns) and check `ds`."""
     columns = []
-    for name in contract.COLUMNS:
+    for name in schema.names:
         try:
             columns.append(contract.conform_column(name, table.column(name)))
         except contract.CastFailure as exc:
@@ -221,7 +241,7 @@ def _conform(path: Path, row0: int, table: pa.Table, ds: str) -> pa.Table:
             ) from None
         except pa.ArrowException as exc:
             raise ContractError(f"{path}: column {name!r} cannot be cast to the contract type: {exc}") from None
-    out = pa.Table.from_arrays(columns, schema=contract.SCHEMA)
+    out = pa.Table.from_arrays(columns, schema=schema)
     _check_text_lengths(path, row0, out)
     wrong = pc.fill_null(pc.not_equal(out.column("ds"), pa.scalar(ds)), True)
     if pc.any(wrong).as_py():
@@ -269,8 +289,9 @@ def _count(values: pa.ChunkedArray) -> dict[str, int]:
 class _RollingWriter:
     """Write a stream of tables as part-NNNNN.parquet files of bounded size."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, schema: pa.Schema = contract.SCHEMA) -> None:
         self.folder = folder
+        self.schema = schema
         self.files = 0
         self._rows = 0
         self._writer: pq.ParquetWriter | None = None
@@ -279,7 +300,7 @@ class _RollingWriter:
         while table.num_rows:
             if self._writer is None:
                 path = self.folder / f"part-{self.files:05d}.parquet"
-                self._writer = pq.ParquetWriter(path, contract.SCHEMA, compression="zstd")
+                self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
                 self.files += 1
                 self._rows = 0
             take = min(table.num_rows, ROWS_PER_FILE - self._rows)

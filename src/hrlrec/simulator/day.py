@@ -250,7 +250,9 @@ def _simulate_users(
     session_id = np.int64(day) * 100_000_000 + first_session + np.arange(S, dtype=np.int64)
     event_s = np.int64(day) * SECONDS_PER_DAY + second[:, None] + SECONDS_BETWEEN_POSITIONS * np.arange(K)
     return DayChunk(
-        impressions=_impressions_table(world, ds, catalog, s_user, session_id, event_s, item, clicked, dwell, device),
+        impressions=_impressions_table(
+            world, ds, catalog, s_user, session_id, event_s, item, clicked, dwell, device, propensity
+        ),
         truth=pa.table(
             {
                 "session_id": np.repeat(session_id, K),
@@ -303,8 +305,13 @@ def _impressions_table(
     clicked: np.ndarray,
     dwell: np.ndarray,
     device: np.ndarray,
+    propensity: np.ndarray,
 ) -> pa.Table:
-    """Assemble the contract table, types exactly as the contract says."""
+    """Assemble the contract table, types exactly as the contract says, with the logged propensity.
+
+    The propensity is the logging policy's sequential choice probability, as a logging service
+    would record it; float32 rounding never takes it to 0 (the contract's range is (0, 1]).
+    """
     K = item.shape[1]
     flat_item = item.ravel()
     row_user = np.repeat(s_user, K)
@@ -330,5 +337,8 @@ def _impressions_table(
         "user_gender": pa.array(world.gender[row_user], pa.int8()),
         "user_region": pa.array(world.region[row_user], pa.int32()),
         "device": pa.array(device_names[np.repeat(device, K)], pa.string()),
+        "propensity": pa.array(
+            np.clip(propensity.ravel(), np.finfo(np.float32).tiny, 1.0).astype(np.float32), pa.float32()
+        ),
     }
-    return pa.table(columns, schema=contract.SCHEMA)
+    return pa.table(columns, schema=contract.schema_with(["propensity"]))

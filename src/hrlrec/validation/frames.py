@@ -136,3 +136,8 @@ def _change(now: float, before: float) -> float:
     if math.isnan(now) or math.isnan(before) or before == 0:
         return math.nan
     return now / before - 1.0
+
+
+def propensities_frame(table: pa.Table) -> pd.DataFrame:
+    """One row per impression of a day that carries the optional `propensity` column."""
+    return table.select(["session_id", "position", "propensity"]).to_pandas()

@@ -25,7 +25,10 @@ log = logging.getLogger(__name__)
 
 SITE = "day"
 # Which columns identify a failing row in each frame (shown as examples).
-ROW_IDS = {"impressions": ["session_id", "position"], "sessions": ["session_id"], "channels": ["channel"], "day": []}
+ROW_IDS = {
+    "impressions": ["session_id", "position"], "sessions": ["session_id"], "channels": ["channel"], "day": [],
+    "propensities": ["session_id", "position"],
+}  # fmt: skip
 THRESHOLD_KEYS = (
     "min_value",
     "max_value",

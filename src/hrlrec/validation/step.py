@@ -89,6 +89,10 @@ def validate_day(ws: Workspace, ds: str) -> ValidationResult:
     with atomic.atomic_dir(docs_final) as docs_tmp:
         runner = GxRunner(suite_list, docs_tmp)
         for suite in suite_list:
+            needs = suites.OPTIONAL_FRAMES.get(suite.frame)
+            if needs is not None and needs not in table.column_names:
+                skipped.append({"suite": suite.name, "reason": f"no {needs} column in the day: not evaluated"})
+                continue
             if suite.trailing and len(history) < cfg.validation.min_history_days:
                 skipped.append(
                     {
@@ -136,6 +140,8 @@ def _frames(
         yield from frames.impression_chunks(table, ds, cfg.validation.chunk_rows)
     elif kind == "sessions":
         yield frames.sessions_frame(table)
+    elif kind == "propensities":
+        yield frames.propensities_frame(table)
     else:
         day, channels = frames.trailing_frames(today, history, list(cfg.channels))
         yield day if kind == "day" else channels

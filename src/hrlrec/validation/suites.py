@@ -20,7 +20,8 @@ from hrlrec.config import Config
 from hrlrec.errors import BadInput
 from hrlrec.layout import DATA_CHECKS, Layout
 
-FRAMES = ("impressions", "sessions", "day", "channels")
+FRAMES = ("impressions", "sessions", "day", "channels", "propensities")
+OPTIONAL_FRAMES = {"propensities": "propensity"}  # frame -> the optional contract column it needs
 PARAMETER = "$PARAMETER"
 
 
