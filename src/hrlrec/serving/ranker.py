@@ -235,7 +235,9 @@ class Ranker:
             out.items[:, t] = item
             out.channels[:, t] = channel
             out.channel_probs[:, t] = np.where(has_any[:, None], probs, 0.0)
-            out.propensities[:, t] = np.where(has_any, probs[rows, index] * p_item, 0.0)
+            # The channel's share of the propensity: pi(c | s) when drawn, 1 when taken by argmax.
+            p_channel = probs[rows, index] if policy.channel_choice == "sample" else 1.0
+            out.propensities[:, t] = np.where(has_any, p_channel * p_item, 0.0)
             out.scores[:, t] = np.where(has_any, 1.0 / (1.0 + np.exp(-logit[rows, safe])), 0.0)
             available[rows[has_any], safe[has_any]] = False
             if t + 1 == K:
