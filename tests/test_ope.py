@@ -132,3 +132,18 @@ def test_bad_logs_are_refused_naming_the_field_and_slot() -> None:
         ope.SlateLog(np.array([[np.nan, 1], [1, 1], [1, 1]]), ones, ones, "marginal")
     with pytest.raises(BadInput, match="estimator 'magic'"):
         ope.estimate(ope.SlateLog(ones, ones, ones, "marginal"), "magic")
+
+
+def test_a_paired_difference_cancels_what_both_policies_share() -> None:
+    """Two targets on the same log: A always picks the clicked item, B picks it half the time."""
+    log_a = _one_slot_log(model=0.5)
+    n = log_a.n
+    half = ope.SlateLog(log_a.rewards, log_a.logging, np.full((n, 1), 0.5), "marginal",
+                        predicted=log_a.predicted, expected=np.full((n, 1), 0.5))  # fmt: skip
+    d = ope.difference(log_a, half, "dr", n_boot=300)
+    # A's value is 1, B's is 0.5 (it picks A half the time): the difference is exactly 0.5
+    assert d["value"] == pytest.approx(0.5) and d["low"] <= 0.5 <= d["high"]
+    with pytest.raises(BadInput, match="same logged lists"):
+        ope.difference(log_a, _one_slot_log(n=10), "dr")
+    with pytest.raises(BadInput, match="choose ips or dr"):
+        ope.difference(log_a, half, "snips")

@@ -270,12 +270,25 @@ class ExportGateConfig(_Strict):
     proof_pool_sizes: list[int]  # candidate-pool sizes proven
 
 
+class OpeConfig(_Strict):
+    """Off-policy estimates of the served policy's clicks per list from logged propensities (measured, not gated)."""
+
+    enabled: bool  # measure in `hrlrec evaluate` (off: bench/ope.py measures it on demand)
+    max_requests: int = Field(ge=1)  # logged lists replayed per model (a seeded sample of the test day)
+    epsilon: float = Field(ge=0, le=1)  # exploration of the evaluated policy (a greedy item choice has no overlap)
+    clip: float | None = Field(gt=0)  # importance weights above this are clipped (null: never)
+    min_ess: float = Field(ge=0)  # below this effective sample size an estimate is inconclusive
+    min_overlap: float = Field(ge=0, le=1)  # ... and below this share of logged slots the policy could produce
+    bootstrap: int = Field(ge=10)  # bootstrap resamples for the intervals
+
+
 class GatesConfig(_Strict):
     """Release gates; a FAIL never touches production."""
 
     auc: AucGateConfig  # offline AUC gate
     stability: StabilityGateConfig  # week-over-week gate
     export: ExportGateConfig  # ONNX parity gate
+    ope: OpeConfig  # off-policy value (measured beside the AUC gate)
 
 
 class AirflowConfig(_Strict):

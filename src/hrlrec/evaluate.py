@@ -25,6 +25,7 @@ from hrlrec import candidates, metrics, registry, results
 from hrlrec.config import AucGateConfig
 from hrlrec.data import batches
 from hrlrec.errors import BadInput
+from hrlrec.evaluation import offpolicy
 from hrlrec.evaluation import truth as policy_value
 from hrlrec.train.loop import predict
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, at_least, decide
@@ -106,6 +107,11 @@ def run(ws: Workspace, ds: str) -> Verdict:
     models = {name: (loaded.model, loaded.spec) for name, loaded in served.items()}
     verdict.numbers["policy_value"] = policy_value.measure(ws, ds, stream, models)
     _log_value(verdict.numbers["policy_value"])
+    if cfg.gates.ope.enabled:
+        verdict.numbers["off_policy"] = offpolicy.measure(ws, ds, stream, models)
+    else:
+        verdict.numbers["off_policy"] = {"measured": False, "reason": "gates.ope.enabled is false"}
+    _log_off_policy(verdict.numbers["off_policy"])
     body = {**verdict.to_json(), "thresholds": g.model_dump()}
     results.write(layout, "evaluate", ds, body)
     results.write_plots(layout)
@@ -121,3 +127,15 @@ def _log_value(value: dict[str, Any]) -> None:
         if name in value:
             c = value[name]["clicks_per_list"]
             log.info("true clicks per list, %s: %.4f [%.4f, %.4f]", name, c["mean"], c["low"], c["high"])
+
+
+def _log_off_policy(value: dict[str, Any]) -> None:
+    if not value.get("measured"):
+        log.info("off-policy value not measured: %s", value.get("reason"))
+        return
+    for name in ("candidate", "production"):
+        if name in value:
+            dr = value[name].get("dr") or value[name]["ips"]
+            note = f" (inconclusive: {dr['inconclusive']})" if dr.get("inconclusive") else ""
+            log.info("off-policy %s clicks per list, %s: %.4f [%.4f, %.4f]%s", dr["estimator"].upper(), name,
+                     dr["value"], dr["low"], dr["high"], note)  # fmt: skip

@@ -68,7 +68,7 @@ STEPS: tuple[Step, ...] = (
          retried=True, dvc_args="--no-progress"),
     Step("evaluate", "AUC gate: the candidate vs production vs LR on day D, and the true value of their lists",
          "hrlrec.evaluate", "evaluate", True,
-         ("seed", "gates.auc", "gates.stability", "serving", "model", "source", "simulator", "channels",
+         ("seed", "gates.auc", "gates.stability", "gates.ope", "serving", "model", "source", "simulator", "channels",
           "list_len"), retried=False),
     Step("stability", "stability gate: the candidate's channel proportions vs production's a week back",
          "hrlrec.stability", "stability", True, ("seed", "gates.stability", "serving"), retried=False),

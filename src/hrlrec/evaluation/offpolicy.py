@@ -1,0 +1,102 @@
+"""Off-policy value of the served policy on the test day, from the logged lists and their propensities.
+
+Which policy: each model's serving policy of params.yaml (channel drawn from
+pi(c | s) or argmax) with item exploration `gates.ope.epsilon` over the day's
+pool (the stability gate's candidates). A greedy item choice would give every
+logged item other than the greedy one probability 0; the estimate is therefore
+of the policy with that exploration, which the report says.
+
+Which propensities: the logged `propensity` column, the logging policy's
+sequential choice probability of each logged item given the items before it,
+and the target's sequential probability of the same item given the same logged
+prefix (`serving.replay`). Both are sequential, so the estimators are the cascade
+forms (`evaluation.ope`): IPS, SNIPS and DR, whose model terms are the model's
+own click predictions. Clipping, effective sample size and overlap are reported
+with every estimate; too little support makes it "inconclusive".
+
+Without a propensity column the day is "not evaluated", like a gate without a
+baseline. A measurement beside the AUC gate, not a gate.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from torch import nn
+
+from hrlrec.data.batches import Stream
+from hrlrec.evaluation import ope
+from hrlrec.evaluation.truth import interval
+from hrlrec.models.spec import ModelSpec
+from hrlrec.serving.backends import TorchBackend
+from hrlrec.serving.ranker import Ranker, ServingPolicy, day_requests
+from hrlrec.serving.replay import replay_lists
+from hrlrec.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def logged_propensities(ws: Workspace, ds: str, stream: Stream, lists: np.ndarray, K: int) -> np.ndarray | None:
+    """(n, K) logged propensities of `lists` (0 where no item), or None when the day has no such column."""
+    raw = ws.layout.raw_day(ds)
+    files = sorted(raw.glob("*.parquet"))
+    if not files or "propensity" not in pq.read_schema(files[0]).names:
+        return None
+    table = pq.read_table(raw, columns=["session_id", "position", "propensity"])
+    key = pc.add(pc.multiply(pc.cast(table["session_id"], "int64"), 1024), pc.cast(table["position"], "int64"))
+    order = np.argsort(key.to_numpy())
+    keys, values = key.to_numpy()[order], table["propensity"].to_numpy(zero_copy_only=False)[order]
+    out = np.zeros((len(lists), K))
+    for k in range(K):
+        present = stream.length[lists] > k
+        rows = stream.offset[lists][present] + k
+        want = stream.session_id[rows].astype(np.int64) * 1024 + k
+        at = np.searchsorted(keys, want)
+        found = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] == want)
+        col = np.zeros(int(present.sum()))
+        col[found] = values[at[found]]
+        out[np.flatnonzero(present), k] = col
+    return out
+
+
+def measure(
+    ws: Workspace, ds: str, stream: Stream, models: dict[str, tuple[nn.Module, ModelSpec]]
+) -> dict[str, Any]:
+    """Off-policy estimates for each model's served policy, the logged value, and candidate minus production."""
+    cfg = ws.cfg
+    g = cfg.gates.ope
+    sample, pool = day_requests(stream, cfg.seed, g.max_requests, cfg.gates.stability.pool_per_channel)
+    K = cfg.list_len
+    logging_p = logged_propensities(ws, ds, stream, sample, K)
+    if logging_p is None:
+        return {"measured": False, "reason": "no propensities: not evaluated (the day has no propensity column)"}
+    placed = logging_p > 0
+    rows = np.where(placed, stream.offset[sample][:, None] + np.arange(K)[None, :], 0)
+    rewards = np.where(placed, stream.clicked[rows.ravel()].cpu().numpy().reshape(rows.shape), 0.0)
+    policy = ServingPolicy(cfg.serving.channel_choice, g.epsilon)
+    options = {"clip": g.clip, "n_boot": g.bootstrap, "seed": cfg.seed, "min_ess": g.min_ess,
+               "min_overlap": g.min_overlap}  # fmt: skip
+    out: dict[str, Any] = {
+        "measured": True,
+        "policy": {"channel_choice": policy.channel_choice, "epsilon": policy.epsilon,
+                   "candidates": "the day's pool", "propensities": "sequential (cascade estimators)"},
+        "lists": len(sample),
+        "logging_policy": {"clicks_per_list": interval(rewards.sum(1))},
+    }  # fmt: skip
+    logs: dict[str, ope.SlateLog] = {}
+    for name, (model, spec) in models.items():
+        ranker = Ranker(TorchBackend(model), stream.cat_columns, spec.list_len)
+        back = replay_lists(ranker, stream, sample, pool, spec.history_len, policy)
+        logs[name] = ope.SlateLog(rewards, logging_p, back.target, "sequential", predicted=back.predicted,
+                                  expected=back.expected, placed=placed)  # fmt: skip
+        out[name] = {k: e.to_json() for k, e in ope.estimate_all(logs[name], **options).items()}
+        out[name]["logged_items_in_pool"] = float(back.in_pool[placed].mean())
+    if "candidate" in logs and "production" in logs:
+        out["candidate_minus_production"] = ope.difference(
+            logs["candidate"], logs["production"], "dr", clip=g.clip, n_boot=g.bootstrap, seed=cfg.seed
+        )
+    return out
