@@ -483,3 +483,16 @@ def test_every_suggested_hrlrec_command_is_one_the_cli_accepts(tmp_path: Path, s
         if not args or args[0].startswith("-") or args[0] not in parser._subparsers._group_actions[0].choices:
             continue  # prose such as "hrlrec daily run"
         parser.parse_args(args)  # exits (a test failure) on an unknown option such as --source
+
+
+def test_the_channel_chart_takes_the_noise_band_and_the_logged_mix() -> None:
+    """One y scale for all channels, +-1.96 SE bars and the logs' share: a smoke test that it draws."""
+    import base64
+
+    from hrlrec.report import charts
+
+    now = [[0.5, 0.3, 0.2], [0.4, 0.4, 0.2]]
+    png = charts.proportions(["news", "article", "video"], 12, now, [[0.5, 0.3, 0.2]] * 2, ("this", "last"),
+                             {"news"}, stderr=[[0.01, 0.02, None], [0.01, 0.01, 0.01]],
+                             logged={"news": 0.3, "article": 0.4})  # fmt: skip
+    assert base64.b64decode(png)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -33,6 +33,13 @@ def _failing(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in result.get("checks", []) if isinstance(c, dict) and c.get("level") == "FAIL"]
 
 
+def _logged_mix(inputs: Inputs) -> dict[str, float] | None:
+    """The logging policy's channel shares on the day, as the AUC gate measured them (None when not measured)."""
+    value = ((inputs.gates.get("evaluate") or {}).get("numbers") or {}).get("policy_value") or {}
+    mix = (value.get("logging_policy") or {}).get("channel_mix")
+    return {str(k): float(v) for k, v in mix.items()} if isinstance(mix, dict) else None
+
+
 def _noise_table(numbers: dict[str, Any], record: dict[str, Any]) -> Html:
     """Each channel's change beside its noise floor: a change inside the floor is not evidence of a move."""
     changes = numbers.get("relative_change") or {}
@@ -91,10 +98,14 @@ def render(inputs: Inputs) -> Html:
     labels = (f"this week ({inputs.ds}, candidate)", f"last week ({baseline_ds}, production)")
     alt = (
         f"Bar charts per channel of the share of recommended items per {bucket}-hour bucket, "
-        f"candidate on {inputs.ds} next to production on {baseline_ds}"
+        f"candidate on {inputs.ds} next to production on {baseline_ds}, on one scale, with the noise band and "
+        "the logs' share"
         + (f"; failing: {', '.join(sorted(bad_channels))}." if bad_channels else ".")
     )
-    parts.append(image(charts.proportions(channels, bucket, now, before, labels, bad_channels), alt, charts.WIDTH_PX))
+    stderr = record.get("stderr") if record.get("proportions") == now else None
+    logged = _logged_mix(inputs)
+    png = charts.proportions(channels, bucket, now, before, labels, bad_channels, stderr=stderr, logged=logged)
+    parts.append(image(png, alt, charts.WIDTH_PX))
     limit = float(thresholds["max_relative_change"])
     signed = _signed_changes(now, before, float(thresholds["min_share"]))
     parts.append(el("h3", "Relative change per hour bucket, as the gate judged it"))

@@ -103,25 +103,40 @@ def proportions(
     before: Sequence[Sequence[float]] | None,
     labels: tuple[str, str],
     failing: set[str],
+    stderr: Sequence[Sequence[float | None]] | None = None,
+    logged: dict[str, float] | None = None,
 ) -> str:
-    """One panel per channel (as the paper's Figure 4): its share per hour bucket, this week next to last."""
+    """One panel per channel (as the paper's Figure 4): its share per hour bucket, this week next to last.
+
+    Every panel has the same y scale, so a collapsed channel looks collapsed (a 1.5 % channel does
+    not draw as tall as a 30 % one). With `stderr`, this week's bars carry +-1.96 standard errors
+    (the sampling noise band); with `logged`, a dashed line marks the channel's share in the logs.
+    """
     n_buckets = len(now)
     cols = 2 if len(channels) > 1 else 1
     rows = math.ceil(len(channels) / cols)
     fig = _figure(2.5 * rows + 0.5)
-    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     ticks = bucket_labels(n_buckets, hour_bucket)
     width = 0.4 if before is not None else 0.7
     for c, name in enumerate(channels):
         ax = axes[c // cols][c % cols]
         xs = list(range(n_buckets))
         this = [100 * now[b][c] for b in xs]
+        band = None
+        if stderr is not None:
+            band = [0.0 if stderr[b][c] is None else 196 * float(stderr[b][c]) for b in xs]
+        style = {"ecolor": "#24292f", "capsize": 2, "error_kw": {"linewidth": 0.8}}
         if before is not None:
             last = [100 * before[b][c] for b in xs]
             ax.bar([x - width / 2 for x in xs], last, width, color=BEFORE_GREY, label=labels[1])
-            ax.bar([x + width / 2 for x in xs], this, width, color=PALETTE[c % len(PALETTE)], label=labels[0])
+            ax.bar([x + width / 2 for x in xs], this, width, color=PALETTE[c % len(PALETTE)], label=labels[0],
+                   yerr=band, **(style if band else {}))  # fmt: skip
         else:
-            ax.bar(xs, this, width, color=PALETTE[c % len(PALETTE)], label=labels[0])
+            ax.bar(xs, this, width, color=PALETTE[c % len(PALETTE)], label=labels[0], yerr=band,
+                   **(style if band else {}))  # fmt: skip
+        if logged and name in logged:
+            ax.axhline(100 * logged[name], color="#24292f", linestyle="--", linewidth=1, label="share in the logs")
         bad = name in failing
         ax.set_title(
             f"{name}  ✗ FAIL" if bad else name,
