@@ -47,7 +47,11 @@ def main() -> None:
     for ds in args.days.split(","):
         cand = candidates.load_candidate(ws, ds)
         models = {"candidate": (cand.model, cand.spec)}
-        est = offpolicy.measure(ws, ds, cand.stream, models)
+        sidecar = None
+        if offpolicy.logged_propensities(ws, ds, cand.stream, cand.stream.lists("test")[:1], cfg.list_len) is None:
+            sidecar = ws.layout.truth_day(ds)  # landed before the contract had the column: the simulator's copy
+            print(f"(propensities of {ds} from the simulator's sidecar {sidecar})")
+        est = offpolicy.measure(ws, ds, cand.stream, models, propensities=sidecar)
         true = policy_value.measure(ws, ds, cand.stream, models)
         if not est.get("measured") or not true.get("measured"):
             print(f"| {ds} | - | {est.get('reason') or true.get('reason')} | | | | | | |")

@@ -21,6 +21,7 @@ baseline. A measurement beside the AUC gate, not a gate.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,9 +41,15 @@ from hrlrec.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
-def logged_propensities(ws: Workspace, ds: str, stream: Stream, lists: np.ndarray, K: int) -> np.ndarray | None:
-    """(n, K) logged propensities of `lists` (0 where no item), or None when the day has no such column."""
-    raw = ws.layout.raw_day(ds)
+def logged_propensities(
+    ws: Workspace, ds: str, stream: Stream, lists: np.ndarray, K: int, source: Path | None = None
+) -> np.ndarray | None:
+    """(n, K) logged propensities of `lists` (0 where no item), or None when the day has no such column.
+
+    `source`: another folder of Parquet files with session_id, position and propensity (a
+    benchmark may read the simulator's sidecar for days landed before the column existed).
+    """
+    raw = source or ws.layout.raw_day(ds)
     files = sorted(raw.glob("*.parquet"))
     if not files or "propensity" not in pq.read_schema(files[0]).names:
         return None
@@ -64,14 +71,15 @@ def logged_propensities(ws: Workspace, ds: str, stream: Stream, lists: np.ndarra
 
 
 def measure(
-    ws: Workspace, ds: str, stream: Stream, models: dict[str, tuple[nn.Module, ModelSpec]]
-) -> dict[str, Any]:
+    ws: Workspace, ds: str, stream: Stream, models: dict[str, tuple[nn.Module, ModelSpec]],
+    propensities: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Off-policy estimates for each model's served policy, the logged value, and candidate minus production."""
     cfg = ws.cfg
     g = cfg.gates.ope
     sample, pool = day_requests(stream, cfg.seed, g.max_requests, cfg.gates.stability.pool_per_channel)
     K = cfg.list_len
-    logging_p = logged_propensities(ws, ds, stream, sample, K)
+    logging_p = logged_propensities(ws, ds, stream, sample, K, propensities)
     if logging_p is None:
         return {"measured": False, "reason": "no propensities: not evaluated (the day has no propensity column)"}
     placed = logging_p > 0
