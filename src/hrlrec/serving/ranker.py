@@ -185,15 +185,9 @@ class Ranker:
         pool_channel = pool[:, self.col["channel"]]
         channel_ids = np.unique(pool_channel[pool_channel > 0])
         available = np.ones((B, N), dtype=bool)
-        h_low, h_high = run("initial_state", requests.context)
-        history = (requests.seq_cat, requests.seq_dense, requests.feedback, requests.hist_len)
-        (h_low,) = run("lra_encoder", *history, h_low)
-        (h_high,) = run("hra_encoder", *history, h_high)
+        h_low, h_high = self.encode(requests)
         # Every candidate is seen under the request's context at the position being filled.
         context = requests.context.copy()
-        step_dense = requests.context_dense[:, None, :]
-        step_feedback = np.full((B, 1), UNKNOWN, dtype=np.int64)
-        one = np.ones(B, dtype=np.int64)
         out: Ranking | None = None
         for t in range(K):
             context[:, self.col["position"]] = t + 1  # position ids start at 1 (0 is padding)
@@ -242,14 +236,35 @@ class Ranker:
             available[rows[has_any], safe[has_any]] = False
             if t + 1 == K:
                 break
-            # The state advances with the placed item: its row joins the sequence, feedback unknown.
-            placed = context.copy()
-            placed[:, self.item_cols] = pool[safe][:, self.item_cols]
-            step = (placed[:, None, :], step_dense, step_feedback, np.where(has_any, one, 0))
-            (h_low,) = run("lra_encoder", *step, h_low)
-            (h_high,) = run("hra_encoder", *step, h_high)
+            h_low, h_high = self.advance(h_low, h_high, requests, context, pool[safe], has_any)
         assert out is not None  # K >= 1
         return out
+
+    def encode(self, requests: Requests) -> tuple[np.ndarray, np.ndarray]:
+        """Both levels' states after each request's behaviour history."""
+        run = self.backend.run
+        h_low, h_high = run("initial_state", requests.context)
+        history = (requests.seq_cat, requests.seq_dense, requests.feedback, requests.hist_len)
+        (h_low,) = run("lra_encoder", *history, h_low)
+        (h_high,) = run("hra_encoder", *history, h_high)
+        return h_low, h_high
+
+    def advance(
+        self, h_low: np.ndarray, h_high: np.ndarray, requests: Requests, context: np.ndarray, items: np.ndarray,
+        active: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The states after placing `items` (B, F rows; their item columns count): feedback unknown.
+
+        A request whose `active` is False (nothing placed) keeps its states (sequence length 0).
+        """
+        run = self.backend.run
+        placed = context.copy()
+        placed[:, self.item_cols] = items[:, self.item_cols]
+        feedback = np.full((requests.size, 1), UNKNOWN, dtype=np.int64)
+        step = (placed[:, None, :], requests.context_dense[:, None, :], feedback, np.asarray(active).astype(np.int64))
+        (h_low,) = run("lra_encoder", *step, h_low)
+        (h_high,) = run("hra_encoder", *step, h_high)
+        return h_low, h_high
 
 
 def day_requests(stream: Stream, seed: int, max_requests: int, per_channel: int) -> tuple[np.ndarray, np.ndarray]:

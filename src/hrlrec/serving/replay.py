@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hrlrec.data.batches import UNKNOWN, Stream
+from hrlrec.data.batches import Stream
 from hrlrec.serving.ranker import (
     Ranker,
     Requests,
@@ -86,13 +86,8 @@ def replay(
     pool_index = np.full((B, K), -1, dtype=np.int64)
     available = np.ones((B, N), dtype=bool)
     rows = np.arange(B)
-    h_low, h_high = run("initial_state", requests.context)
-    history = (requests.seq_cat, requests.seq_dense, requests.feedback, requests.hist_len)
-    (h_low,) = run("lra_encoder", *history, h_low)
-    (h_high,) = run("hra_encoder", *history, h_high)
+    h_low, h_high = ranker.encode(requests)
     context = requests.context.copy()
-    step_dense = requests.context_dense[:, None, :]
-    step_feedback = np.full((B, 1), UNKNOWN, dtype=np.int64)
     for t in range(K):
         context[:, col["position"]] = t + 1
         (logits,) = run("channel_policy", h_low)  # (B, C)
@@ -143,11 +138,7 @@ def replay(
         if t + 1 == K:
             break
         # The state advances with the logged item, as the logging policy placed it.
-        step_row = context.copy()
-        step_row[:, ranker.item_cols] = logged[:, t, ranker.item_cols]
-        step = (step_row[:, None, :], step_dense, step_feedback, placed[:, t].astype(np.int64))
-        (h_low,) = run("lra_encoder", *step, h_low)
-        (h_high,) = run("hra_encoder", *step, h_high)
+        h_low, h_high = ranker.advance(h_low, h_high, requests, context, logged[:, t, :], placed[:, t])
     in_pool = (pool_index >= 0) & placed
     return Replay(target, expected, predicted, placed, in_pool)
 
