@@ -76,12 +76,17 @@ TEXT_COLUMNS = ("ds", "channel", "device", "item_tags")
 PREVIEW_CHARS = 60  # a value shown in an error message is cut to this many characters
 
 
+def cut(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, saying how long it really was (never equal to a valid value).
+
+    The one bound on text that reaches a message, a result, a mail or a page.
+    """
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def preview(value: object) -> str:
     """repr(value) cut to PREVIEW_CHARS characters, saying how long it really was."""
-    text = repr(value)
-    if len(text) <= PREVIEW_CHARS:
-        return text
-    return f"{text[:PREVIEW_CHARS]}... ({len(text):,} characters)"
+    return cut(repr(value), PREVIEW_CHARS)
 
 
 def _is_stringish(t: pa.DataType) -> bool:

@@ -50,10 +50,16 @@ log = logging.getLogger(__name__)
 
 def proportions(channels: np.ndarray, hours: np.ndarray, n_channels: int, bucket: int) -> np.ndarray:
     """Share of each channel (1..C) among placed items per hour bucket: (24 / bucket, C), rows sum to 1."""
+    return expected_proportions(one_hot(channels, n_channels), hours, bucket)
+
+
+def one_hot(channels: np.ndarray, n_channels: int) -> np.ndarray:
+    """Placed channel ids (1..C; 0 = nothing placed) as weights (n, C): a row of zeros where nothing was."""
+    channels = np.asarray(channels).ravel()
     placed = channels > 0
     weights = np.zeros((len(channels), n_channels))
     weights[np.flatnonzero(placed), channels[placed] - 1] = 1.0
-    return expected_proportions(weights, hours, bucket)
+    return weights
 
 
 def expected_proportions(weights: np.ndarray, hours: np.ndarray, bucket: int) -> np.ndarray:
@@ -248,9 +254,7 @@ def record_of(
     if policy.channel_choice == "sample":
         weights = ranking.channel_probs.reshape(-1, n_channels).astype(np.float64)
     else:
-        placed = ranking.channels.ravel()
-        weights = np.zeros((placed.size, n_channels))
-        weights[np.flatnonzero(placed > 0), placed[placed > 0] - 1] = 1.0
+        weights = one_hot(ranking.channels, n_channels)
     per_request = request_weights(weights, spec.list_len)
     props, stderr, requests = bucket_shares(per_request, hour, g.hour_bucket)
     halves = split_half_changes(per_request, hour, g.hour_bucket, g.min_share, cfg.seed, list(spec.channels))

@@ -30,7 +30,9 @@ MAX_ERROR_CHARS = 2000  # an exception text is cut to this before it reaches a m
 
 def bounded(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """`text` cut to `limit` characters, saying how long it was (a 50 MB value must not reach a mailbox)."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    from hrlrec.contract import cut
+
+    return cut(text, limit)
 
 
 def email_parts(note: dict[str, Any]) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from hrlrec import contract
 from hrlrec.validation.suites import Suite
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,8 @@ MAX_VALUE_CHARS = 200  # a text value longer than this is cut before GX, our res
 
 
 def cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
-    """`text` cut to `limit` characters, saying how long it was (never equal to a valid value)."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    """contract.cut at validation's bound."""
+    return contract.cut(text, limit)
 
 
 def escape_text(frame: pd.DataFrame) -> pd.DataFrame:
