@@ -2,18 +2,22 @@
 
     python bench/ope.py --workspace DIR --days 2026-11-27,2026-11-28 [-S key=value ...]
 
-For each day: the candidate's served policy with item exploration
-`gates.ope.epsilon` is replayed over the day's logged lists (`gates.ope.max_requests`
-of them) to estimate its clicks per list by IPS, SNIPS and DR from the logged
-propensities, and the same policy's lists for the same requests are scored by
-the simulator (`evaluation.truth`). Prints one row per day and estimator:
-estimate, 95 % interval, whether the truth lies inside, ESS, overlap, and the
-"inconclusive" reason. Reads the workspace; writes nothing into it.
+For each day D: the served policies (item exploration `gates.ope.epsilon`) of
+D's candidate and of "production" (the candidate of the day before D, what a
+daily pipeline has in production when every day publishes) are replayed over
+D's logged lists (`gates.ope.max_requests` of them) to estimate their clicks per
+list by IPS, SNIPS, DR and the direct method alone (DR's model term) from the
+logged propensities, and the same policies' lists for the same requests are
+scored by the simulator (`evaluation.truth`). Prints one row per day, policy
+and estimator: estimate, 95 % interval, whether the truth lies inside, ESS,
+overlap and the "inconclusive" reason; then candidate minus production, DR vs
+the true paired difference. Reads the workspace; writes nothing into it.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -41,12 +45,16 @@ def main() -> None:
     ws = Workspace(args.workspace.resolve(), cfg)
     print(f"# OPE vs truth: policy {cfg.serving.channel_choice}, epsilon {g.epsilon}, {g.max_requests} lists, "
           f"clip {g.clip}\n")  # fmt: skip
-    print("| day | estimator | estimate [95 %] | truth | inside | ESS | overlap | logged | inconclusive |")
+    print("| day | policy | estimator | estimate [95 %] | truth | inside | ESS | overlap | inconclusive |")
     print("|---|---|---|---|---|---|---|---|---|")
-    rows = []
+    rows, diffs = [], []
     for ds in args.days.split(","):
         cand = candidates.load_candidate(ws, ds)
         models = {"candidate": (cand.model, cand.spec)}
+        before = (dt.date.fromisoformat(ds) - dt.timedelta(days=1)).isoformat()
+        if ws.layout.candidate_weights(before, "hrlrec").is_file():
+            prod = candidates.load_for(ws.layout.candidate_weights(before, "hrlrec"), cand.stream)
+            models["production"] = (prod.model, prod.spec)
         sidecar = None
         if offpolicy.logged_propensities(ws, ds, cand.stream, cand.stream.lists("test")[:1], cfg.list_len) is None:
             sidecar = ws.layout.truth_day(ds)  # landed before the contract had the column: the simulator's copy
@@ -54,19 +62,35 @@ def main() -> None:
         est = offpolicy.measure(ws, ds, cand.stream, models, propensities=sidecar)
         true = policy_value.measure(ws, ds, cand.stream, models)
         if not est.get("measured") or not true.get("measured"):
-            print(f"| {ds} | - | {est.get('reason') or true.get('reason')} | | | | | | |")
+            print(f"| {ds} | - | - | {est.get('reason') or true.get('reason')} | | | | | |")
             continue
-        truth = true["candidate"]["clicks_per_list"]["mean"]
-        logged = est["logging_policy"]["clicks_per_list"]["mean"]
-        for name in ("ips", "snips", "dr"):
-            e = est["candidate"][name]
-            inside = e["low"] <= truth <= e["high"]
-            print(f"| {ds} | {name} | {e['value']:.4f} [{e['low']:.4f}, {e['high']:.4f}] | {truth:.4f} | "
-                  f"{'yes' if inside else 'no'} | {e['ess']:.1f} | {e['overlap']:.1%} | {logged:.4f} | "
-                  f"{e['inconclusive'] or ''} |", flush=True)  # fmt: skip
-            rows.append({"ds": ds, "estimator": name, **e, "truth": truth, "inside": inside, "logged": logged})
+        logged = true["logging_policy"]["clicks_per_list"]["mean"]
+        print(f"| {ds} | logging | observed | {est['logging_policy']['clicks_per_list']['mean']:.4f} | {logged:.4f} "
+              f"| | | | |")  # fmt: skip
+        for policy in models:
+            truth = true[policy]["clicks_per_list"]["mean"]
+            dm = est[policy]["direct_method"]
+            for name in ("ips", "snips", "dr", "dm"):
+                e = est[policy][name] if name != "dm" else {
+                    "value": dm["mean"], "low": dm["low"], "high": dm["high"], "ess": float("nan"),
+                    "overlap": float("nan"), "inconclusive": None}  # fmt: skip
+                inside = e["low"] <= truth <= e["high"]
+                print(f"| {ds} | {policy} | {name} | {e['value']:.4f} [{e['low']:.4f}, {e['high']:.4f}] | "
+                      f"{truth:.4f} | {'yes' if inside else 'no'} | {e['ess']:.1f} | {e['overlap']:.1%} | "
+                      f"{e['inconclusive'] or ''} |", flush=True)  # fmt: skip
+                rows.append({"ds": ds, "policy": policy, "estimator": name, **e, "truth": truth, "inside": inside,
+                             "logged": logged})  # fmt: skip
+        if "candidate_minus_production" in est:
+            d = est["candidate_minus_production"]
+            td = true["candidate"]["clicks_per_list"]["mean"] - true["production"]["clicks_per_list"]["mean"]
+            diffs.append({"ds": ds, **d, "truth": td, "inside": d["low"] <= td <= d["high"]})
+    if diffs:
+        print("\n| day | candidate - production, DR [95 %] | truth | inside |\n|---|---|---|---|")
+        for d in diffs:
+            print(f"| {d['ds']} | {d['value']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] | {d['truth']:+.4f} | "
+                  f"{'yes' if d['inside'] else 'no'} |")  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        args.json.write_text(json.dumps({"estimates": rows, "differences": diffs}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ DAY = "2026-11-02"  # a Monday
 
 def tiny_config(*overrides: str) -> Config:
     """The project's params with a small user population, so a day takes well under a second."""
-    return config.load(ROOT / "params.yaml", ["profiles.small.simulator_users=400", *overrides])
+    # The off-policy check runs in every evaluate: a small replay keeps the suite fast.
+    small = ["profiles.small.simulator_users=400", "gates.ope.max_requests=150", "gates.ope.bootstrap=100"]
+    return config.load(ROOT / "params.yaml", [*small, *overrides])
 
 
 TRAIN_DAYS = ["2026-11-02", "2026-11-03", "2026-11-04"]  # the last one is the held-out test day

@@ -39,8 +39,13 @@ def test_gpu_worker_serves_queue_gpu_with_an_nvidia_reservation() -> None:
 
 
 def test_no_secret_has_a_default() -> None:
-    for var in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET",
-                "AIRFLOW_ADMIN_PASSWORD"):
+    for var in (
+        "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
+        "AIRFLOW_FERNET_KEY",
+        "AIRFLOW_JWT_SECRET",
+        "AIRFLOW_ADMIN_PASSWORD",
+    ):
         uses = re.findall(r"\$\{" + var + r"([^}]*)\}", COMPOSE)
         assert uses, var
         assert all(not u.startswith(":-") and not u.startswith("-") for u in uses), (var, uses)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hrlrec import checkpoints, evaluate, publish, registry, results, train
-from hrlrec.config import AucGateConfig
+from hrlrec.config import AucGateConfig, OpeConfig
 from hrlrec.errors import BadInput, Rejected
 from hrlrec.serving import export
 from hrlrec.verdict import FAIL, PASS, WARN
@@ -48,6 +48,44 @@ def test_gate_warns_near_a_threshold_and_when_production_cannot_be_compared() ->
     assert v.level == WARN and "cannot score today" in v.reason
 
 
+OPE = OpeConfig(enabled=True, max_drop=0.02, max_requests=100, epsilon=0.1, clip=100.0, min_ess=100.0,
+                min_overlap=0.05, bootstrap=100)  # fmt: skip
+
+
+def _off_policy(diff: float, low: float, high: float, inconclusive: str | None = None) -> dict:
+    dr = {"value": 1.0, "low": 0.9, "high": 1.1, "inconclusive": inconclusive}
+    return {"measured": True, "candidate": {"dr": {**dr, "value": 1.0 + diff}}, "production": {"dr": dr},
+            "candidate_minus_production": {"value": diff, "low": low, "high": high}}  # fmt: skip
+
+
+def test_ope_check_fails_only_on_a_conclusive_drop_beyond_the_limit() -> None:
+    assert evaluate.ope_check(_off_policy(-0.05, -0.08, -0.02), OPE).level == FAIL
+    fail = evaluate.ope_check(_off_policy(-0.05, -0.08, -0.02), OPE)
+    assert "-0.0500 [-0.0800, -0.0200]" in fail.reason and fail.threshold == pytest.approx(-0.02)
+    assert evaluate.ope_check(_off_policy(-0.01, -0.04, -0.001), OPE).level == PASS  # inside the 2 % limit
+    assert evaluate.ope_check(_off_policy(+0.05, 0.02, 0.08), OPE).level == PASS
+
+
+def test_ope_check_warns_when_a_drop_is_inside_the_noise_or_inconclusive() -> None:
+    wide = evaluate.ope_check(_off_policy(-0.05, -0.12, +0.02), OPE)
+    assert wide.level == WARN and "interval includes 0" in wide.reason
+    weak = evaluate.ope_check(_off_policy(-0.05, -0.08, -0.02, inconclusive="effective sample size 3 < 100"), OPE)
+    assert weak.level == WARN and "inconclusive" in weak.reason and "effective sample size 3" in weak.reason
+    # Inconclusive in the good direction is no warning.
+    assert evaluate.ope_check(_off_policy(+0.05, 0.0, 0.1, inconclusive="effective sample size 3"), OPE).level == PASS
+
+
+def test_ope_check_passes_with_the_reason_when_not_evaluated() -> None:
+    none = evaluate.ope_check({"measured": False, "reason": "no propensities: not evaluated"}, OPE)
+    assert none.level == PASS and "no propensities" in none.reason
+    first = evaluate.ope_check({"measured": True, "candidate": {"dr": {}}}, OPE)
+    assert first.level == PASS and "no production model yet" in first.reason
+    v = evaluate.decide_auc(
+        DS, 0.78, 0.74, None, GATE, extra=[evaluate.ope_check(_off_policy(-0.05, -0.08, -0.02), OPE)]
+    )
+    assert v.level == FAIL and "off-policy (DR)" in v.reason  # the check decides the AUC gate's verdict with it
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -67,11 +105,16 @@ def test_publish_promotes_and_rollback_restores_byte_for_byte(ws: Path) -> None:
 
     # A second candidate (another seed) is promoted over it ...
     cfg2 = model_config("registry.publish_requires=[evaluate]", "gates.auc.floor=0.5", "gates.auc.min_relaimpr=-1",
-                        "seed=8", "gates.auc.max_drop=1")  # fmt: skip
+                        "seed=8", "gates.auc.max_drop=1", "gates.ope.max_drop=1")  # fmt: skip
     w2 = workspace(ws, cfg2)
     train.run(w2, DS, models=["hrlrec", "lr"], progress=False)
     export.run(w2, DS)
-    evaluate.run(w2, DS)
+    judged = evaluate.run(w2, DS)
+    # The off-policy check compared the two served policies on the day's logged lists.
+    (ope_check,) = [c for c in judged.checks if c.name == "ope"]
+    off = judged.numbers["off_policy"]
+    assert off["measured"] and off["lists"] == 150 and ope_check.value == off["candidate_minus_production"]["value"]
+    assert off["calibration"]["after"] == pytest.approx(off["calibration"]["observed"], abs=1e-6)
     second = publish.run(w2, DS, approve_warn=True)
     assert second.previous == v1.name and registry.production(w1).name == second.version
 

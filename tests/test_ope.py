@@ -56,7 +56,6 @@ def test_sequential_weights_are_prefix_products_and_end_at_an_empty_slot() -> No
     )
     support = ope.weights(log)
     assert support.w[0].tolist() == pytest.approx([2.0, 4.0, 2.0, 0.0])
-    assert support.w_before[0].tolist() == pytest.approx([1.0, 2.0, 4.0, 0.0])
     assert ope.estimate(log, "ips", n_boot=10).value == pytest.approx(2.0 + 4.0)
     clipped = ope.weights(log, clip=3.0)
     assert clipped.w[0].tolist() == pytest.approx([2.0, 3.0, 2.0, 0.0])
@@ -78,7 +77,8 @@ def test_cascade_ips_and_dr_are_unbiased_on_a_simulated_two_position_world() -> 
     logging = np.stack([p_log[first], np.ones(n)], 1)
     target = np.stack([p_tgt[first], np.ones(n)], 1)
     model = probs + 0.1  # a biased click model
-    expected = np.stack([np.full(n, sum(p_tgt[f] * click[(f, 1 - f)][0] for f in (0, 1)) + 0.1), model[:, 1]], 1)
+    # The model's value of the target's own list, per slot: its expectation over the target's first choice.
+    expected = np.tile([sum(p_tgt[f] * (click[(f, 1 - f)][k] + 0.1) for f in (0, 1)) for k in (0, 1)], (n, 1))
     log = ope.SlateLog(rewards, logging, target, "sequential", predicted=model, expected=expected)
     for name in ("ips", "snips", "dr"):
         est = ope.estimate(log, name, n_boot=300)
@@ -102,6 +102,24 @@ def test_independent_item_ips_matches_the_target_on_a_position_based_world() -> 
     log = ope.SlateLog(rewards, log_marg[np.arange(K), logged], tgt_marg[np.arange(K), logged], "marginal")
     est = ope.estimate(log, "ips", n_boot=300)
     assert est.low <= truth <= est.high and est.value == pytest.approx(truth, abs=0.02)
+
+
+def test_cascade_dr_keeps_the_models_value_of_every_position_when_the_weights_vanish() -> None:
+    """A target that never repeats a logged list (weights 0 everywhere): DR is the model's value of the
+    target's own lists, all positions, not only the first (a prefix-weighted model term would keep one)."""
+    n, K = 500, 4
+    zero = np.zeros((n, K))
+    log = ope.SlateLog(np.ones((n, K)), np.full((n, K), 0.5), zero, "sequential", predicted=np.full((n, K), 0.9),
+                       expected=np.full((n, K), 0.25))  # fmt: skip
+    dr = ope.estimate(log, "dr", n_boot=50, min_ess=10)
+    assert dr.value == pytest.approx(K * 0.25) and dr.ess == 0.0
+    assert dr.inconclusive is not None and "effective sample size" in dr.inconclusive
+
+
+def test_the_models_term_counts_where_the_logged_list_is_shorter() -> None:
+    log = ope.SlateLog(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]), "sequential",
+                       predicted=np.array([[0.5, 0.0]]), expected=np.array([[0.5, 0.3]]))  # fmt: skip
+    assert ope.estimate(log, "dr", n_boot=10).value == pytest.approx(0.5 + 0.3 + 1.0 * (1.0 - 0.5))
 
 
 def test_effective_sample_size_and_inconclusive_support() -> None:
@@ -147,3 +165,24 @@ def test_a_paired_difference_cancels_what_both_policies_share() -> None:
         ope.difference(log_a, _one_slot_log(n=10), "dr")
     with pytest.raises(BadInput, match="choose ips or dr"):
         ope.difference(log_a, half, "snips")
+
+
+def test_platt_calibration_recovers_a_distorted_click_model() -> None:
+    """Clicks follow p; the model says sigmoid(2 logit(p) + 1) (too sure, too high). Platt undoes it."""
+    rng = np.random.default_rng(8)
+    p = rng.uniform(0.02, 0.6, (20_000, 3))
+    clicks = (rng.random(p.shape) < p).astype(float)
+    z = np.log(p / (1 - p))
+    model = 1 / (1 + np.exp(-(2 * z + 1)))
+    slots = np.ones(p.shape, bool)
+    slots[:, 2] = False  # only placed slots count
+    cal = ope.calibrate(model, clicks, slots)
+    assert cal.a == pytest.approx(0.5, abs=0.05) and cal.b == pytest.approx(-0.5, abs=0.08)
+    assert cal.after == pytest.approx(cal.observed, abs=1e-6) and cal.before > cal.observed + 0.05
+    np.testing.assert_allclose(cal(model[:100]), p[:100], atol=0.03)
+    assert cal(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]  # no item, no click
+
+
+def test_calibration_refuses_logs_without_any_click() -> None:
+    with pytest.raises(BadInput, match="with and without clicks"):
+        ope.calibrate(np.full((5, 2), 0.3), np.zeros((5, 2)), np.ones((5, 2), bool))

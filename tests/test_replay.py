@@ -13,7 +13,7 @@ from hrlrec.models import factory
 from hrlrec.models.spec import ModelSpec
 from hrlrec.serving.backends import TorchBackend
 from hrlrec.serving.ranker import Draws, Ranker, ServingPolicy, pool_from_rows, requests_from_lists
-from hrlrec.serving.replay import logged_items, replay, replay_lists
+from hrlrec.serving.replay import list_clicks, logged_items, replay, replay_lists
 from hrlrec.train import features_of
 from tests.conftest import TRAIN_DAYS, model_config, workspace
 
@@ -44,7 +44,9 @@ def test_replaying_the_rankers_own_lists_gives_back_its_propensities_and_scores(
     assert back.in_pool[placed].all()
     np.testing.assert_allclose(back.target[placed], ranked.propensities[placed], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(back.predicted[placed], ranked.scores[placed], rtol=1e-5, atol=1e-6)
-    assert ((back.expected > 0) & (back.expected < 1))[placed].all()
+    # The model's clicks of the served lists, scored teacher-forced, are the scores the ranker recorded.
+    np.testing.assert_allclose(list_clicks(ranker, requests, logged, placed)[placed], ranked.scores[placed],
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
 
 
 def test_logged_lists_outside_the_pool_get_zero_probability(setup) -> None:

@@ -277,6 +277,29 @@ def test_the_auc_section_shows_the_true_value_of_the_served_lists(tmp_path: Path
     assert "not measured: no simulator ground truth" in section(render(root), "auc")
 
 
+def test_the_auc_section_shows_the_off_policy_estimate_and_why_it_is_inconclusive(tmp_path: Path) -> None:
+    root = passing_day(tmp_path)
+    result = json.loads(layout(root).result_day("evaluate", DS).read_text())
+
+    def dr(value: float, inconclusive: str | None) -> dict:
+        return {"dr": {"value": value, "low": value - 0.03, "high": value + 0.03, "ess": 1.2,
+                       "inconclusive": inconclusive}}  # fmt: skip
+
+    result["numbers"]["off_policy"] = {
+        "measured": True, "lists": 2000, "policy": {"epsilon": 0.1}, "reward_model": "candidate's click head",
+        "candidate": dr(1.40, "effective sample size 1 < 100"), "production": dr(1.20, None),
+        "candidate_minus_production": {"value": 0.2, "low": 0.17, "high": 0.24},
+    }  # fmt: skip
+    put_gate(root, "evaluate", DS, result)
+    text = section(render(root), "auc")
+    assert "Off-policy estimate of clicks per list" in text and "2000 logged lists" in text
+    assert "candidate 1.4000 [1.3700, 1.4300], ESS 1" in text and "difference +0.2000 [+0.1700, +0.2400]" in text
+    assert "Inconclusive (candidate: effective sample size 1 < 100)" in text and "never FAIL" in text
+    result["numbers"]["off_policy"] = {"measured": False, "reason": "no propensities: not evaluated"}
+    put_gate(root, "evaluate", DS, result)
+    assert "Off-policy value not evaluated: no propensities" in section(render(root), "auc")
+
+
 def test_auc_failure_blames_the_model_and_suggests_rerun_and_rollback(tmp_path: Path) -> None:
     page = render(auc_failure_day(tmp_path))
     top = banner(page)

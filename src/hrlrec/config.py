@@ -220,7 +220,8 @@ class TrainConfig(_Strict):
     models: list[str]  # trained by `hrlrec train` by default
     learning_rate: float = Field(gt=0)  # Adam
     weight_decay: float = Field(ge=0)  # Adam weight decay
-    baseline_epochs: int = Field(ge=1)  # epochs of the (much cheaper) CTR baselines; HRL-Rec uses the profile's
+    baseline_epochs: int = Field(ge=1)  # epoch budget of the CTR baselines (they stop early); HRL-Rec: the profile's
+    lr_c: float | None = Field(gt=0)  # LR's L2 as scikit-learn's C: weight decay 1 / (C x impressions)
     patience: int = Field(ge=0)  # epochs without validation improvement before stopping
     device: str  # auto (CUDA when present), cpu or cuda
     threads: int = Field(ge=0)  # CPU threads for torch; 0 = torch's default
@@ -271,9 +272,10 @@ class ExportGateConfig(_Strict):
 
 
 class OpeConfig(_Strict):
-    """Off-policy estimates of the served policy's clicks per list from logged propensities (measured, not gated)."""
+    """The off-policy check of the AUC gate: the served policy's clicks per list from logged propensities."""
 
-    enabled: bool  # measure in `hrlrec evaluate` (off: bench/ope.py measures it on demand)
+    enabled: bool  # measure and check in `hrlrec evaluate` (off: PASS "not evaluated"; bench/ope.py measures)
+    max_drop: float = Field(ge=0)  # FAIL below production's estimate by more than this share (interval excl. 0)
     max_requests: int = Field(ge=1)  # logged lists replayed per model (a seeded sample of the test day)
     epsilon: float = Field(ge=0, le=1)  # exploration of the evaluated policy (a greedy item choice has no overlap)
     clip: float | None = Field(gt=0)  # importance weights above this are clipped (null: never)

@@ -69,6 +69,8 @@ def schema_with(optional: list[str] | tuple[str, ...]) -> pa.Schema:
 def field_type(name: str) -> pa.DataType:
     """The contract type of `name`, a required or an optional column."""
     return (SCHEMA if name in COLUMNS else OPTIONAL).field(name).type
+
+
 # No text value of a real log is longer (channel and device names, tags, ds): a longer one is a
 # broken or hostile source, and would flow into every message, JSON file and chart downstream.
 MAX_TEXT_BYTES = 256

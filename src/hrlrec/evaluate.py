@@ -1,10 +1,19 @@
-"""The AUC gate: candidate, production and LR scored on the same held-out day.
+"""The AUC gate: candidate, production and LR scored on the same held-out day, and the off-policy check.
 
 PASS when the candidate's AUC is at least the floor, at most `max_drop` below
 production's, and its RelaImpr over LR at least the minimum (gates.auc in
 params.yaml); WARN within `warn_margin` of a threshold, or when the production
 model cannot score today's features; FAIL otherwise. Writes
 metrics/evaluate.json with every number, the verdict and the reason in words.
+
+The same verdict carries the off-policy check (`ope`, gates.ope): the doubly
+robust estimate of the candidate's served lists' clicks minus production's, from
+the day's logged lists and propensities (hrlrec.evaluation.offpolicy). FAIL when
+the candidate is worse by more than `gates.ope.max_drop` of production's value
+and the paired 95 % interval excludes zero; WARN when it is that much worse but
+the interval includes zero or the estimate is inconclusive (too little
+support); PASS otherwise, and PASS with the reason when it was not evaluated
+(disabled, no propensity column, no production model).
 
 Beside the AUCs (which judge the click head) it records what the served
 lists earn: on a simulated day, the true expected clicks and reward per list
@@ -22,7 +31,7 @@ from typing import Any
 import torch
 
 from hrlrec import candidates, metrics, registry, results
-from hrlrec.config import AucGateConfig
+from hrlrec.config import AucGateConfig, OpeConfig
 from hrlrec.data import batches
 from hrlrec.errors import BadInput
 from hrlrec.evaluation import offpolicy
@@ -58,9 +67,32 @@ def _drop_check(cand_auc: float, prod_auc: float, max_drop: float, warn_margin: 
     return Check("drop", base.level, cand_auc, prod_auc - max_drop, words[base.level])
 
 
+def ope_check(off_policy: dict[str, Any], g: OpeConfig) -> Check:
+    """The off-policy check from `offpolicy.measure`'s numbers (pure: what the tests craft numbers for)."""
+    if not off_policy.get("measured"):
+        return Check("ope", PASS, None, None, f"off-policy value not evaluated: {off_policy.get('reason')}")
+    diff = off_policy.get("candidate_minus_production")
+    if diff is None or "production" not in off_policy:
+        return Check("ope", PASS, None, None, "off-policy value: no production model yet, nothing to compare with")
+    cand, prod = off_policy["candidate"]["dr"], off_policy["production"]["dr"]
+    limit = -g.max_drop * prod["value"]
+    said = (f"off-policy (DR) clicks per list, candidate {cand['value']:.4f} vs production {prod['value']:.4f}: "
+            f"{diff['value']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}]")  # fmt: skip
+    if diff["value"] >= limit:
+        return Check("ope", PASS, diff["value"], limit, f"{said} (allowed {limit:+.4f})")
+    weak = "; ".join(f"{who}: {e['inconclusive']}" for who, e in (("candidate", cand), ("production", prod))
+                     if e.get("inconclusive"))  # fmt: skip
+    if weak:
+        return Check("ope", WARN, diff["value"], limit, f"{said} is below {limit:+.4f}, but inconclusive ({weak})")
+    if diff["high"] >= 0:
+        return Check("ope", WARN, diff["value"], limit, f"{said} is below {limit:+.4f}, but the interval includes 0")
+    return Check("ope", FAIL, diff["value"], limit, f"{said} is below {limit:+.4f} and the interval excludes 0")
+
+
 def decide_auc(
-    ds: str, cand_auc: float, lr_auc: float, prod_auc: float | None, g: AucGateConfig, prod_problem: str | None = None
-) -> Verdict:
+    ds: str, cand_auc: float, lr_auc: float, prod_auc: float | None, g: AucGateConfig, prod_problem: str | None = None,
+    extra: list[Check] | None = None,
+) -> Verdict:  # fmt: skip
     """The gate's decision from the three AUCs (pure: what the tests craft numbers for)."""
     relaimpr = metrics.relaimpr(cand_auc, lr_auc)
     numbers: dict[str, Any] = {"candidate_auc": cand_auc, "lr_auc": lr_auc, "relaimpr_over_lr": relaimpr}
@@ -76,7 +108,7 @@ def decide_auc(
         numbers["production_auc"] = prod_auc
         numbers["change_vs_production"] = cand_auc - prod_auc
         checks.append(_drop_check(cand_auc, prod_auc, g.max_drop, g.warn_margin))
-    return decide("auc", ds, checks, numbers)
+    return decide("auc", ds, [*checks, *(extra or [])], numbers)
 
 
 def run(ws: Workspace, ds: str) -> Verdict:
@@ -100,19 +132,20 @@ def run(ws: Workspace, ds: str) -> Verdict:
             prod_auc = _score(prod.weights(), stream, served, "production")
         except BadInput as exc:
             prod_problem = f"production {prod.name} cannot score today: {exc}"
-    verdict = decide_auc(ds, cand_auc, lr_auc, prod_auc, g, prod_problem)
+    models = {name: (loaded.model, loaded.spec) for name, loaded in served.items()}
+    if cfg.gates.ope.enabled:
+        off_policy = offpolicy.measure(ws, ds, stream, models)
+    else:
+        off_policy = {"measured": False, "reason": "gates.ope.enabled is false"}
+    _log_off_policy(off_policy)
+    verdict = decide_auc(ds, cand_auc, lr_auc, prod_auc, g, prod_problem, [ope_check(off_policy, cfg.gates.ope)])
     if prod is not None:
         verdict.numbers["production_version"] = prod.name
     verdict.model_sha256 = served["candidate"].sha256
-    models = {name: (loaded.model, loaded.spec) for name, loaded in served.items()}
+    verdict.numbers["off_policy"] = off_policy
     verdict.numbers["policy_value"] = policy_value.measure(ws, ds, stream, models)
     _log_value(verdict.numbers["policy_value"])
-    if cfg.gates.ope.enabled:
-        verdict.numbers["off_policy"] = offpolicy.measure(ws, ds, stream, models)
-    else:
-        verdict.numbers["off_policy"] = {"measured": False, "reason": "gates.ope.enabled is false"}
-    _log_off_policy(verdict.numbers["off_policy"])
-    body = {**verdict.to_json(), "thresholds": g.model_dump()}
+    body = {**verdict.to_json(), "thresholds": g.model_dump(), "ope_thresholds": cfg.gates.ope.model_dump()}
     results.write(layout, "evaluate", ds, body)
     results.write_plots(layout)
     log.info("AUC gate %s: %s", ds, verdict.reason)

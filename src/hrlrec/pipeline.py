@@ -66,7 +66,7 @@ STEPS: tuple[Step, ...] = (
     Step("train", "HRL-Rec and the baselines of train.models on the dataset of D",
          "hrlrec.train", "train", False, ("seed", "profile", "profiles", "model", "train", "channels", "list_len"),
          retried=True, dvc_args="--no-progress"),
-    Step("evaluate", "AUC gate: the candidate vs production vs LR on day D, and the true value of their lists",
+    Step("evaluate", "AUC gate: candidate vs production vs LR on day D, the off-policy check, the lists' true value",
          "hrlrec.evaluate", "evaluate", True,
          ("seed", "gates.auc", "gates.stability", "gates.ope", "serving", "model", "source", "simulator", "channels",
           "list_len"), retried=False),

@@ -10,12 +10,24 @@ Which propensities: the logged `propensity` column, the logging policy's
 sequential choice probability of each logged item given the items before it,
 and the target's sequential probability of the same item given the same logged
 prefix (`serving.replay`). Both are sequential, so the estimators are the cascade
-forms (`evaluation.ope`): IPS, SNIPS and DR, whose model terms are the model's
-own click predictions. Clipping, effective sample size and overlap are reported
-with every estimate; too little support makes it "inconclusive".
+forms (`evaluation.ope`): IPS, SNIPS and DR. Clipping, effective sample size and
+overlap are reported with every estimate; too little support makes it
+"inconclusive".
+
+Which reward model (DR's model term): the *candidate's* click head for every
+policy, so that candidate and production are judged by one yardstick and their
+paired difference does not compare two models' opinions of themselves. It is
+first Platt-calibrated on the test day's logged slots (`ope.calibrate`: the
+logged clicks, no ground truth), because a click head trained on earlier days
+can be off in level on the test day and tiny importance weights cannot correct
+it (2026-11-22: the candidate predicted 1.17 clicks per logged list where 0.80
+were observed). Its direct-method term is its calibrated click probabilities
+along each policy's own lists (the ranker's lists for the same requests,
+seeded as the true-value measurement draws them), reported on their own as
+`direct_method` (and before calibration as `direct_method_uncalibrated`).
 
 Without a propensity column the day is "not evaluated", like a gate without a
-baseline. A measurement beside the AUC gate, not a gate.
+baseline. The AUC gate's off-policy check (`evaluate.ope_check`) judges these numbers.
 """
 
 from __future__ import annotations
@@ -30,12 +42,13 @@ import pyarrow.parquet as pq
 from torch import nn
 
 from hrlrec.data.batches import Stream
+from hrlrec.errors import BadInput
 from hrlrec.evaluation import ope
 from hrlrec.evaluation.truth import interval
 from hrlrec.models.spec import ModelSpec
 from hrlrec.serving.backends import TorchBackend
-from hrlrec.serving.ranker import Ranker, ServingPolicy, day_requests
-from hrlrec.serving.replay import replay_lists
+from hrlrec.serving.ranker import Ranker, ServingPolicy, day_requests, rank_lists
+from hrlrec.serving.replay import list_clicks_of, logged_items, replay_lists
 from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -96,12 +109,33 @@ def measure(
         "logging_policy": {"clicks_per_list": interval(rewards.sum(1))},
     }  # fmt: skip
     logs: dict[str, ope.SlateLog] = {}
+    if not models:
+        return out
+    judge_name = "candidate" if "candidate" in models else next(iter(models))
+    judge_model, judge_spec = models[judge_name]
+    judge = Ranker(TorchBackend(judge_model), stream.cat_columns, judge_spec.list_len)
+    logged_rows, _ = logged_items(stream, sample, K)
+    raw_predicted = list_clicks_of(judge, stream, sample, logged_rows, placed, judge_spec.history_len)
+    try:
+        calibration = ope.calibrate(raw_predicted, rewards, placed)
+    except BadInput as exc:
+        return {"measured": False, "reason": f"{ds}: the reward model cannot be calibrated: {exc}"}
+    predicted = calibration(raw_predicted)
+    out["reward_model"] = f"{judge_name}'s click head, Platt-calibrated on the day's logged slots"
+    out["calibration"] = calibration.to_json()
     for name, (model, spec) in models.items():
         ranker = Ranker(TorchBackend(model), stream.cat_columns, spec.list_len)
         back = replay_lists(ranker, stream, sample, pool, spec.history_len, policy)
-        logs[name] = ope.SlateLog(rewards, logging_p, back.target, "sequential", predicted=back.predicted,
-                                  expected=back.expected, placed=placed)  # fmt: skip
+        own = rank_lists(ranker, stream, sample, pool, spec.history_len, policy, cfg.seed)
+        own_placed = own.items >= 0
+        raw_expected = list_clicks_of(judge, stream, sample, pool[own.items.clip(min=0)], own_placed,
+                                      judge_spec.history_len)  # fmt: skip
+        expected = calibration(raw_expected)
+        logs[name] = ope.SlateLog(rewards, logging_p, back.target, "sequential", predicted=predicted,
+                                  expected=expected, placed=placed)  # fmt: skip
         out[name] = {k: e.to_json() for k, e in ope.estimate_all(logs[name], **options).items()}
+        out[name]["direct_method"] = interval(expected.sum(1))
+        out[name]["direct_method_uncalibrated"] = interval(raw_expected.sum(1))
         out[name]["logged_items_in_pool"] = float(back.in_pool[placed].mean())
     if "candidate" in logs and "production" in logs:
         out["candidate_minus_production"] = ope.difference(

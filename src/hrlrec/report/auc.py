@@ -55,6 +55,36 @@ def _value(inputs: Inputs) -> Html:
     )
 
 
+def _off_policy(inputs: Inputs) -> Html:
+    """The off-policy check's numbers: what the logs alone say the served lists earn (works on real logs)."""
+    off = ((inputs.gates["evaluate"] or {}).get("numbers") or {}).get("off_policy")
+    if not off:
+        return Html("")
+    if not off.get("measured"):
+        return el("p", f"Off-policy value not evaluated: {off.get('reason')}.", cls="note")
+    facts = []
+    for name in ("candidate", "production"):
+        if name in off:
+            dr = off[name]["dr"]
+            facts.append(f"{name} {num(dr['value'])} [{num(dr['low'])}, {num(dr['high'])}], ESS {dr['ess']:.0f}")
+    diff = off.get("candidate_minus_production")
+    if diff:
+        facts.append(f"difference {diff['value']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}]")
+    policy = off.get("policy") or {}
+    weak = [f"{n}: {off[n]['dr']['inconclusive']}" for n in ("candidate", "production")
+            if n in off and off[n]["dr"].get("inconclusive")]  # fmt: skip
+    tail = (f" Inconclusive ({'; '.join(weak)}): the estimate is the calibrated click model's, the logs barely "
+            "correct it, so it can WARN but never FAIL." if weak else "")  # fmt: skip
+    return el(
+        "p",
+        el("strong", "Off-policy estimate of clicks per list "),
+        f"(doubly robust, {off.get('lists')} logged lists, their propensities, the served policy with epsilon "
+        f"{policy.get('epsilon')}, reward model: {off.get('reward_model')}; 95 % bootstrap intervals): ",
+        " · ".join(facts),
+        "." + tail,
+    )
+
+
 def render(inputs: Inputs) -> Html:
     title = f"3. AUC over the last {HISTORY_DAYS} days"
     history = inputs.auc_history
@@ -90,6 +120,7 @@ def render(inputs: Inputs) -> Html:
     parts: list[object] = [
         _today(inputs),
         _value(inputs),
+        _off_policy(inputs),
         image(charts.auc_history(days, series, levels, floor), alt, charts.WIDTH_PX),
         el("p", f"Days the AUC gate failed: {', '.join(failed) if failed else 'none'}. "
                 f"{len(history)} of {len(days)} days have a result.", cls="note"),

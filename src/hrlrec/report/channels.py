@@ -99,8 +99,7 @@ def render(inputs: Inputs) -> Html:
     alt = (
         f"Bar charts per channel of the share of recommended items per {bucket}-hour bucket, "
         f"candidate on {inputs.ds} next to production on {baseline_ds}, on one scale, with the noise band and "
-        "the logs' share"
-        + (f"; failing: {', '.join(sorted(bad_channels))}." if bad_channels else ".")
+        "the logs' share" + (f"; failing: {', '.join(sorted(bad_channels))}." if bad_channels else ".")
     )
     stderr = record.get("stderr") if record.get("proportions") == now else None
     logged = _logged_mix(inputs)

@@ -9,10 +9,11 @@ available items uniformly):
 - `target`: the sequential probability that the policy places the logged item
   at that position given the logged items before it (0 when the logged item is
   not among the policy's candidates, the day's pool, or was already placed);
-- `expected`: the model's expected click probability of what the policy would
-  place there, in expectation over its own channel and item choice (the direct
-  method term of a cascade doubly robust estimate);
 - `predicted`: the model's click probability of the logged item there.
+
+`list_clicks` gives the same model click probabilities for any lists (a
+policy's own rolled-out lists, for the direct-method term of a doubly robust
+estimate).
 
 This uses the same graphs as `Ranker.rank`, so the probabilities are those of
 the lists the ranker serves (the same pool, availability and tie-breaking).
@@ -40,7 +41,6 @@ class Replay:
     """(B, K) each; 0 where the logged list has no item."""
 
     target: np.ndarray
-    expected: np.ndarray
     predicted: np.ndarray
     placed: np.ndarray  # bool: the logged list has an item here
     in_pool: np.ndarray  # bool: the logged item is one of the policy's candidates
@@ -82,7 +82,7 @@ def replay(
     channel_ids = [int(c) for c in np.unique(pool_channel[pool_channel > 0])]
     eps = policy.epsilon
 
-    target, expected, predicted = (np.zeros((B, K)) for _ in range(3))
+    target, predicted = np.zeros((B, K)), np.zeros((B, K))
     pool_index = np.full((B, K), -1, dtype=np.int64)
     available = np.ones((B, N), dtype=bool)
     rows = np.arange(B)
@@ -108,39 +108,58 @@ def replay(
                       for b in range(B)], dtype=np.int64)  # fmt: skip
         pool_index[:, t] = j
         (d,) = run("item_tower", pool, context, requests.context_dense)
-        logged_channel = logged[:, t, ch_col]
-        p_item_logged = np.zeros(B)
-        for c in channel_ids:
-            if c - 1 >= C:
-                continue
-            (logit,) = run("item_scores", h_low, h_high, np.full(B, c, dtype=np.int64), d)
-            allowed = available & (pool_channel[None, :] == c)
-            n_allowed = allowed.sum(1)
-            click = _sigmoid(logit)
-            greedy = _first_best(np.where(allowed, logit, -np.inf))
-            greedy_click = click[rows, greedy]
-            mean_click = np.where(allowed, click, 0.0).sum(1) / np.maximum(n_allowed, 1)
-            ok = n_allowed > 0
-            expected[:, t] += np.where(ok, pi[:, c - 1] * ((1 - eps) * greedy_click + eps * mean_click), 0.0)
-            mine = (logged_channel == c) & (j >= 0)
-            safe_j = np.maximum(j, 0)
-            still = mine & allowed[rows, safe_j]
-            p_in_channel = np.where(safe_j == greedy, 1.0 - eps, 0.0) + eps / np.maximum(n_allowed, 1)
-            p_item_logged = np.where(still, pi[:, c - 1] * p_in_channel, p_item_logged)
+        # Only the logged item's channel matters for its probability: score the pool under that channel
+        # (one call per position, whatever the number of channels).
+        logged_channel = logged[:, t, ch_col].astype(np.int64)
+        scored = (j >= 0) & (logged_channel >= 1) & (logged_channel <= C)
+        channel = np.where(scored, logged_channel, 1)
+        (logit,) = run("item_scores", h_low, h_high, channel, d)
+        allowed = available & (pool_channel[None, :] == channel[:, None])
+        n_allowed = allowed.sum(1)
+        greedy = _first_best(np.where(allowed, logit, -np.inf))
+        safe_j = np.maximum(j, 0)
+        still = scored & allowed[rows, safe_j]
+        p_in_channel = np.where(safe_j == greedy, 1.0 - eps, 0.0) + eps / np.maximum(n_allowed, 1)
+        p_item_logged = np.where(still, pi[rows, channel - 1] * p_in_channel, 0.0)
         target[:, t] = np.where(placed[:, t], p_item_logged, 0.0)
-        # The model's click probability of the logged item, under its own channel.
-        (d_logged,) = run("item_tower", logged[:, t, :], context, requests.context_dense)  # (B, B, A)
-        d_own = d_logged[rows, rows][:, None, :]
-        (own,) = run("item_scores", h_low, h_high, np.maximum(logged_channel, 1).astype(np.int64), d_own)
-        predicted[:, t] = np.where(placed[:, t], _sigmoid(own[:, 0]), 0.0)
-        expected[:, t] = np.where(placed[:, t], expected[:, t], 0.0)
+        predicted[:, t] = np.where(placed[:, t], _click(ranker, h_low, h_high, requests, context, logged[:, t, :]), 0.0)
         available[rows[j >= 0], j[j >= 0]] = False
         if t + 1 == K:
             break
         # The state advances with the logged item, as the logging policy placed it.
         h_low, h_high = ranker.advance(h_low, h_high, requests, context, logged[:, t, :], placed[:, t])
     in_pool = (pool_index >= 0) & placed
-    return Replay(target, expected, predicted, placed, in_pool)
+    return Replay(target, predicted, placed, in_pool)
+
+
+def _click(
+    ranker: Ranker, h_low: np.ndarray, h_high: np.ndarray, requests: Requests, context: np.ndarray, items: np.ndarray
+) -> np.ndarray:
+    """(B,) the model's click probability of each request's item `items` (B, F) here, under the item's channel."""
+    run = ranker.backend.run
+    B = requests.size
+    (d,) = run("item_tower", items, context, requests.context_dense)  # (B, B, A): every item under every context
+    d_own = d[np.arange(B), np.arange(B)][:, None, :]
+    channel = np.maximum(items[:, ranker.col["channel"]], 1).astype(np.int64)
+    (logit,) = run("item_scores", h_low, h_high, channel, d_own)
+    return _sigmoid(logit[:, 0])
+
+
+def list_clicks(ranker: Ranker, requests: Requests, lists: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    """(B, K) the model's click probability of each item of `lists` (B, K, F rows) after the items before it.
+
+    Teacher-forced like `replay`: the state advances with the list's own items. 0 where `placed` is False.
+    """
+    K = ranker.K
+    out = np.zeros((requests.size, K))
+    h_low, h_high = ranker.encode(requests)
+    context = requests.context.copy()
+    for t in range(K):
+        context[:, ranker.col["position"]] = t + 1
+        out[:, t] = np.where(placed[:, t], _click(ranker, h_low, h_high, requests, context, lists[:, t, :]), 0.0)
+        if t + 1 < K:
+            h_low, h_high = ranker.advance(h_low, h_high, requests, context, lists[:, t, :], placed[:, t])
+    return out
 
 
 def replay_lists(
@@ -154,3 +173,15 @@ def replay_lists(
         logged, placed = logged_items(stream, part, ranker.K)
         parts.append(replay(ranker, requests_from_lists(stream, part, history_len), logged, placed, pool, policy))
     return Replay(*(np.concatenate([getattr(p, f) for p in parts]) for f in Replay.__dataclass_fields__))
+
+
+def list_clicks_of(
+    ranker: Ranker, stream: Stream, lists: np.ndarray, rows: np.ndarray, placed: np.ndarray, history_len: int,
+    batch: int = 256,
+) -> np.ndarray:  # fmt: skip
+    """`list_clicks` for the requests behind logged `lists`, whose lists are `rows` (B, K, F), in batches."""
+    return np.concatenate([
+        list_clicks(ranker, requests_from_lists(stream, lists[i : i + batch], history_len), rows[i : i + batch],
+                    placed[i : i + batch])
+        for i in range(0, len(lists), batch)
+    ]) if len(lists) else np.zeros((0, ranker.K))  # fmt: skip

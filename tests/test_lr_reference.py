@@ -1,0 +1,93 @@
+"""Our LR against scikit-learn's logistic regression on the same features: RelaImpr's base is a real LR.
+
+Every RelaImpr (the AUC gate's `min_relaimpr`, Tables 2 and 4) is measured over
+our LR, so an under-trained LR flatters every model. The reference is a standard
+L2 logistic regression on the same one-hot design (each categorical field, the
+tags pooled by their mean as our embedding pools them, the dense features), its
+C chosen on the validation lists only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from hrlrec import config, metrics, train
+from hrlrec.data import batches
+from hrlrec.models.baselines.common import BASELINE_FIELDS
+from tests.conftest import TRAIN_DAYS, model_config, workspace
+
+DS = TRAIN_DAYS[-1]
+
+
+def design(stream: batches.Stream, rows: np.ndarray) -> sp.csr_matrix:
+    """The LR's features of stream `rows` as a sparse matrix: one-hot fields, mean-pooled tags, dense."""
+    cat = stream.cat[rows].cpu().numpy()
+    vocab = stream.meta["vocab"]
+    tag_cols = [i for i, c in enumerate(stream.cat_columns) if c.startswith("tag")]
+    blocks = []
+    for field in BASELINE_FIELDS:
+        if field == "dense":
+            blocks.append(sp.csr_matrix(stream.dense[rows].cpu().numpy().astype(np.float64)))
+        elif field == "tags":
+            ids = cat[:, tag_cols]
+            count = np.maximum((ids > 0).sum(1, keepdims=True), 1)
+            r = np.repeat(np.arange(len(rows)), len(tag_cols))
+            values = ((ids > 0) / count).ravel()
+            m = sp.csr_matrix((values, (r, ids.ravel())), shape=(len(rows), vocab["tag"]))
+            m.sum_duplicates()
+            blocks.append(m)
+        else:
+            ids = cat[:, stream.cat_columns.index(field)]
+            blocks.append(sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), ids)),
+                                        shape=(len(rows), vocab[field])))  # fmt: skip
+    return sp.hstack(blocks, format="csr")
+
+
+@pytest.mark.slow
+def test_our_lr_is_within_half_a_point_of_scikit_learns(trained_workspace: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "ws"
+    shutil.copytree(trained_workspace, root)
+    # The default epoch budget and patience (train.baseline_epochs, train.patience), not the suite's one epoch.
+    base = config.load(None)
+    ws = workspace(root, model_config(f"train.baseline_epochs={base.train.baseline_epochs}",
+                                      f"train.patience={base.train.patience}"))  # fmt: skip
+    ours = train.run(ws, DS, models=["lr"], progress=False).models["lr"]
+
+    stream = batches.load(ws.layout.dataset_day(DS))
+    split = {s: stream.rows(stream.lists(s)) for s in ("train", "val", "test")}
+    x = {s: design(stream, r) for s, r in split.items()}
+    y = {s: stream.clicked[r].cpu().numpy().astype(int) for s, r in split.items()}
+    best = None
+    for c in (0.01, 0.03, 0.1, 0.3, 1.0):  # chosen on the validation lists, never the test day
+        model = LogisticRegression(C=c, max_iter=2000).fit(x["train"], y["train"])
+        val_auc = metrics.auc(y["val"], model.predict_proba(x["val"])[:, 1])
+        if best is None or val_auc > best[0]:
+            best = (val_auc, c, model)
+    _, c, reference = best
+    ref_auc = metrics.auc(y["test"], reference.predict_proba(x["test"])[:, 1])
+    assert ours["auc"] >= ref_auc - 0.005, (ours["auc"], ref_auc, c, ours["epochs"])
+    # Trained to convergence: early stopping ended it before the budget ran out.
+    assert ours["epochs"] < ws.cfg.train.baseline_epochs, ours
+
+
+def test_lr_weight_decay_is_scikit_learns_penalty_for_the_windows_size(trained_workspace: Path) -> None:
+    from hrlrec.models import factory
+    from hrlrec.models.spec import ModelSpec
+    from hrlrec.train import features_of
+    from hrlrec.train.loop import _weight_decay
+
+    cfg = model_config("train.lr_c=0.5", "train.weight_decay=0.001")
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
+    n = len(stream.rows(stream.lists("train")))
+    spec, features = ModelSpec.of(cfg), features_of(stream)
+    assert _weight_decay(factory.build("lr", spec, features), cfg, stream) == pytest.approx(1 / (0.5 * n))
+    assert _weight_decay(factory.build("fm", spec, features), cfg, stream) == 0.001  # the others: train.weight_decay
+    unset = model_config("train.lr_c=null", "train.weight_decay=0.001")
+    assert _weight_decay(factory.build("lr", spec, features), unset, stream) == 0.001
