@@ -165,3 +165,30 @@ def test_a_crash_while_saving_candidates_leaves_the_previous_set_whole(
     assert saved == ["lr.pt"]  # the first new model was written, to the temporary folder
     assert digests() == before  # ... and none of it reached the candidates or train.json
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")], "temporary folder left"
+
+
+def test_max_steps_stops_training_after_that_many_optimizer_steps(trained_workspace: Path) -> None:
+    from hrlrec.train import features_of
+    from hrlrec.train.loop import Dist, fit
+
+    cfg = model_config("train.max_steps=3", "train.baseline_epochs=5")
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1]))
+    torch.manual_seed(0)
+    model = factory.build("lr", ModelSpec.of(cfg), features_of(stream))
+    result = fit("lr", model, cfg, stream, torch.device("cpu"), Dist(0, 1), progress=False)
+    batch_rows = cfg.active.batch_size * cfg.list_len
+    assert result.epochs == 1 and len(result.history) == 1  # validated once, then stopped
+    assert result.impressions == 3 * batch_rows
+
+
+def test_precision_chooses_bf16_autocast_only_when_asked_or_on_cuda() -> None:
+    from contextlib import nullcontext
+
+    from hrlrec.train.loop import _autocast
+
+    cpu = torch.device("cpu")
+    assert isinstance(_autocast("auto", cpu), nullcontext) and isinstance(_autocast("fp32", cpu), nullcontext)
+    bf16 = _autocast("bf16", cpu)
+    assert isinstance(bf16, torch.autocast) and bf16.fast_dtype == torch.bfloat16
+    assert isinstance(_autocast("auto", torch.device("cuda")), torch.autocast)
+    assert isinstance(_autocast("fp32", torch.device("cuda")), nullcontext)

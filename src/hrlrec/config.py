@@ -224,6 +224,8 @@ class TrainConfig(_Strict):
     lr_c: float | None = Field(gt=0)  # LR's L2 as scikit-learn's C: weight decay 1 / (C x impressions)
     patience: int = Field(ge=0)  # epochs without validation improvement before stopping
     device: str  # auto (CUDA when present), cpu or cuda
+    precision: Literal["auto", "fp32", "bf16"]  # auto: bf16 autocast on CUDA, fp32 on the CPU
+    max_steps: int | None = Field(ge=1)  # stop each model after this many optimizer steps (null: the epochs)
     threads: int = Field(ge=0)  # CPU threads for torch; 0 = torch's default
     max_grad_norm: float = Field(gt=0)  # gradient clipping
     warm_start: bool  # start from production's weights when they fit today's features

@@ -40,6 +40,7 @@ from hrlrec.layout import DATASET_LISTS as LISTS
 from hrlrec.layout import DATASET_META as META
 from hrlrec.layout import DATASET_STREAM as STREAM
 from hrlrec.layout import Window
+from hrlrec.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def build(
     days = [d for d in [*lookback, *train] if d in usable] + [ds]
     split_of_day = {d: SPLITS["history"] for d in lookback} | {d: SPLITS["train"] for d in train} | {ds: SPLITS["test"]}
     tables = []
-    for day in days:
+    for day in track(days, f"dataset {ds}: reading {len(days)} days", unit="days"):
         t = pq.read_table(usable[day], columns=READ_COLUMNS)
         tables.append(t.append_column("day", pa.array(np.full(t.num_rows, _day_number(day), np.int32))))
     raw = pa.concat_tables(tables)

@@ -39,6 +39,7 @@ from hrlrec.candidates import load_candidate
 from hrlrec.config import ExportGateConfig
 from hrlrec.errors import BadInput
 from hrlrec.layout import EXPORT_MANIFEST
+from hrlrec.progress import track
 from hrlrec.serving.backends import CPU, CUDA, Backend, OrtBackend, TorchBackend
 from hrlrec.serving.graphs import graphs
 from hrlrec.serving.ranker import (
@@ -144,17 +145,17 @@ def prove_shapes(
     for b in g.proof_batch_sizes:
         if b > requests.size:
             raise BadInput(f"gates.export.proof_batch_sizes: {b} exceeds the day's {requests.size} requests")
-        for steps in g.proof_seq_lengths:
-            for n in g.proof_pool_sizes:
-                sub = requests.take(slice(0, b))
-                inputs = graph_inputs(torch_backend, sub, pool[: min(n, len(pool))], channel_col, steps)
-                for name, args in inputs.items():
-                    expected, got = torch_backend.run(name, *args), ort_backend.run(name, *args)
-                    for e, o in zip(expected, got, strict=True):
-                        if e.shape != o.shape:
-                            raise BadInput(f"{name}: onnxruntime output shape {o.shape} != PyTorch {e.shape}")
-                        worst[name] = max(worst.get(name, 0.0), float(np.abs(e - o).max(initial=0.0)))
-                shapes += 1
+    grid = [(b, steps, n) for b in g.proof_batch_sizes for steps in g.proof_seq_lengths for n in g.proof_pool_sizes]
+    for b, steps, n in track(grid, "export proofs", unit="shapes"):
+        sub = requests.take(slice(0, b))
+        inputs = graph_inputs(torch_backend, sub, pool[: min(n, len(pool))], channel_col, steps)
+        for name, args in inputs.items():
+            expected, got = torch_backend.run(name, *args), ort_backend.run(name, *args)
+            for e, o in zip(expected, got, strict=True):
+                if e.shape != o.shape:
+                    raise BadInput(f"{name}: onnxruntime output shape {o.shape} != PyTorch {e.shape}")
+                worst[name] = max(worst.get(name, 0.0), float(np.abs(e - o).max(initial=0.0)))
+        shapes += 1
     return {"max_abs_diff": worst, "grid": shapes}
 
 

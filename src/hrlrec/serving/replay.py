@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hrlrec.data.batches import Stream
+from hrlrec.progress import track
 from hrlrec.serving.ranker import (
     Ranker,
     Requests,
@@ -168,7 +169,8 @@ def replay_lists(
 ) -> Replay:  # fmt: skip
     """Replay the logged `lists` of `stream` in batches of `batch`; one Replay in `lists` order."""
     parts = []
-    for i in range(0, len(lists), batch):
+    for i in track(range(0, len(lists), batch), f"replaying {len(lists)} logged lists", total=len(lists),
+                   unit="lists", weight=lambda i: min(batch, len(lists) - i)):  # fmt: skip
         part = lists[i : i + batch]
         logged, placed = logged_items(stream, part, ranker.K)
         parts.append(replay(ranker, requests_from_lists(stream, part, history_len), logged, placed, pool, policy))
@@ -183,5 +185,6 @@ def list_clicks_of(
     return np.concatenate([
         list_clicks(ranker, requests_from_lists(stream, lists[i : i + batch], history_len), rows[i : i + batch],
                     placed[i : i + batch])
-        for i in range(0, len(lists), batch)
+        for i in track(range(0, len(lists), batch), f"scoring {len(lists)} lists", total=len(lists), unit="lists",
+                       weight=lambda i: min(batch, len(lists) - i))
     ]) if len(lists) else np.zeros((0, ranker.K))  # fmt: skip

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from hrlrec import simulator
 from hrlrec.layout import SUCCESS
+from hrlrec.progress import track
 from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,6 @@ def run(ws: Workspace, ds: str, backfill: bool = True) -> LandResult:
         if todo:
             log.info("source %s: %s not landed yet (an upstream system drops them)", ws.cfg.source, ", ".join(todo))
         return LandResult(ds, ws.cfg.source, [], present, todo)
-    for day in todo:
+    for day in track(todo, f"simulating {len(todo)} days", unit="days"):
         simulator.run(ws.cfg, day, 1, ws.layout.landing)
     return LandResult(ds, ws.cfg.source, todo, present, [])

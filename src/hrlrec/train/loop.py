@@ -22,7 +22,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from hrlrec import metrics
 from hrlrec.config import Config
@@ -30,6 +29,7 @@ from hrlrec.data.batches import Stream, iterate_impressions, iterate_lists
 from hrlrec.errors import HrlrecError
 from hrlrec.models.baselines.lr import LR
 from hrlrec.models.hrlrec import HRLRec
+from hrlrec.progress import Progress
 from hrlrec.train.objective import BCEObjective, HRLRecObjective
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,13 @@ def _weight_decay(model: nn.Module, cfg: Config, stream: Stream) -> float:
     return cfg.train.weight_decay
 
 
+def _autocast(precision: str, device: torch.device):
+    """bf16 autocast for `precision` bf16, or auto on CUDA; float32 otherwise."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
 def fit(
     name: str, model: nn.Module, cfg: Config, stream: Stream, device: torch.device, rank: Dist, progress: bool = True
 ) -> FitResult:
@@ -159,9 +166,7 @@ def fit(
     wrapped = objective
     if rank.world > 1:
         wrapped = nn.parallel.DistributedDataParallel(objective, find_unused_parameters=True)
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    )  # bf16 on GPU; CPU stays float32
+    autocast = _autocast(cfg.train.precision, device)
     p = cfg.active
     train_lists, val_lists = stream.lists("train"), stream.lists("val")
     best_auc, best_state, bad_epochs, history = -math.inf, None, 0, []
@@ -179,13 +184,9 @@ def fit(
             rows = _shard(rng.permutation(stream.rows(rng.permutation(train_lists))), rank)
             batches = iterate_impressions(stream, rows, p.batch_size * cfg.list_len)
             n_batches = math.ceil(len(rows) / (p.batch_size * cfg.list_len))
-        bar = tqdm(
-            batches, total=n_batches, desc=f"{name} epoch {epoch}/{epochs}", unit="batch",
-            disable=True if not (progress and rank.main) else None,  # None: only on a terminal
-            mininterval=2.0, leave=False,
-        )  # fmt: skip
+        shown = Progress(f"{name} epoch {epoch}/{epochs}", n_batches, unit="batches", enabled=progress and rank.main)
         epoch_t0, epoch_imps, running = time.perf_counter(), 0, 0.0
-        for step, batch in enumerate(bar, 1):
+        for step, batch in enumerate(batches, 1):
             with autocast:
                 if is_hrlrec:
                     actor_step = global_step % cfg.model.critic_updates_per_actor == 0
@@ -204,9 +205,13 @@ def fit(
             epoch_imps += n
             value = float(loss.detach())
             running = 0.98 * running + 0.02 * value if step > 1 else value
+            shown.update()
+            if cfg.train.max_steps is not None and global_step >= cfg.train.max_steps:
+                break
             if step % 20 == 0:
                 rate = epoch_imps / (time.perf_counter() - epoch_t0)
-                bar.set_postfix(loss=f"{running:.4f}", imps_per_s=f"{rate:,.0f}")
+                shown.note(loss=f"{running:.4f}", impressions_per_s=f"{rate:,.0f}")
+        shown.close()
         impressions += epoch_imps * rank.world
         val = predict(model, stream, val_lists)
         val_auc = metrics.auc(val.labels, val.probs)
@@ -222,6 +227,10 @@ def fit(
                 if rank.main:
                     log.info("%s: early stop after epoch %d (best validation AUC %.4f)", name, epoch, best_auc)
                 break
+        if cfg.train.max_steps is not None and global_step >= cfg.train.max_steps:
+            if rank.main:
+                log.info("%s: stopped at train.max_steps = %d, in epoch %d", name, cfg.train.max_steps, epoch)
+            break
     if rank.world > 1:
         dist.barrier()
     model.load_state_dict(best_state)
