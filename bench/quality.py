@@ -1,24 +1,41 @@
-"""Quality table (paper Tables 2 and 4) on the simulated world: every model, then ablations.
+"""Quality tables (paper Tables 2 and 4) over seeds x test days, with paired-bootstrap intervals.
 
-    python bench/quality.py [--workspace DIR] [--days 8] [-S key=value ...]
+    python bench/quality.py [--workspace DIR] [--days 2026-11-06,2026-11-07,2026-11-08] [--seeds 7,8,9]
+                            [--ablations] [--boot 200] [--json OUT] [-S key=value ...]
 
-Simulates, ingests and validates `--days` days ending at params `ds`, builds the
-dataset of the last day (training window = the profile's train_days, last day
-held out), trains HRL-Rec and every baseline, then HRL-Rec once per ablation
-switch, and prints both tables in Markdown with the oracle AUC of the day.
+For every test day D: lands, ingests and validates D's window and builds its
+dataset once (with params' seed: `seed` also seeds the simulated world); then,
+for every training seed, trains HRL-Rec and every baseline (and, with
+`--ablations`, HRL-Rec once per ablation switch) and scores each on D's held-out
+lists. Prints, per model, the mean test AUC over seeds x days and its
+difference from LR and from the best baseline (by mean AUC) with a 95 %
+paired-bootstrap interval: lists are resampled within each day, the same
+resample for every model and seed, and the difference is averaged over seeds
+and days in each resample; a seed's own noise enters through the average.
+An interval that contains 0 is "no difference".
+
+The bench runs in its own workspace (default: a new temporary folder) and never
+touches another's candidates. Every setting comes from params.yaml (chosen on
+validation days); no choice is made here.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import json
 import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from hrlrec import config, pipeline, train
-from hrlrec.layout import days_from
+import numpy as np
+import torch
+
+from hrlrec import config, metrics, pipeline, train
+from hrlrec.candidates import load_for
+from hrlrec.data import batches
+from hrlrec.train.loop import predict
 from hrlrec.workspace import Workspace
 
 ABLATIONS = {
@@ -31,52 +48,109 @@ ABLATIONS = {
 }
 
 
-def _row(name: str, m: dict, oracle: float | None) -> str:
-    rel = f"{m['relaimpr_over_lr']:+.2%}" if m.get("relaimpr_over_lr") is not None else "n/a"
-    gap = f"{m['lr_to_oracle_gap_closed']:.1%}" if m.get("lr_to_oracle_gap_closed") is not None else "n/a"
-    return f"| {name} | {m['auc']:.4f} | {rel} | {gap} | {m['logloss']:.4f} | {m['epochs']} | {m['seconds']:.0f} |"
+def scores(ws: Workspace, ds: str, name: str, stream: batches.Stream) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and click probabilities of the candidate `name` of `ds` on its test lists, in stream row order."""
+    loaded = load_for(ws.layout.candidate_weights(ds, name), stream)
+    pred = predict(loaded.model, stream, stream.lists("test"))
+    return np.asarray(pred.labels), np.asarray(pred.probs)
+
+
+def list_of_rows(stream: batches.Stream) -> np.ndarray:
+    """For each test impression (stream row order), the index of its list among the test lists."""
+    lists = stream.lists("test")
+    return np.repeat(np.arange(len(lists)), stream.length[lists])
+
+
+def paired_bootstrap(runs: list[dict[str, Any]], models: list[str], base: str, n_boot: int, seed: int = 0):
+    """Mean AUC difference of each model from `base` over runs, with a percentile interval.
+
+    Each run is {day, labels, probs: {model: array}, group}; lists are resampled per day, the same
+    resample for every model and seed of that day.
+    """
+    rng = np.random.default_rng(seed)
+    days = sorted({r["day"] for r in runs})
+    by_day = {d: [r for r in runs if r["day"] == d] for d in days}
+    point = {m: np.mean([metrics.auc(r["labels"], r["probs"][m]) - metrics.auc(r["labels"], r["probs"][base])
+                         for r in runs]) for m in models}  # fmt: skip
+    draws = {m: [] for m in models}
+    for _ in range(n_boot):
+        diffs = {m: [] for m in models}
+        for d in days:
+            group = by_day[d][0]["group"]
+            n_lists = int(group.max()) + 1
+            counts = np.bincount(rng.integers(0, n_lists, n_lists), minlength=n_lists)
+            weight = counts[group]
+            keep = weight > 0
+            idx = np.repeat(np.flatnonzero(keep), weight[keep])
+            for r in by_day[d]:
+                y = r["labels"][idx]
+                base_auc = metrics.auc(y, r["probs"][base][idx])
+                for m in models:
+                    diffs[m].append(metrics.auc(y, r["probs"][m][idx]) - base_auc)
+        for m in models:
+            draws[m].append(np.mean(diffs[m]))
+    return {m: (float(point[m]), *(float(x) for x in np.quantile(draws[m], [0.025, 0.975]))) for m in models}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workspace", type=Path, default=None, help="default: a temporary folder")
-    parser.add_argument("--days", type=int, default=8)
+    parser.add_argument("--workspace", type=Path, default=None, help="default: a new temporary folder")
+    parser.add_argument("--days", default="2026-11-06,2026-11-07,2026-11-08", help="test days")
+    parser.add_argument("--seeds", default="7,8,9", help="training seeds")
+    parser.add_argument("--ablations", action="store_true", help="also Table 4 (HRL-Rec per ablation switch)")
+    parser.add_argument("--boot", type=int, default=200, help="bootstrap resamples")
+    parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("-S", dest="overrides", action="append", default=[])
-    parser.add_argument("--skip-ablations", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    root = args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-quality-"))
-    ws = Workspace(root.resolve(), config.load(None, args.overrides))
-    cfg = ws.cfg
+    root = (args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-quality-"))).resolve()
+    days, seeds = args.days.split(","), [int(s) for s in args.seeds.split(",")]
     t0 = time.perf_counter()
-    last = dt.date.fromisoformat(cfg.ds)
-    for ds in days_from((last - dt.timedelta(days=args.days - 1)).isoformat(), args.days):
-        for step in ("land", "ingest", "validate"):
-            pipeline.run(step, ws, ds, backfill=False)
-    pipeline.run("dataset", ws, cfg.ds)
-    result = train.run(ws, cfg.ds, models=train.MODELS, progress=False)
-    oracle = result.oracle_auc
-    print(f"# Quality on the simulated world ({cfg.profile} profile, test day {cfg.ds}, workspace {root})\n")
-    print(f"Oracle AUC (true click probabilities): {oracle:.4f}\n")
-    print("| model | AUC | RelaImpr over LR | LR-to-oracle gap closed | LogLoss | epochs | train s |")
-    print("|---|---|---|---|---|---|---|")
-    for name, m in sorted(result.models.items(), key=lambda kv: kv[1]["auc"]):
-        print(_row(name, m, oracle))
-    if not args.skip_ablations:
-        base_lr = result.models["lr"]
-        print("\n| HRL-Rec ablation | AUC | RelaImpr over LR | LR-to-oracle gap closed | LogLoss | epochs | train s |")
-        print("|---|---|---|---|---|---|---|")
-        print(_row("HRL-Rec (all components)", result.models["hrlrec"], oracle))
-        for label, overrides in ABLATIONS.items():
-            ablated = Workspace(ws.root, config.load(None, [*args.overrides, *overrides]))
-            r = train.run(ablated, cfg.ds, models=["hrlrec"], progress=False).models["hrlrec"]
-            from hrlrec import metrics
-
-            r["relaimpr_over_lr"] = metrics.relaimpr(r["auc"], base_lr["auc"])
-            r["lr_to_oracle_gap_closed"] = metrics.gap_closed(r["auc"], base_lr["auc"], oracle) if oracle else None
-            print(_row(label, r, oracle), flush=True)
-    print(f"\nTotal {time.perf_counter() - t0:.0f}s on {result.device}.")
+    runs: list[dict[str, Any]] = []
+    variants = {"": [], **(ABLATIONS if args.ablations else {})}
+    for ds in days:
+        base = Workspace(root, config.load(None, [*args.overrides, f"ds={ds}"]))
+        for step in ("land", "ingest", "validate", "dataset"):
+            pipeline.run(step, base, ds)
+        stream = batches.load(base.layout.dataset_day(ds))
+        group = list_of_rows(stream)
+        for seed in seeds:
+            run: dict[str, Any] = {"day": ds, "seed": seed, "group": group, "probs": {}}
+            for label, extra in variants.items():
+                ws = Workspace(root, config.load(None, [*args.overrides, f"ds={ds}", f"seed={seed}", *extra]))
+                torch.manual_seed(seed)
+                models = list(train.MODELS) if not label else ["hrlrec"]
+                train.run(ws, ds, models=models, progress=False)
+                for name in models:
+                    labels, probs = scores(ws, ds, name, stream)
+                    if "labels" in run and not np.array_equal(run["labels"], labels):
+                        raise RuntimeError(f"{ds}: {name} scored the test impressions in another order")
+                    run["labels"] = labels
+                    run["probs"][name if not label else f"HRL-Rec {label}"] = probs
+            runs.append(run)
+            aucs = {m: round(metrics.auc(run["labels"], p), 4) for m, p in run["probs"].items()}
+            print(f"{ds} seed {seed}: {aucs} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    names = list(runs[0]["probs"])
+    mean_auc = {m: float(np.mean([metrics.auc(r["labels"], r["probs"][m]) for r in runs])) for m in names}
+    baselines = [m for m in names if m != "hrlrec" and not m.startswith("HRL-Rec ") and m != "lr"]
+    best = max(baselines, key=mean_auc.__getitem__)
+    vs_lr = paired_bootstrap(runs, names, "lr", args.boot)
+    vs_best = paired_bootstrap(runs, names, best, args.boot, seed=1)
+    print(f"\n# Quality over {len(seeds)} seeds x {len(days)} test days ({', '.join(days)}), workspace {root}\n")
+    print(f"Best baseline by mean AUC: {best}. Differences: mean [95 % paired bootstrap]; 'no difference' when "
+          "the interval holds 0.\n")  # fmt: skip
+    print("| model | mean AUC | minus LR | minus best baseline |\n|---|---|---|---|")
+    for m in sorted(names, key=mean_auc.__getitem__):
+        cells = []
+        for table in (vs_lr, vs_best):
+            v, lo, hi = table[m]
+            cells.append(f"{v:+.4f} [{lo:+.4f}, {hi:+.4f}]" + (" (no difference)" if lo <= 0 <= hi else ""))
+        print(f"| {m} | {mean_auc[m]:.4f} | {cells[0]} | {cells[1]} |")
+    print(f"\nTotal {time.perf_counter() - t0:.0f} s.")
+    if args.json:
+        args.json.write_text(json.dumps({"days": days, "seeds": seeds, "mean_auc": mean_auc, "best_baseline": best,
+                                         "minus_lr": vs_lr, "minus_best": vs_best}, indent=2) + "\n")  # fmt: skip
 
 
 if __name__ == "__main__":
