@@ -113,3 +113,8 @@ def track(
             progress.update(weight(item) if weight is not None else 1)
     finally:
         progress.close()
+
+
+def batch_starts(n: int, batch: int, desc: str, unit: str) -> Iterator[int]:
+    """The start of each `batch`-sized slice of `n` things, counted in things (not batches)."""
+    return track(range(0, n, batch), desc, total=n, unit=unit, weight=lambda i: min(batch, n - i))

@@ -48,7 +48,7 @@ from hrlrec.evaluation.truth import interval
 from hrlrec.models.spec import ModelSpec
 from hrlrec.serving.backends import TorchBackend
 from hrlrec.serving.ranker import Ranker, ServingPolicy, day_requests, rank_lists
-from hrlrec.serving.replay import list_clicks_of, logged_items, replay_lists
+from hrlrec.serving.replay import list_clicks_of, replay_lists
 from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,10 @@ def measure(
     judge_name = "candidate" if "candidate" in models else next(iter(models))
     judge_model, judge_spec = models[judge_name]
     judge = Ranker(TorchBackend(judge_model), stream.cat_columns, judge_spec.list_len)
-    logged_rows, _ = logged_items(stream, sample, K)
-    raw_predicted = list_clicks_of(judge, stream, sample, logged_rows, placed, judge_spec.history_len)
+    replays = {name: replay_lists(Ranker(TorchBackend(model), stream.cat_columns, spec.list_len), stream, sample, pool,
+                                  spec.history_len, policy)
+               for name, (model, spec) in models.items()}  # fmt: skip
+    raw_predicted = replays[judge_name].predicted  # the judge's clicks of the logged items, teacher-forced
     try:
         calibration = ope.calibrate(raw_predicted, rewards, placed)
     except BadInput as exc:
@@ -124,8 +126,7 @@ def measure(
     out["reward_model"] = f"{judge_name}'s click head, Platt-calibrated on the day's logged slots"
     out["calibration"] = calibration.to_json()
     for name, (model, spec) in models.items():
-        ranker = Ranker(TorchBackend(model), stream.cat_columns, spec.list_len)
-        back = replay_lists(ranker, stream, sample, pool, spec.history_len, policy)
+        ranker, back = Ranker(TorchBackend(model), stream.cat_columns, spec.list_len), replays[name]
         own = rank_lists(ranker, stream, sample, pool, spec.history_len, policy, cfg.seed)
         own_placed = own.items >= 0
         raw_expected = list_clicks_of(judge, stream, sample, pool[own.items.clip(min=0)], own_placed,

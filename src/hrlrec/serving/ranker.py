@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from hrlrec.data.batches import PAD, UNKNOWN, Stream, history_rows
-from hrlrec.progress import track
+from hrlrec.progress import batch_starts
 from hrlrec.serving.backends import Backend
 
 ITEM_COLUMNS = ("item", "channel")  # plus the tag columns: what a candidate brings
@@ -289,8 +289,7 @@ def rank_lists(ranker: Ranker, stream: Stream, lists: np.ndarray, pool: np.ndarr
     """
     policy = policy or ServingPolicy()
     draws = Draws.seeded(seed, len(lists), ranker.K) if policy.stochastic else None
-    starts = track(range(0, len(lists), batch), f"ranking {len(lists)} requests", total=len(lists), unit="requests",
-                   weight=lambda i: min(batch, len(lists) - i))  # fmt: skip
+    starts = batch_starts(len(lists), batch, f"ranking {len(lists)} requests", "requests")
     parts = [
         ranker.rank(requests_from_lists(stream, lists[i : i + batch], history_len), pool, policy,
                     draws.take(slice(i, i + batch)) if draws else None)

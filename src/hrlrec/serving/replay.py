@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hrlrec.data.batches import Stream
-from hrlrec.progress import track
+from hrlrec.progress import batch_starts
 from hrlrec.serving.ranker import (
     Ranker,
     Requests,
@@ -169,8 +169,7 @@ def replay_lists(
 ) -> Replay:  # fmt: skip
     """Replay the logged `lists` of `stream` in batches of `batch`; one Replay in `lists` order."""
     parts = []
-    for i in track(range(0, len(lists), batch), f"replaying {len(lists)} logged lists", total=len(lists),
-                   unit="lists", weight=lambda i: min(batch, len(lists) - i)):  # fmt: skip
+    for i in batch_starts(len(lists), batch, f"replaying {len(lists)} logged lists", "lists"):
         part = lists[i : i + batch]
         logged, placed = logged_items(stream, part, ranker.K)
         parts.append(replay(ranker, requests_from_lists(stream, part, history_len), logged, placed, pool, policy))
@@ -185,6 +184,5 @@ def list_clicks_of(
     return np.concatenate([
         list_clicks(ranker, requests_from_lists(stream, lists[i : i + batch], history_len), rows[i : i + batch],
                     placed[i : i + batch])
-        for i in track(range(0, len(lists), batch), f"scoring {len(lists)} lists", total=len(lists), unit="lists",
-                       weight=lambda i: min(batch, len(lists) - i))
+        for i in batch_starts(len(lists), batch, f"scoring {len(lists)} lists", "lists")
     ]) if len(lists) else np.zeros((0, ranker.K))  # fmt: skip
