@@ -128,12 +128,16 @@ def test_two_process_ddp_training_with_torchrun_on_cpu(ws: Path) -> None:
 
 
 def test_training_is_seeded_and_repeatable(trained_workspace: Path, tmp_path: Path) -> None:
+    """Same seed, same model; `train.seed` alone gives another model trained on the same landed days."""
     aucs = []
-    for k in range(2):
+    for k, overrides in enumerate([(), (), ("train.seed=8",)]):
         root = tmp_path / f"ws{k}"
         shutil.copytree(trained_workspace, root)
-        aucs.append(train.run(workspace(root), DS, models=["hrlrec"], progress=False).models["hrlrec"]["auc"])
+        w = workspace(root, model_config(*overrides))
+        aucs.append(train.run(w, DS, models=["hrlrec"], progress=False).models["hrlrec"]["auc"])
     assert aucs[0] == aucs[1]
+    assert aucs[2] != aucs[0]
+    assert model_config("train.seed=8").training_seed == 8 and model_config().training_seed == model_config().seed
 
 
 def test_a_crash_while_saving_candidates_leaves_the_previous_set_whole(

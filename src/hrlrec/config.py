@@ -218,6 +218,7 @@ class TrainConfig(_Strict):
     """How models are trained."""
 
     models: list[str]  # trained by `hrlrec train` by default
+    seed: int | None  # seeds training alone (initial weights, batch order); null: the top-level seed
     learning_rate: float = Field(gt=0)  # Adam
     weight_decay: float = Field(ge=0)  # Adam weight decay
     baseline_epochs: int = Field(ge=1)  # epoch budget of the CTR baselines (they stop early); HRL-Rec: the profile's
@@ -412,7 +413,7 @@ class Config(_Strict):
     ds: Day  # the day `dvc repro` runs for (the Airflow DAG passes its own)
     profile: str  # active size profile, a key of `profiles`
     source: Literal["simulator", "parquet"]  # simulator: `hrlrec land` simulates days; parquet: an upstream drop
-    seed: int  # seeds the simulated world and training
+    seed: int  # seeds the simulated world, the gates' request samples and (unless train.seed) training
     channels: list[str]  # channels in the feed, in a fixed order (the order of the model's channel ids)
     list_len: int = Field(ge=1)  # items per recommended list
     paths: PathsConfig  # workspace layout
@@ -426,6 +427,15 @@ class Config(_Strict):
     serving: ServingConfig  # onnxruntime serving
     airflow: AirflowConfig  # the daily DAG
     profiles: dict[str, ProfileConfig]  # size profiles
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of initial weights and batch order: `train.seed`, else `seed`.
+
+        Separate so a setting can be trained under several seeds in the same simulated world (the world,
+        and so the landed days, follow `seed`; changing it would need new days).
+        """
+        return self.seed if self.train.seed is None else self.train.seed
 
     @model_validator(mode="after")
     def _check(self) -> Config:

@@ -173,7 +173,7 @@ def fit(
     impressions, t0, global_step, epoch = 0, time.perf_counter(), 0, 0
     epochs = p.epochs if is_hrlrec else cfg.train.baseline_epochs
     for epoch in range(1, epochs + 1):
-        rng = np.random.default_rng([cfg.seed, epoch])
+        rng = np.random.default_rng([cfg.training_seed, epoch])
         # Equal shards, so every process runs the same number of steps (DDP's all-reduce pairs them).
         order = _shard(rng.permutation(train_lists), rank)
         batches: Iterator

@@ -92,7 +92,7 @@ def run(
     warm: dict[str, str | None] = {}
     mixes: dict[str, dict[str, Any] | None] = {}
     for name in names:
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.training_seed)
         model = build(name, spec, features).to(dev)
         warm[name] = None
         if cfg.train.warm_start:
