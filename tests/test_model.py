@@ -187,3 +187,22 @@ def test_the_channel_policy_losses_train_the_prior_towards_the_logged_channels(s
     assert logs["channel_prior_ce"] < 0.9 * first["channel_prior_ce"]
     assert logs["channel_td"] < first["channel_td"]
     assert torch.isfinite(loss)
+
+
+def test_self_attention_is_multihead_attention_in_values_and_gradients() -> None:
+    """layers.self_attention replaces nn.MultiheadAttention's forward for speed, with its own weights."""
+    from hrlrec.models.layers import self_attention
+
+    torch.manual_seed(3)
+    attn = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+    x = torch.randn(64, 13, 16, requires_grad=True)
+    ours = self_attention(attn, x)
+    (ours * ours).sum().backward()
+    ours_grads = [x.grad.clone(), attn.in_proj_weight.grad.clone(), attn.out_proj.weight.grad.clone()]
+    x.grad = None
+    attn.zero_grad()
+    reference, _ = attn(x, x, x, need_weights=False)
+    (reference * reference).sum().backward()
+    torch.testing.assert_close(ours, reference, atol=1e-6, rtol=1e-5)
+    for mine, theirs in zip(ours_grads, [x.grad, attn.in_proj_weight.grad, attn.out_proj.weight.grad], strict=True):
+        torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 PROFILE_FIELDS = ("user", "age", "gender", "region")  # user long-term profile (paper 3.2 (a))
@@ -69,6 +70,24 @@ class FieldEmbedding(nn.Module):
         return torch.stack(out, dim=-2)
 
 
+def self_attention(attn: nn.MultiheadAttention, x: torch.Tensor) -> torch.Tensor:
+    """`attn(x, x, x)` (batch first, no mask), computed with the layer's own weights, faster.
+
+    nn.MultiheadAttention splits its packed q/k/v projection with three `select`s,
+    whose backward each allocates and zero-fills the whole packed tensor: with
+    thousands of tiny sequences (one per behaviour, a dozen fields each) that
+    was the largest single cost of an HRL-Rec training step (profile in
+    docs/results.md). One view and `unbind` give the same numbers (tests check
+    against nn.MultiheadAttention) and the same state dict.
+    """
+    n, length, dim = x.shape
+    heads = attn.num_heads
+    qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(n, length, 3, heads, dim // heads)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (n, heads, length, dim / heads)
+    mixed = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.dropout if attn.training else 0.0)
+    return attn.out_proj(mixed.transpose(1, 2).reshape(n, length, dim))
+
+
 class FieldSelfAttention(nn.Module):
     """Multi-head self-attention over the fields of one behaviour, concatenated (eq. 1).
 
@@ -90,8 +109,7 @@ class FieldSelfAttention(nn.Module):
         """(N, n, d) -> (N, n * d)."""
         if not self.enabled:
             return self.dense(fields.flatten(-2))
-        mixed, _ = self.attn(fields, fields, fields, need_weights=False)
-        return self.norm(fields + mixed).flatten(-2)
+        return self.norm(fields + self_attention(self.attn, fields)).flatten(-2)
 
 
 def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:

@@ -7,6 +7,7 @@ from torch import nn
 
 from hrlrec.models.baselines.common import FeatureSpec
 from hrlrec.models.baselines.lr import LR
+from hrlrec.models.layers import self_attention
 
 
 class InteractingLayer(nn.Module):
@@ -18,8 +19,7 @@ class InteractingLayer(nn.Module):
         self.residual = nn.Linear(dim, dim, bias=False)
 
     def forward(self, fields: torch.Tensor) -> torch.Tensor:
-        mixed, _ = self.attn(fields, fields, fields, need_weights=False)
-        return torch.relu(mixed + self.residual(fields))
+        return torch.relu(self_attention(self.attn, fields) + self.residual(fields))
 
 
 class AutoInt(nn.Module):
