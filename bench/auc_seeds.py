@@ -2,9 +2,8 @@
 
     python bench/auc_seeds.py [--workspace DIR] [--ds 2026-11-08] [--seeds 7,8,9] [-S key=value ...]
 
-`seed` seeds both the simulated world and training, so the days are landed
-once with params' seed and only training is repeated with each seed (land
-skips days already landed). Prints the AUC per seed, the mean and a t-based
+The days are landed once with params' seed (the world) and only training is
+repeated, under each `train.seed` (land skips days already landed). Prints the AUC per seed, the mean and a t-based
 95 % interval, beside the oracle AUC of the day.
 """
 
@@ -39,7 +38,7 @@ def main() -> None:
     aucs = []
     oracle = None
     for seed in (int(s) for s in args.seeds.split(",")):
-        seeded = Workspace(root, config.load(None, [*args.overrides, f"ds={args.ds}", f"seed={seed}"]))
+        seeded = Workspace(root, config.load(None, [*args.overrides, f"ds={args.ds}", f"train.seed={seed}"]))
         result = train.run(seeded, args.ds, models=["hrlrec"], progress=False)
         aucs.append(result.models["hrlrec"]["auc"])
         oracle = result.oracle_auc
