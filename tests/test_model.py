@@ -206,3 +206,24 @@ def test_self_attention_is_multihead_attention_in_values_and_gradients() -> None
     torch.testing.assert_close(ours, reference, atol=1e-6, rtol=1e-5)
     for mine, theirs in zip(ours_grads, [x.grad, attn.in_proj_weight.grad, attn.out_proj.weight.grad], strict=True):
         torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-4)
+
+
+def test_best_cosine_is_the_masked_max_in_values_and_action_gradients() -> None:
+    """The similarity loss's shortcut (only the winner is differentiated) changes no number."""
+    from hrlrec.models.agents import cosine_scores
+    from hrlrec.train.objective import best_cosine
+
+    torch.manual_seed(5)
+    cand = torch.randn(40, 8)
+    allowed = torch.rand(6, 3, 40) < 0.3
+    allowed[0, 0] = False  # no candidate allowed: -1, no gradient
+    actions = torch.randn(6, 3, 8, requires_grad=True)
+    ours = best_cosine(actions, cand, allowed)
+    ours.sum().backward()
+    grad = actions.grad.clone()
+    actions.grad = None
+    reference = cosine_scores(actions, cand).masked_fill(~allowed, -1.0).max(-1).values
+    reference.sum().backward()
+    torch.testing.assert_close(ours, reference)
+    torch.testing.assert_close(grad, actions.grad)
+    assert ours[0, 0] == -1.0 and grad[0, 0].abs().sum() == 0

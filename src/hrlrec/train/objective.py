@@ -153,11 +153,29 @@ class HRLRecObjective(nn.Module):
         cand, cand_channel, cand_mask = self.model.candidates(batch, self.pool)
         cand = cand.detach()
         mask = batch.list_mask.float()
-        low = cosine_scores(a_low, cand).masked_fill(~cand_mask, float("-inf"))  # (B, K, N)
+        low = best_cosine(a_low, cand, cand_mask.expand(*a_low.shape[:-1], -1))  # (B, K)
         channel = batch.list_cat[..., self.model.channel_col]  # (B, K)
         in_channel = cand_mask & (cand_channel[None, None, :] == channel[..., None])
-        high = cosine_scores(a_high, cand).masked_fill(~in_channel, -1.0)  # a channel absent from the pool: -1
-        return -_masked_mean(low.max(-1).values, mask) - _masked_mean(high.max(-1).values, mask)
+        high = best_cosine(a_high, cand, in_channel)  # a channel absent from the pool: -1
+        return -_masked_mean(low, mask) - _masked_mean(high, mask)
+
+
+def best_cosine(actions: torch.Tensor, cand: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """max over the allowed candidates of cos(action, candidate); -1 where none is allowed. (..., A) -> (...).
+
+    The same values and action gradients as a masked max over all (..., N) cosines,
+    but the gradient only ever reaches the best candidate, so the search runs
+    without autograd and only the winner's cosine is differentiated: the masked
+    (B, K, N) score tensor was 15 % of a training step, mostly its backward copies.
+    `cand` (N, A) is a constant (the similarity loss trains the actions, eq. 17).
+    """
+    with torch.no_grad():
+        scores = cosine_scores(actions, cand).masked_fill(~allowed, float("-inf"))
+        best = scores.argmax(-1)  # (...)
+        found = allowed.any(-1)
+    winner = F.normalize(cand, dim=-1)[best]  # (..., A)
+    value = (F.normalize(actions, dim=-1) * winner).sum(-1)
+    return torch.where(found, value, torch.full_like(value, -1.0))
 
 
 class BCEObjective(nn.Module):
