@@ -78,7 +78,7 @@ def test_a_clean_day_runs_through_publish_and_its_tag_restores_it(daily: dict, t
     originals = {
         rel: _sha(ws.root / rel)
         for rel in (path.relative_to(ws.root) for path in (
-            ws.layout.candidate_weights(CLEAN), ws.layout.export_day(CLEAN) / "item_scores.onnx",
+            ws.layout.candidate_weights(CLEAN), ws.layout.export_day(CLEAN) / "item_logits.onnx",
             ws.layout.dataset_meta(CLEAN), production.weights(),
         ))
     }  # fmt: skip

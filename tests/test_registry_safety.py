@@ -30,9 +30,9 @@ def _version(ws: Workspace, ds: str, seed: int, registered_at: str) -> registry.
     (folder / VERSION_ONNX).mkdir(parents=True)
     probe.rename(folder / "hrlrec.pt")
     checkpoints.card_path(probe).rename(folder / "hrlrec.json")
-    graph = folder / VERSION_ONNX / "item_scores.onnx"
+    graph = folder / VERSION_ONNX / "item_logits.onnx"
     graph.write_bytes(b"graph-" + digest.encode())
-    manifest = {"sha256": {"item_scores": checkpoints.sha256(graph)}, "weights_sha256": digest}
+    manifest = {"sha256": {"item_logits": checkpoints.sha256(graph)}, "weights_sha256": digest}
     (folder / VERSION_ONNX / EXPORT_MANIFEST).write_text(json.dumps(manifest))
     meta = {"version": name, "ds": ds, "registered_at": registered_at, "model_hashes": {"hrlrec": digest}}
     ws.layout.version_file(name).write_text(json.dumps(meta))

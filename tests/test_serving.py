@@ -88,7 +88,7 @@ def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
     folder = _export(exported)
     assert json.loads((folder / "export.json").read_text()) == result  # the folder and its verdict, together
     manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
-    graphs = {"initial_state", "lra_encoder", "hra_encoder", "channel_policy", "item_tower", "item_scores"}
+    graphs = {"initial_state", "lra_encoder", "hra_encoder", "channel_policy", "pool_items", "item_logits"}
     assert set(manifest["graphs"]) == graphs
     for name in manifest["graphs"]:
         model = onnx.load(str(folder / f"{name}.onnx"))
@@ -126,9 +126,9 @@ def test_a_tampered_graph_is_refused(exported: Path, tmp_path: Path) -> None:
 
     folder = tmp_path / "onnx"
     shutil.copytree(_export(exported), folder)
-    graph = folder / "item_scores.onnx"
+    graph = folder / "item_logits.onnx"
     graph.write_bytes(graph.read_bytes()[:-4] + b"\0\0\0\0")
-    with pytest.raises(BadInput, match=r"item_scores\.onnx: SHA-256 .* does not match the export manifest"):
+    with pytest.raises(BadInput, match=r"item_logits\.onnx: SHA-256 .* does not match the export manifest"):
         OrtBackend(folder, device="cpu")
     (folder / EXPORT_MANIFEST).unlink()
     with pytest.raises(BadInput, match="no export manifest"):
@@ -147,7 +147,7 @@ def test_a_gpu_request_that_falls_back_is_logged(exported: Path, caplog: pytest.
 
 
 def _proofs(diff: float) -> dict:
-    return {"max_abs_diff": {"lra_encoder": diff, "item_scores": 1e-7}, "grid": 27}
+    return {"max_abs_diff": {"lra_encoder": diff, "item_logits": 1e-7}, "grid": 27}
 
 
 def _parity(identical: float, gap: float, ties: int = 0) -> dict:
@@ -199,3 +199,18 @@ def test_publish_needs_the_export_of_the_weights_it_registers(exported: Path, tm
     with pytest.raises(Rejected, match="export: FAIL: crafted"):
         publish.run(ws, DS)
     assert registry.production(ws).name == version.version
+
+
+def test_an_export_from_an_older_version_is_refused_by_name(exported: Path, tmp_path: Path) -> None:
+    """An export that lacks a graph this ranker calls says which and what to do, not a KeyError mid-ranking."""
+    import shutil
+
+    folder = tmp_path / "old"
+    shutil.copytree(_export(exported), folder)
+    manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
+    (folder / "pool_items.onnx").unlink()
+    manifest["graphs"] = [g for g in manifest["graphs"] if g != "pool_items"]
+    del manifest["sha256"]["pool_items"]
+    (folder / EXPORT_MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BadInput, match=r"lacks graph\(s\) pool_items .* re-run `hrlrec export`"):
+        OrtBackend(folder, device="cpu")

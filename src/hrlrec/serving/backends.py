@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from hrlrec.errors import BadInput
-from hrlrec.serving.manifest import verify_folder
+from hrlrec.serving.manifest import SERVING_GRAPHS, verify_folder
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,12 @@ class OrtBackend:
         import onnxruntime as ort
 
         manifest = verify_folder(folder)
+        missing = [g for g in SERVING_GRAPHS if g not in manifest["graphs"]]
+        if missing:
+            raise BadInput(
+                f"{folder}: the export lacks graph(s) {', '.join(missing)} that this hrlrec serves with (it has "
+                f"{', '.join(manifest['graphs'])}): it was written by an older version; re-run `hrlrec export`"
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

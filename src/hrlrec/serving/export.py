@@ -42,6 +42,7 @@ from hrlrec.layout import EXPORT_MANIFEST
 from hrlrec.progress import track
 from hrlrec.serving.backends import CPU, CUDA, Backend, OrtBackend, TorchBackend
 from hrlrec.serving.graphs import graphs
+from hrlrec.serving.manifest import SERVING_GRAPHS
 from hrlrec.serving.ranker import (
     TIE,
     Ranker,
@@ -68,8 +69,8 @@ SIGNATURES: dict[str, tuple[list[str], list[str]]] = {
     "lra_encoder": (["seq_ids", "seq_dense", "feedback", "length", "h"], ["h_next"]),
     "hra_encoder": (["seq_ids", "seq_dense", "feedback", "length", "h"], ["h_next"]),
     "channel_policy": (["h_low"], ["logits"]),
-    "item_tower": (["pool", "context", "context_dense"], ["d"]),
-    "item_scores": (["h_low", "h_high", "channel", "d"], ["click_logit"]),
+    "pool_items": (["pool"], ["item_part"]),
+    "item_logits": (["item_part", "context", "context_dense", "h_low", "h_high", "channel"], ["click_logit"]),
 }
 DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
     "initial_state": {"context": {0: "batch"}, "h_low": {0: "batch"}, "h_high": {0: "batch"}},
@@ -78,12 +79,13 @@ DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
         "feedback": {0: "batch", 1: "steps"}, "length": {0: "batch"}, "h": {0: "batch"}, "h_next": {0: "batch"},
     },
     "channel_policy": {"h_low": {0: "batch"}, "logits": {0: "batch"}},
-    "item_tower": {"pool": {0: "candidates"}, "context": {0: "batch"}, "context_dense": {0: "batch"},
-                   "d": {0: "batch", 1: "candidates"}},
-    "item_scores": {"h_low": {0: "batch"}, "h_high": {0: "batch"}, "channel": {0: "batch"},
-                    "d": {0: "batch", 1: "candidates"}, "click_logit": {0: "batch", 1: "candidates"}},
+    "pool_items": {"pool": {0: "candidates"}, "item_part": {0: "candidates"}},
+    "item_logits": {"item_part": {0: "candidates"}, "context": {0: "batch"}, "context_dense": {0: "batch"},
+                    "h_low": {0: "batch"}, "h_high": {0: "batch"}, "channel": {0: "batch"},
+                    "click_logit": {0: "batch", 1: "candidates"}},
 }  # fmt: skip
 DYNAMIC_AXES["hra_encoder"] = DYNAMIC_AXES["lra_encoder"]
+assert set(SIGNATURES) == set(DYNAMIC_AXES) == set(SERVING_GRAPHS), "every served graph needs a signature"
 
 
 def graph_inputs(
@@ -96,7 +98,7 @@ def graph_inputs(
     seq = slice(None, steps)
     hist = np.minimum(requests.hist_len, requests.seq_cat[:, seq].shape[1])
     h_low, h_high = backend.run("initial_state", requests.context)
-    (d,) = backend.run("item_tower", pool, requests.context, requests.context_dense)
+    (item_part,) = backend.run("pool_items", pool)
     # Each request's channel constraint: one of the pool's channels, varied across the batch.
     pool_channels = np.unique(pool[:, channel_col])
     channel = pool_channels[np.arange(requests.size) % len(pool_channels)].astype(np.int64)
@@ -106,8 +108,8 @@ def graph_inputs(
         "lra_encoder": (*history, h_low),
         "hra_encoder": (*history, h_high),
         "channel_policy": (h_low,),
-        "item_tower": (pool, requests.context, requests.context_dense),
-        "item_scores": (h_low, h_high, channel, d),
+        "pool_items": (pool,),
+        "item_logits": (item_part, requests.context, requests.context_dense, h_low, h_high, channel),
     }
 
 

@@ -15,12 +15,18 @@ Graphs (B requests, T behaviours, N candidates, F id columns, D dense features):
     lra_encoder    cat (B,T,F), dense (B,T,D), feedback (B,T), length (B), h (B,S) -> h (B,S)
     hra_encoder    same, for the high-level agent
     channel_policy h_low (B, S)                            -> logits (B, C) unnormalised log pi(c | s)
-    item_tower     pool (N, F), context (B, F), context_dense (B, D) -> d (B, N, A)
-    item_scores    h_low, h_high (B, S), channel (B), d (B, N, A) -> click_logit (B, N)
+    pool_items     pool (N, F)                             -> item_part (N, H)
+    item_logits    item_part (N, H), context (B, F), context_dense (B, D), h_low, h_high (B, S),
+                   channel (B)                             -> click_logit (B, N)
 
 `channel_policy` is the served channel policy (models/channel_policy.py) and
-`item_scores` the click head f(a_l, a_h(c), d) with the HRA's action taken
-under the chosen channel: the ranker decides with what the AUC gate measures.
+`item_logits` the click head f(a_l, a_h(c), d) of every candidate, with the
+HRA's action taken under the chosen channel: the ranker decides with what the
+AUC gate measures. The item tower's first layer is split: `pool_items` is its
+item half, which depends on the pool alone, so the ranker runs it once per
+pool instead of once per request and position; `item_logits` adds the
+request's context half and runs the rest of the tower and the click head in
+one graph (d, B x N x A floats, never leaves it).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from torch import nn
 
 from hrlrec.models.encoder import StateEncoder
 from hrlrec.models.hrlrec import HRLRec
+from hrlrec.serving.manifest import SERVING_GRAPHS
 
 ITEM_OWN_FIELDS = ("item", "tags", "channel")  # what a candidate brings; the rest is the request's
 
@@ -87,49 +94,63 @@ class ChannelPolicyGraph(nn.Module):
         return self.policy.served(h_low)
 
 
-class ItemTower(nn.Module):
-    """d for every pool item under every request's context, without repeating the item half.
+class PoolItems(nn.Module):
+    """The item half of the item tower's first layer for every pool item: (N, F) -> (N, H).
 
     The tower's first layer is linear in the concatenated fields, so it splits
-    into an item half (computed once per pool item) and a context half
-    (once per request); only their sum, the ReLU and the last layer run per
-    (request, item) pair. Same function as `model.items` on the joined rows.
+    into an item half (this graph: once per pool) and a context half (once per
+    request and position, in `item_logits`); only their sum, the ReLU and the
+    last layer run per (request, item) pair. Same function as `model.items`.
     """
 
     def __init__(self, model: HRLRec) -> None:
         super().__init__()
-        tower = model.items
-        self.fields = tower.fields
-        first, self.last = tower.proj[0], tower.proj[2:]
-        dim = first.in_features // self.fields.n_fields
-        item_fields = [i for i, f in enumerate(self.fields.fields) if f in ITEM_OWN_FIELDS]
-        context_fields = [i for i in range(self.fields.n_fields) if i not in item_fields]
-        self.register_buffer("item_fields", torch.tensor(item_fields), persistent=False)
-        self.register_buffer("context_fields", torch.tensor(context_fields), persistent=False)
-        blocks = first.weight.detach().reshape(first.out_features, self.fields.n_fields, dim)
-        self.w_item = nn.Parameter(blocks[:, item_fields].flatten(1), requires_grad=False)
-        self.w_context = nn.Parameter(blocks[:, context_fields].flatten(1), requires_grad=False)
-        self.bias = nn.Parameter(first.bias.detach().clone(), requires_grad=False)
+        split = _split_first_layer(model)
+        self.fields = split["fields"]
+        self.register_buffer("item_fields", split["item_fields"], persistent=False)
+        self.w_item = nn.Parameter(split["w_item"], requires_grad=False)
 
-    def forward(self, pool: torch.Tensor, context: torch.Tensor, context_dense: torch.Tensor) -> torch.Tensor:
-        """pool (N, F) item rows, context (B, F) with the list position set, context_dense (B, D) -> (B, N, A)."""
-        pool_dense = torch.zeros(pool.shape[0], context_dense.shape[1], dtype=context_dense.dtype)
+    def forward(self, pool: torch.Tensor) -> torch.Tensor:
+        pool_dense = torch.zeros(pool.shape[0], self.fields.dense.in_features, device=pool.device)
         items = self.fields(pool, pool_dense).index_select(1, self.item_fields).flatten(1)  # (N, i*d)
-        ctx = self.fields(context, context_dense).index_select(1, self.context_fields).flatten(1)  # (B, c*d)
-        hidden = torch.relu((ctx @ self.w_context.T + self.bias).unsqueeze(1) + (items @ self.w_item.T).unsqueeze(0))
-        return self.last(hidden)
+        return items @ self.w_item.T
 
 
-class ItemScores(nn.Module):
+def _split_first_layer(model: HRLRec) -> dict[str, torch.Tensor | nn.Module]:
+    """The item tower's field embedding and its first layer's weight cut into item and context blocks."""
+    tower = model.items
+    fields, first = tower.fields, tower.proj[0]
+    dim = first.in_features // fields.n_fields
+    item_fields = [i for i, f in enumerate(fields.fields) if f in ITEM_OWN_FIELDS]
+    context_fields = [i for i in range(fields.n_fields) if i not in item_fields]
+    blocks = first.weight.detach().reshape(first.out_features, fields.n_fields, dim)
+    return {
+        "fields": fields,
+        "item_fields": torch.tensor(item_fields),
+        "context_fields": torch.tensor(context_fields),
+        "w_item": blocks[:, item_fields].flatten(1).clone(),
+        "w_context": blocks[:, context_fields].flatten(1).clone(),
+        "bias": first.bias.detach().clone(),
+    }
+
+
+class ItemLogits(nn.Module):
     """Click logits f(a_l, a_h, d) of every candidate, the HRA acting under channel constraint `channel`.
 
-    f is linear in [a_l; a_h; d; a_l * d; a_h * d], so per request it folds into
-    one vector dotted with d: the click logit of N candidates costs one (N, A)
-    product instead of N concatenations.
+    d comes from the pool's item half (`pool_items`) plus the request's context
+    half, then the ReLU and the tower's last layer. f is linear in
+    [a_l; a_h; d; a_l * d; a_h * d], so per request it folds into one vector
+    dotted with d: the click logit of N candidates costs one (N, A) product
+    instead of N concatenations.
     """
 
     def __init__(self, model: HRLRec) -> None:
         super().__init__()
+        split = _split_first_layer(model)
+        self.fields, self.last = split["fields"], model.items.proj[2:]
+        self.register_buffer("context_fields", split["context_fields"], persistent=False)
+        self.w_context = nn.Parameter(split["w_context"], requires_grad=False)
+        self.bias = nn.Parameter(split["bias"], requires_grad=False)
         self.lra, self.hra = model.lra.actor, model.hra.actor
         self.channel_state = model.channel_state
         w = model.click.weight.detach().reshape(5, -1)  # blocks for a_l, a_h, d, a_l*d, a_h*d
@@ -137,8 +158,18 @@ class ItemScores(nn.Module):
         self.register_buffer("b", model.click.bias.detach().clone(), persistent=False)
 
     def forward(
-        self, h_low: torch.Tensor, h_high: torch.Tensor, channel: torch.Tensor, d: torch.Tensor
+        self,
+        item_part: torch.Tensor,
+        context: torch.Tensor,
+        context_dense: torch.Tensor,
+        h_low: torch.Tensor,
+        h_high: torch.Tensor,
+        channel: torch.Tensor,
     ) -> torch.Tensor:
+        """item_part (N, H), context (B, F) with the list position set, context_dense (B, D) -> (B, N)."""
+        ctx = self.fields(context, context_dense).index_select(1, self.context_fields).flatten(1)  # (B, c*d)
+        hidden = torch.relu((ctx @ self.w_context.T + self.bias).unsqueeze(1) + item_part.unsqueeze(0))
+        d = self.last(hidden)  # (B, N, A)
         a_low = self.lra(h_low)
         a_high = self.hra(h_high + self.channel_state(channel))
         w = self.w
@@ -155,7 +186,8 @@ def graphs(model: HRLRec) -> dict[str, nn.Module]:
         "lra_encoder": EncoderChunk(model.low_encoder),
         "hra_encoder": EncoderChunk(model.high_encoder),
         "channel_policy": ChannelPolicyGraph(model),
-        "item_tower": ItemTower(model),
-        "item_scores": ItemScores(model),
+        "pool_items": PoolItems(model),
+        "item_logits": ItemLogits(model),
     }
+    assert tuple(found) == SERVING_GRAPHS, "serving.manifest.SERVING_GRAPHS must name exactly these graphs"
     return {name: g.eval() for name, g in found.items()}

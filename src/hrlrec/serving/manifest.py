@@ -14,6 +14,10 @@ from hrlrec.checkpoints import sha256
 from hrlrec.errors import BadInput
 from hrlrec.layout import EXPORT_MANIFEST
 
+# The graphs the ranker calls (hrlrec.serving.graphs builds them, export writes them): an export
+# without one of them was written by an older version and cannot be served by this one.
+SERVING_GRAPHS = ("initial_state", "lra_encoder", "hra_encoder", "channel_policy", "pool_items", "item_logits")
+
 
 def read(folder: Path) -> dict[str, Any]:
     """The manifest of an export folder; BadInput when it is missing or damaged."""

@@ -187,6 +187,7 @@ class Ranker:
         channel_ids = np.unique(pool_channel[pool_channel > 0])
         available = np.ones((B, N), dtype=bool)
         h_low, h_high = self.encode(requests)
+        (item_part,) = run("pool_items", pool)  # the pool's half of the item tower, once for all positions
         # Every candidate is seen under the request's context at the position being filled.
         context = requests.context.copy()
         out: Ranking | None = None
@@ -208,8 +209,7 @@ class Ranker:
                 index = _first_best(masked)
                 channel_gap = _runner_up_gap(masked)
             channel = np.where(has_any, index + 1, 0).astype(np.int64)
-            (d,) = run("item_tower", pool, context, requests.context_dense)
-            (logit,) = run("item_scores", h_low, h_high, channel, d)
+            (logit,) = run("item_logits", item_part, context, requests.context_dense, h_low, h_high, channel)
             allowed = available & (pool_channel[None, :] == channel[:, None])
             high = np.where(allowed, logit, -np.inf)
             item = _first_best(high)  # the hard channel constraint

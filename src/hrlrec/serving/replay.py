@@ -88,6 +88,7 @@ def replay(
     available = np.ones((B, N), dtype=bool)
     rows = np.arange(B)
     h_low, h_high = ranker.encode(requests)
+    (item_part,) = run("pool_items", pool)
     context = requests.context.copy()
     for t in range(K):
         context[:, col["position"]] = t + 1
@@ -108,13 +109,12 @@ def replay(
         j = np.array([_first_available(entries.get(keys[b][t], ()), available[b]) if placed[b, t] else -1
                       for b in range(B)], dtype=np.int64)  # fmt: skip
         pool_index[:, t] = j
-        (d,) = run("item_tower", pool, context, requests.context_dense)
         # Only the logged item's channel matters for its probability: score the pool under that channel
         # (one call per position, whatever the number of channels).
         logged_channel = logged[:, t, ch_col].astype(np.int64)
         scored = (j >= 0) & (logged_channel >= 1) & (logged_channel <= C)
         channel = np.where(scored, logged_channel, 1)
-        (logit,) = run("item_scores", h_low, h_high, channel, d)
+        (logit,) = run("item_logits", item_part, context, requests.context_dense, h_low, h_high, channel)
         allowed = available & (pool_channel[None, :] == channel[:, None])
         n_allowed = allowed.sum(1)
         greedy = _first_best(np.where(allowed, logit, -np.inf))
@@ -139,11 +139,11 @@ def _click(
     """(B,) the model's click probability of each request's item `items` (B, F) here, under the item's channel."""
     run = ranker.backend.run
     B = requests.size
-    (d,) = run("item_tower", items, context, requests.context_dense)  # (B, B, A): every item under every context
-    d_own = d[np.arange(B), np.arange(B)][:, None, :]
+    (item_part,) = run("pool_items", items)
     channel = np.maximum(items[:, ranker.col["channel"]], 1).astype(np.int64)
-    (logit,) = run("item_scores", h_low, h_high, channel, d_own)
-    return _sigmoid(logit[:, 0])
+    # (B, B): every item under every request; each request's own item is the diagonal.
+    (logit,) = run("item_logits", item_part, context, requests.context_dense, h_low, h_high, channel)
+    return _sigmoid(logit[np.arange(B), np.arange(B)])
 
 
 def list_clicks(ranker: Ranker, requests: Requests, lists: np.ndarray, placed: np.ndarray) -> np.ndarray:
