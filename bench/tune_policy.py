@@ -12,6 +12,12 @@ as the gate would. Prints one row per setting: AUC per day, candidate / logs
 clicks per day, the worst channel's mean and max relative change between the
 two records, and the smallest state-dependence Spearman. Days must lie before
 any day that results are reported for (bench/policy.py starts 2026-11-16).
+
+A setting under another training seed, same world and landed days:
+
+    --setting "alpha 0.3, seed 8=model.policy_temperature=0.3,train.seed=8"
+
+docs/results.md "Choosing alpha" has the rule the default was chosen by.
 """
 
 from __future__ import annotations
