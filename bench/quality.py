@@ -4,8 +4,8 @@
                             [--ablations] [--boot 200] [--json OUT] [-S key=value ...]
 
 For every test day D: lands, ingests and validates D's window and builds its
-dataset once (with params' seed: `seed` also seeds the simulated world); then,
-for every training seed, trains HRL-Rec and every baseline (and, with
+dataset once (the world of params' `seed`); then, for every training seed
+(`train.seed`: initial weights and batch order, same world and data), trains HRL-Rec and every baseline (and, with
 `--ablations`, HRL-Rec once per ablation switch) and scores each on D's held-out
 lists. Prints, per model, the mean test AUC over seeds x days and its
 difference from LR and from the best baseline (by mean AUC) with a 95 %
@@ -118,7 +118,7 @@ def main() -> None:
         for seed in seeds:
             run: dict[str, Any] = {"day": ds, "seed": seed, "group": group, "probs": {}}
             for label, extra in variants.items():
-                ws = Workspace(root, config.load(None, [*args.overrides, f"ds={ds}", f"seed={seed}", *extra]))
+                ws = Workspace(root, config.load(None, [*args.overrides, f"ds={ds}", f"train.seed={seed}", *extra]))
                 torch.manual_seed(seed)
                 models = list(train.MODELS) if not label else ["hrlrec"]
                 train.run(ws, ds, models=models, progress=False)
