@@ -20,7 +20,9 @@ from hrlrec.models import factory
 from hrlrec.models.spec import ModelSpec
 from hrlrec.serving import export
 from hrlrec.serving.backends import CPU, CUDA, OrtBackend, TorchBackend
+from hrlrec.serving.export import DYNAMIC_AXES, SIGNATURES
 from hrlrec.serving.graphs import graphs
+from hrlrec.serving.manifest import SERVING_GRAPHS
 from hrlrec.verdict import FAIL, PASS, WARN
 from tests.conftest import TRAIN_DAYS, model_config, workspace
 
@@ -90,6 +92,8 @@ def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
     manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
     graphs = {"initial_state", "lra_encoder", "hra_encoder", "channel_policy", "pool_items", "item_logits"}
     assert set(manifest["graphs"]) == graphs
+    # One list of graph names for the ranker (SERVING_GRAPHS), the builder and the exporter's signatures.
+    assert set(SERVING_GRAPHS) == set(SIGNATURES) == set(DYNAMIC_AXES) == graphs
     for name in manifest["graphs"]:
         model = onnx.load(str(folder / f"{name}.onnx"))
         onnx.checker.check_model(model, full_check=True)

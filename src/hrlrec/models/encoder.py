@@ -68,13 +68,13 @@ class StateEncoder(nn.Module):
         f, matrix = self.behaviours(seq_cat, seq_dense, feedback)
         h0 = self.initial_state(matrix)  # (B, S)
         # A request with no history and nothing placed yet reads its state at index 0, i.e. h0.
-        lengths = (hist_len + list_len).clamp(min=1)  # (B,)
         if self.use_gru:
             # Unpacked: the GRU is causal, so the padding after a sequence's length never reaches a
             # state read below (index <= hist_len + list_len); the states read after the list's end
             # are masked by every loss. Packing gave the same states at 1.7x the GRU's time.
             out, _ = self.gru(f, h0.unsqueeze(0).contiguous())  # eq. (2), (B, T, S)
         else:
+            lengths = (hist_len + list_len).clamp(min=1)  # (B,)
             valid = (torch.arange(f.shape[1], device=f.device)[None, :] < lengths[:, None]).float()
             running = torch.cumsum(f * valid[..., None], 1) / torch.cumsum(valid, 1).clamp(min=1)[..., None]
             out = self.pool(running)
