@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hrlrec.models.channel_policy import ChannelPolicy
-from hrlrec.train.channel_mix import fit_offset, mean_policy
+from hrlrec.train.channel_mix import fit_bucket_offsets, fit_offset, mean_policy
 
 
 def test_offsets_reach_the_target_mix_on_crafted_scores() -> None:
@@ -38,20 +38,49 @@ def test_a_bad_target_is_refused(target: np.ndarray) -> None:
         fit_offset(np.zeros((10, 4)), target)
 
 
-def test_the_served_policy_subtracts_the_offsets_and_old_weights_load_without_them() -> None:
+def test_the_served_policy_subtracts_its_hours_offsets_and_old_weights_load() -> None:
     torch.manual_seed(0)
     policy = ChannelPolicy(state_dim=6, n_channels=4, temperature=0.5)
     state = torch.randn(3, 6)
+    hour = torch.tensor([0, 7, 23])
     with torch.no_grad():
-        policy.mix_offset.copy_(torch.tensor([1.0, 0.0, -1.0, 0.0]))
-    expected = torch.log_softmax(policy.prior(state), -1) + policy.q(state) / 0.5 - policy.mix_offset
-    torch.testing.assert_close(policy.served(state), expected)
+        policy.mix_offset.copy_(torch.arange(24.0)[:, None] * torch.tensor([1.0, 0.0, -1.0, 0.0]))
+    expected = torch.log_softmax(policy.prior(state), -1) + policy.q(state) / 0.5 - policy.mix_offset[hour]
+    torch.testing.assert_close(policy.served(state, hour), expected)
+    assert not torch.allclose(policy.served(state, hour), policy.served(state, torch.zeros_like(hour)))
     old = {k: v for k, v in policy.state_dict().items() if k != "mix_offset"}
     fresh = ChannelPolicy(state_dim=6, n_channels=4, temperature=0.5)
     fresh.load_state_dict(old)  # strict: the missing offset is filled with zeros, nothing else is
     assert (fresh.mix_offset == 0).all()
+    daily = {**old, "mix_offset": torch.tensor([0.5, 0.0, -0.5, 0.0])}  # saved with one offset per channel
+    fresh.load_state_dict(daily)
+    assert fresh.mix_offset.shape == (24, 4) and (fresh.mix_offset == daily["mix_offset"]).all()
     with pytest.raises(RuntimeError):
         fresh.load_state_dict({k: v for k, v in old.items() if k != "prior.bias"})
+
+
+def test_bucket_offsets_pin_each_buckets_mix_and_thin_buckets_keep_the_days() -> None:
+    rng = np.random.default_rng(3)
+    n = 6000
+    state_hours = rng.integers(0, 24, n)
+    state_hours[state_hours // 4 == 5] = 0  # bucket 20-24 gets no states
+    state_hours[:100] = 21  # ... except 100: too few for a fit of its own
+    # Q's tilt depends on the hour: night states prefer channel 0, day states channel 3
+    scores = rng.normal(0, 1, size=(n, 4)) + np.where(state_hours[:, None] < 12, [1.5, 0, 0, 0], [0, 0, 0, 1.5])
+    targets = rng.dirichlet(np.full(4, 5.0), size=6)
+    day_target = np.full(4, 0.25)
+    cal = fit_bucket_offsets(scores, state_hours, targets, day_target, hours=4)
+    assert cal.fitted == [True] * 5 + [False] and cal.states[5] == 100
+    for b in range(5):
+        np.testing.assert_allclose(cal.served[b], targets[b], atol=1e-5)
+    day, _ = fit_offset(scores, day_target)
+    np.testing.assert_allclose(cal.offset[5], day)
+    # one bucket of 24 hours is the daily anchor
+    whole = fit_bucket_offsets(scores, state_hours, day_target[None], day_target, hours=24)
+    assert whole.fitted == [False] and np.allclose(whole.offset[0], day)
+    np.testing.assert_allclose(whole.served[0], day_target, atol=1e-5)
+    with pytest.raises(ValueError, match="buckets"):
+        fit_bucket_offsets(scores, state_hours, targets, day_target, hours=6)
 
 
 def test_the_soft_value_is_the_kl_regularised_optimum() -> None:

@@ -23,7 +23,7 @@ from hrlrec.serving.ranker import (
     rank_lists,
     requests_from_lists,
 )  # fmt: skip
-from hrlrec.train import features_of
+from hrlrec.train import channel_mix, features_of
 from hrlrec.train import step as train_step
 from tests.conftest import TRAIN_DAYS, model_config, workspace
 
@@ -98,9 +98,38 @@ def test_trained_model_respects_exhausted_channels(trained) -> None:
 
 def test_mix_anchoring_set_offsets_and_the_card_records_them(trained) -> None:
     mix = trained.loaded.card["channel_mix"]
-    assert mix is not None and len(mix["offset"]) == len(trained.spec.channels)
+    assert mix is not None and mix["hours"] == 24 and len(mix["offset"]) == 1
+    assert len(mix["offset"][0]) == len(trained.spec.channels)
     np.testing.assert_allclose(mix["served"], mix["target"], atol=1e-4)
-    np.testing.assert_allclose(trained.model.policy.mix_offset.numpy(), mix["offset"], atol=1e-6)
+    table = trained.model.policy.mix_offset.numpy()  # (24, C): the day's offsets in every hour
+    np.testing.assert_allclose(table, np.repeat(mix["offset"], 24, axis=0), atol=1e-6)
+
+
+def test_hourly_mix_anchoring_pins_each_bucket_and_serves_by_the_requests_hour(trained_workspace: Path, tmp_path):
+    root = tmp_path / "ws"
+    shutil.copytree(trained_workspace, root)
+    ws = workspace(root, model_config("model.channel_mix_hours=4"))
+    with pytest.MonkeyPatch.context() as mp:  # the tiny world's buckets are too thin for the production minimum
+        mp.setattr(channel_mix, "MIN_BUCKET_STATES", 30)
+        train_step.run(ws, TRAIN_DAYS[-1], models=["hrlrec"], progress=False)
+    cand = load_candidate(ws, TRAIN_DAYS[-1])
+    mix = cand.loaded.card["channel_mix"]
+    assert mix["hours"] == 4 and len(mix["offset"]) == 6 and sum(mix["fitted"]) >= 3
+    for b in np.flatnonzero(mix["fitted"]):
+        np.testing.assert_allclose(mix["served"][b], mix["target"][b], atol=1e-4)
+    table = cand.model.policy.mix_offset.numpy()
+    np.testing.assert_allclose(table, np.repeat(mix["offset"], 4, axis=0), atol=1e-6)
+    # the ranker's channel logits move with the request's hour, by that hour's offsets
+    stream = batches.load(ws.layout.dataset_day(TRAIN_DAYS[-1]))
+    requests = requests_from_lists(stream, stream.lists("test")[:8], ws.cfg.active.history_len)
+    backend, hour_col = TorchBackend(cand.model), stream.column("hour")
+    h_low, _ = backend.run("initial_state", requests.context)
+    at = {}
+    for hour in (2, 14):
+        context = requests.context.copy()
+        context[:, hour_col] = hour + 1
+        (at[hour],) = backend.run("channel_policy", h_low, context)
+    np.testing.assert_allclose(at[2] - at[14], np.broadcast_to(table[14] - table[2], at[2].shape), atol=1e-5)
 
 
 def test_a_channel_head_that_prefers_one_channel_serves_that_channel(setup) -> None:
@@ -197,3 +226,18 @@ def test_near_ties_go_to_the_earlier_pool_entry() -> None:
         ]
     )
     assert _first_best(scores).tolist() == [1, 1, 2, 2]
+
+
+def test_hourly_offsets_are_fitted_on_lists_of_every_hour(trained_workspace: Path) -> None:
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1]))
+    val = stream.lists("val")
+    assert (channel_mix.calibration_lists(stream, 24, seed=0) == val).all()
+    hour = stream.cat[:, stream.column("hour")].numpy()
+    assert len(np.unique(hour[stream.offset[val]])) < 24  # the validation slice: the window's last hours
+    lists = channel_mix.calibration_lists(stream, 4, seed=0)
+    assert np.isin(lists, np.union1d(stream.lists("train"), val)).all()
+    assert len(np.unique((hour[stream.offset[lists]] - 1) // 4)) == 6
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(channel_mix, "CALIBRATION_LISTS", 50)
+        a, b = (channel_mix.calibration_lists(stream, 4, seed=s) for s in (0, 1))
+    assert len(a) == 50 and (np.diff(a) > 0).all() and not np.array_equal(a, b)

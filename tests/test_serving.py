@@ -218,3 +218,20 @@ def test_an_export_from_an_older_version_is_refused_by_name(exported: Path, tmp_
     (folder / EXPORT_MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BadInput, match=r"lacks graph\(s\) pool_items .* re-run `hrlrec export`"):
         OrtBackend(folder, device="cpu")
+
+
+def test_a_graph_exported_with_other_inputs_is_refused(exported: Path, tmp_path: Path) -> None:
+    """channel_policy from before hourly mix offsets took h_low alone: refused on load, named, with the fix."""
+    import shutil
+
+    folder = tmp_path / "old"
+    shutil.copytree(_export(exported), folder)
+    old_graph = folder / "channel_policy.onnx"
+    h_low = torch.zeros(1, 16)
+    torch.onnx.export(torch.nn.Linear(16, 4), (h_low,), str(old_graph), input_names=["h_low"],
+                      output_names=["logits"], dynamo=False)  # fmt: skip
+    manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
+    manifest["sha256"]["channel_policy"] = checkpoints.sha256(old_graph)
+    (folder / EXPORT_MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BadInput, match=r"channel_policy.onnx takes inputs \(h_low\) .* re-run `hrlrec export`"):
+        OrtBackend(folder, device="cpu")

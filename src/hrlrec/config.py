@@ -199,6 +199,10 @@ class ModelConfig(_Strict):
     # logged: after training, per-channel offsets pin the policy's mean channel mix to the mix of the
     # window's logs (the logging policy's mix is stable week over week; Q's tilt is not); free: no offsets.
     channel_mix: Literal["logged", "free"]
+    # logged mix: the hours of day each set of offsets covers (the request's hour picks its set). 24 pins the
+    # day's mix (fitted on the validation lists); 4 pins each 4-hour bucket, the unit the stability gate
+    # compares (gates.stability.hour_bucket), fitted on a sample of the window's lists (every hour).
+    channel_mix_hours: int = Field(ge=1, le=24)
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -207,6 +211,8 @@ class ModelConfig(_Strict):
                 raise ValueError(f"reward weights {name} need 4 values (click, dwell, diversity, novelty)")
         if len(self.reward_bias) != 4 or len(self.loss_weights) != 4:
             raise ValueError("reward_bias and loss_weights need 4 values each")
+        if 24 % self.channel_mix_hours:
+            raise ValueError(f"channel_mix_hours must divide 24 (1, 2, 3, 4, 6, 8, 12, 24): {self.channel_mix_hours}")
         return self
 
     def weights_for(self, channel: str) -> list[float]:

@@ -120,6 +120,7 @@ class HRLRec(nn.Module):
             self.channel_state.weight[0].zero_()
         self.click = nn.Linear(5 * spec.item_dim, 1)  # eq. (16), with products (see module doc)
         self.channel_col = cat_columns.index("channel")
+        self.hour_col = cat_columns.index("hour")
 
     def states(self, batch: ListBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """LRA and HRA states before each list position: 2 x (B, K + 1, S)."""

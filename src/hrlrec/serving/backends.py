@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from hrlrec.errors import BadInput
-from hrlrec.serving.manifest import SERVING_GRAPHS, verify_folder
+from hrlrec.serving.manifest import GRAPH_INPUTS, SERVING_GRAPHS, verify_folder
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,12 @@ class OrtBackend:
             session = ort.InferenceSession(str(folder / f"{graph}.onnx"), options, providers=providers)
             self.sessions[graph] = session
             self.inputs[graph] = [i.name for i in session.get_inputs()]
+            expected = GRAPH_INPUTS.get(graph)
+            if expected is not None and tuple(self.inputs[graph]) != expected:
+                raise BadInput(
+                    f"{folder / graph}.onnx takes inputs ({', '.join(self.inputs[graph])}) where this hrlrec "
+                    f"passes ({', '.join(expected)}): it was written by another version; re-run `hrlrec export`"
+                )
             if providers[0] == CUDA and session.get_providers()[0] != CUDA:
                 log.warning(
                     "CUDA requested (serving.device=%s) but onnxruntime fell back to %s: no usable GPU or CUDA "

@@ -42,6 +42,7 @@ from hrlrec.layout import EXPORT_MANIFEST
 from hrlrec.progress import track
 from hrlrec.serving.backends import CPU, CUDA, Backend, OrtBackend, TorchBackend
 from hrlrec.serving.graphs import graphs
+from hrlrec.serving.manifest import GRAPH_INPUTS
 from hrlrec.serving.ranker import (
     TIE,
     Ranker,
@@ -64,12 +65,15 @@ NEAR_TIE = 2 * TIE
 
 # Input and output names, and which axes are dynamic, per graph.
 SIGNATURES: dict[str, tuple[list[str], list[str]]] = {
-    "initial_state": (["context"], ["h_low", "h_high"]),
-    "lra_encoder": (["seq_ids", "seq_dense", "feedback", "length", "h"], ["h_next"]),
-    "hra_encoder": (["seq_ids", "seq_dense", "feedback", "length", "h"], ["h_next"]),
-    "channel_policy": (["h_low"], ["logits"]),
-    "pool_items": (["pool"], ["item_part"]),
-    "item_logits": (["item_part", "context", "context_dense", "h_low", "h_high", "channel"], ["click_logit"]),
+    name: (list(GRAPH_INPUTS[name]), outputs)
+    for name, outputs in {
+        "initial_state": ["h_low", "h_high"],
+        "lra_encoder": ["h_next"],
+        "hra_encoder": ["h_next"],
+        "channel_policy": ["logits"],
+        "pool_items": ["item_part"],
+        "item_logits": ["click_logit"],
+    }.items()
 }
 DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
     "initial_state": {"context": {0: "batch"}, "h_low": {0: "batch"}, "h_high": {0: "batch"}},
@@ -77,7 +81,7 @@ DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
         "seq_ids": {0: "batch", 1: "steps"}, "seq_dense": {0: "batch", 1: "steps"},
         "feedback": {0: "batch", 1: "steps"}, "length": {0: "batch"}, "h": {0: "batch"}, "h_next": {0: "batch"},
     },
-    "channel_policy": {"h_low": {0: "batch"}, "logits": {0: "batch"}},
+    "channel_policy": {"h_low": {0: "batch"}, "context": {0: "batch"}, "logits": {0: "batch"}},
     "pool_items": {"pool": {0: "candidates"}, "item_part": {0: "candidates"}},
     "item_logits": {"item_part": {0: "candidates"}, "context": {0: "batch"}, "context_dense": {0: "batch"},
                     "h_low": {0: "batch"}, "h_high": {0: "batch"}, "channel": {0: "batch"},
@@ -105,7 +109,7 @@ def graph_inputs(
         "initial_state": (requests.context,),
         "lra_encoder": (*history, h_low),
         "hra_encoder": (*history, h_high),
-        "channel_policy": (h_low,),
+        "channel_policy": (h_low, requests.context),
         "pool_items": (pool,),
         "item_logits": (item_part, requests.context, requests.context_dense, h_low, h_high, channel),
     }

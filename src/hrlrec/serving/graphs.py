@@ -14,7 +14,7 @@ Graphs (B requests, T behaviours, N candidates, F id columns, D dense features):
     initial_state  context (B, F)                          -> h_low, h_high (B, S)
     lra_encoder    cat (B,T,F), dense (B,T,D), feedback (B,T), length (B), h (B,S) -> h (B,S)
     hra_encoder    same, for the high-level agent
-    channel_policy h_low (B, S)                            -> logits (B, C) unnormalised log pi(c | s)
+    channel_policy h_low (B, S), context (B, F)            -> logits (B, C) unnormalised log pi(c | s, hour)
     pool_items     pool (N, F)                             -> item_part (N, H)
     item_logits    item_part (N, H), context (B, F), context_dense (B, D), h_low, h_high (B, S),
                    channel (B)                             -> click_logit (B, N)
@@ -34,6 +34,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hrlrec.models.channel_policy import HOURS
 from hrlrec.models.encoder import StateEncoder
 from hrlrec.models.hrlrec import HRLRec
 
@@ -83,14 +84,16 @@ class EncoderChunk(nn.Module):
 
 
 class ChannelPolicyGraph(nn.Module):
-    """Unnormalised log pi(c | s) of the served policy, mix offsets included."""
+    """Unnormalised log pi(c | s, h) of the served policy, the request's hour's mix offsets included."""
 
     def __init__(self, model: HRLRec) -> None:
         super().__init__()
         self.policy = model.policy
+        self.hour_col = model.hour_col
 
-    def forward(self, h_low: torch.Tensor) -> torch.Tensor:
-        return self.policy.served(h_low)
+    def forward(self, h_low: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        hour = (context[:, self.hour_col] - 1).clamp(0, HOURS - 1)  # hour ids are hour + 1 (0 = padding)
+        return self.policy.served(h_low, hour)
 
 
 class PoolItems(nn.Module):

@@ -14,9 +14,18 @@ from hrlrec.checkpoints import sha256
 from hrlrec.errors import BadInput
 from hrlrec.layout import EXPORT_MANIFEST
 
-# The graphs the ranker calls (hrlrec.serving.graphs builds them, export writes them): an export
-# without one of them was written by an older version and cannot be served by this one.
-SERVING_GRAPHS = ("initial_state", "lra_encoder", "hra_encoder", "channel_policy", "pool_items", "item_logits")
+# The graphs the ranker calls and their inputs, in order (hrlrec.serving.graphs builds them, export
+# writes them): an export without one of them, or whose graph takes other inputs, was written by
+# another version and cannot be served by this one.
+GRAPH_INPUTS: dict[str, tuple[str, ...]] = {
+    "initial_state": ("context",),
+    "lra_encoder": ("seq_ids", "seq_dense", "feedback", "length", "h"),
+    "hra_encoder": ("seq_ids", "seq_dense", "feedback", "length", "h"),
+    "channel_policy": ("h_low", "context"),
+    "pool_items": ("pool",),
+    "item_logits": ("item_part", "context", "context_dense", "h_low", "h_high", "channel"),
+}
+SERVING_GRAPHS = tuple(GRAPH_INPUTS)
 
 
 def read(folder: Path) -> dict[str, Any]:

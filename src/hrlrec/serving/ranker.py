@@ -193,7 +193,7 @@ class Ranker:
         out: Ranking | None = None
         for t in range(K):
             context[:, self.col["position"]] = t + 1  # position ids start at 1 (0 is padding)
-            (logits,) = run("channel_policy", h_low)  # (B, C), channel id c at column c - 1
+            (logits,) = run("channel_policy", h_low, context)  # (B, C), channel id c at column c - 1
             if out is None:
                 out = _empty_ranking(B, K, logits.shape[1])
             left = np.zeros_like(logits, dtype=bool)  # channels with a candidate still available

@@ -92,7 +92,7 @@ def replay(
     context = requests.context.copy()
     for t in range(K):
         context[:, col["position"]] = t + 1
-        (logits,) = run("channel_policy", h_low)  # (B, C)
+        (logits,) = run("channel_policy", h_low, context)  # (B, C)
         C = logits.shape[1]
         left = np.zeros((B, C), dtype=bool)
         for c in channel_ids:

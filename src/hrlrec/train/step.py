@@ -105,7 +105,9 @@ def run(
         mixes[name] = None
         if isinstance(model, HRLRec):
             if spec.model.channel_mix == "logged":
-                mixes[name] = channel_mix.calibrate(model, stream, stream.lists("val")).to_card()
+                hours = spec.model.channel_mix_hours
+                lists = channel_mix.calibration_lists(stream, hours, cfg.training_seed)
+                mixes[name] = channel_mix.calibrate(model, stream, lists, hours).to_card()
             result.state = copy.deepcopy(model.state_dict())  # the served policy's offsets included
         fitted[name] = (result, predict(model, stream, stream.lists("test")))
         log.info("%s: %d epochs, %.0f impressions/s", name, result.epochs, result.impressions_per_s)
