@@ -10,7 +10,9 @@ and the stability gate's ranking; the first and last days should be a week
 apart, so the candidate's channel proportions can be compared week over week
 as the gate would. Prints one row per setting: AUC per day, candidate / logs
 clicks per day, the worst channel's mean and max relative change between the
-two records, and the smallest state-dependence Spearman. Days must lie before
+two records, the smallest state-dependence Spearman, and the tracking error per
+day (mean over hour buckets and channels of |candidate share / the same day's
+logged share - 1|: what the model adds to the world's own mix change). Days must lie before
 any day that results are reported for (bench/policy.py starts 2026-11-16).
 
 A setting under another training seed, same world and landed days:
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from hrlrec import config, pipeline, results, stability
 from hrlrec.workspace import Workspace
@@ -42,6 +45,16 @@ SETTINGS = {
 }
 
 
+def logged_proportions(ws: Workspace, ds: str) -> np.ndarray:
+    """(buckets, channels): each channel's share of the day's logged top-K impressions per hour bucket."""
+    cfg = ws.cfg
+    table = pq.read_table(ws.layout.raw_day(ds), columns=["event_time", "channel", "position"]).to_pandas()
+    table = table[table.position < cfg.list_len]
+    bucket = table.event_time.dt.hour // cfg.gates.stability.hour_bucket
+    n = 24 // cfg.gates.stability.hour_bucket
+    return np.array([[np.mean(table.channel[bucket == b] == c) for c in cfg.channels] for b in range(n)])
+
+
 def run_setting(root: Path, days: list[str], overrides: list[str]) -> dict[str, Any]:
     ws = Workspace(root, config.load(None, overrides))
     out: dict[str, Any] = {"days": {}}
@@ -52,7 +65,11 @@ def run_setting(root: Path, days: list[str], overrides: list[str]) -> dict[str, 
         ev = results.read(ws.layout, "evaluate", ds) or {}
         value = ev["numbers"]["policy_value"]
         records[ds] = stability.build_record(ws, ds)
+        served, logged = np.array(records[ds]["proportions"]), logged_proportions(ws, ds)
         out["days"][ds] = {
+            "proportions": served.tolist(),
+            "logged_proportions": logged.tolist(),
+            "tracking_error": float(np.mean(np.abs(served / logged - 1))),
             "auc": ev["numbers"]["candidate_auc"],
             "clicks_ratio": value["candidate"]["clicks_ratio_to_logging"],
             "mix": value["candidate"]["channel_mix"],
@@ -85,8 +102,9 @@ def main() -> None:
             name, _, rest = s.partition("=")
             settings[name] = rest.split(",")
     print(f"# Served policy settings on validation days {', '.join(days)} (workspace {root})\n")
-    print("| setting | AUC per day | cand / logs clicks per day | worst mean change | worst max change | min rho |")
-    print("|---|---|---|---|---|---|")
+    print("| setting | AUC per day | cand / logs clicks per day | worst mean change | worst max change | min rho "
+          "| tracking error per day |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     found = {}
     for name, overrides in settings.items():
         r = run_setting(root, days, overrides)
@@ -97,9 +115,10 @@ def main() -> None:
         rho = min(v for d in per_day for v in d["spearman"].values() if v is not None)
         aucs = " / ".join(format(d["auc"], ".4f") for d in per_day)
         ratios = " / ".join(format(d["clicks_ratio"], ".2f") + "x" for d in per_day)
+        tracking = " / ".join(format(d["tracking_error"], ".1%") for d in per_day)
         print(
             f"| {name} | {aucs} | {ratios} | {worst_mean[1]:.1%} ({worst_mean[0]}) | "
-            f"{worst_max[1]:.1%} ({worst_max[0]}) | {rho:.2f} |",
+            f"{worst_max[1]:.1%} ({worst_max[0]}) | {rho:.2f} | {tracking} |",
             flush=True,
         )
         if args.json:
