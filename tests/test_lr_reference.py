@@ -3,8 +3,9 @@
 Every RelaImpr (the AUC gate's `min_relaimpr`, Tables 2 and 4) is measured over
 our LR, so an under-trained LR flatters every model. The reference is a standard
 L2 logistic regression on the same one-hot design (each categorical field, the
-tags pooled by their mean as our embedding pools them, the dense features), its
-C chosen on the validation lists only.
+tags pooled by their mean as our embedding pools them, the dense features and
+the list counts, the items and tags placed above the impression pooled by their
+mean), its C chosen on the validation lists only.
 """
 
 from __future__ import annotations
@@ -18,33 +19,46 @@ from sklearn.linear_model import LogisticRegression
 
 from hrlrec import config, metrics, train
 from hrlrec.data import batches
-from hrlrec.models.baselines.common import BASELINE_FIELDS
+from hrlrec.data.batches import UNKNOWN
+from hrlrec.models.baselines.common import BASELINE_FIELDS, list_counts
 from tests.conftest import TRAIN_DAYS, model_config, workspace
 
 DS = TRAIN_DAYS[-1]
 
 
-def design(stream: batches.Stream, rows: np.ndarray) -> sp.csr_matrix:
-    """The LR's features of stream `rows` as a sparse matrix: one-hot fields, mean-pooled tags, dense."""
-    cat = stream.cat[rows].cpu().numpy()
-    vocab = stream.meta["vocab"]
+def design(stream: batches.Stream, rows: np.ndarray, history_len: int, list_len: int) -> sp.csr_matrix:
+    """The LR's features of stream `rows` as a sparse matrix: one-hot fields, mean-pooled tags, dense with
+    the list counts, then the items and tags placed above each impression (mean one-hot, tags mean-pooled)."""
+    batch = batches.impression_batch(stream, rows, history_len, list_len)
+    cat, before = batch.cat.numpy(), batch.before_cat.numpy()
+    vocab, n = stream.meta["vocab"], len(rows)
     tag_cols = [i for i, c in enumerate(stream.cat_columns) if c.startswith("tag")]
+    counts = list_counts(batch, stream.column("channel"), tag_cols, list_len).numpy()
+
+    def bag(ids: np.ndarray, weights: np.ndarray, size: int) -> sp.csr_matrix:
+        """Rows of sum_j weights[:, j] * onehot(ids[:, j])."""
+        r = np.repeat(np.arange(n), ids.shape[1])
+        m = sp.csr_matrix((weights.ravel(), (r, ids.ravel())), shape=(n, size))
+        m.sum_duplicates()
+        return m
+
+    def tag_mean(ids: np.ndarray) -> np.ndarray:
+        return (ids > 0) / np.maximum((ids > 0).sum(-1, keepdims=True), 1)
+
     blocks = []
     for field in BASELINE_FIELDS:
         if field == "dense":
-            blocks.append(sp.csr_matrix(stream.dense[rows].cpu().numpy().astype(np.float64)))
+            blocks.append(sp.csr_matrix(np.hstack([stream.dense[rows].cpu().numpy(), counts]).astype(np.float64)))
         elif field == "tags":
-            ids = cat[:, tag_cols]
-            count = np.maximum((ids > 0).sum(1, keepdims=True), 1)
-            r = np.repeat(np.arange(len(rows)), len(tag_cols))
-            values = ((ids > 0) / count).ravel()
-            m = sp.csr_matrix((values, (r, ids.ravel())), shape=(len(rows), vocab["tag"]))
-            m.sum_duplicates()
-            blocks.append(m)
+            blocks.append(bag(cat[:, tag_cols], tag_mean(cat[:, tag_cols]), vocab["tag"]))
         else:
-            ids = cat[:, stream.cat_columns.index(field)]
-            blocks.append(sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), ids)),
-                                        shape=(len(rows), vocab[field])))  # fmt: skip
+            ids = cat[:, stream.column(field)]
+            blocks.append(sp.csr_matrix((np.ones(n), (np.arange(n), ids)), shape=(n, vocab[field])))
+    earlier = (batch.before_feedback == UNKNOWN).numpy()
+    weight = earlier / np.maximum(earlier.sum(1, keepdims=True), 1)  # (n, L): mean over the list above
+    blocks.append(bag(before[..., stream.column("item")], weight, vocab["item"]))
+    tags = before[..., tag_cols]  # (n, L, T)
+    blocks.append(bag(tags.reshape(n, -1), (weight[..., None] * tag_mean(tags)).reshape(n, -1), vocab["tag"]))
     return sp.hstack(blocks, format="csr")
 
 
@@ -62,7 +76,8 @@ def test_our_lr_is_within_half_a_point_of_scikit_learns(trained_workspace: Path,
 
     stream = batches.load(ws.layout.dataset_day(DS))
     split = {s: stream.rows(stream.lists(s)) for s in ("train", "val", "test")}
-    x = {s: design(stream, r) for s, r in split.items()}
+    window = (ws.cfg.active.history_len, ws.cfg.list_len)
+    x = {s: design(stream, r, *window) for s, r in split.items()}
     y = {s: stream.clicked[r].cpu().numpy().astype(int) for s, r in split.items()}
     best = None
     for c in (0.01, 0.03, 0.1, 0.3, 1.0):  # chosen on the validation lists, never the test day

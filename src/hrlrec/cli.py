@@ -186,7 +186,8 @@ def _dataset_print(ws: Workspace, args: argparse.Namespace, r) -> int:
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default=None,
-        help="comma-separated: hrlrec, lr, fm, nfm, afm, widedeep, deepfm, autoint, or all (default: train.models)",
+        help="comma-separated: hrlrec, lr, fm, nfm, afm, widedeep, deepfm, autoint, din, or all "
+        "(default: train.models)",
     )  # fmt: skip
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default: train.device")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still say each epoch)")

@@ -4,7 +4,10 @@ Two views of the same stream:
 
 - lists (HRL-Rec): for each list, the user's last m impressions before it
   followed by the list's own positions, gathered as one padded sequence;
-- impressions (the CTR baselines): the rows of the lists, one sample each.
+- impressions (the CTR baselines): the rows of the lists, one sample each,
+  with the behaviours HRL-Rec's state has seen before it (the user's last m
+  impressions before its list and the list's earlier positions), so a baseline
+  can use the same inputs.
 
 Nothing is copied per sample ahead of time: a batch is a gather from the
 stream tensors, which is cheap on CPU and on GPU alike.
@@ -195,19 +198,62 @@ def iterate_lists(
 
 @dataclass
 class ImpressionBatch:
-    """B impressions with their features, for the point-wise CTR baselines."""
+    """B impressions with their features and the behaviours before each, for the point-wise CTR baselines."""
 
     cat: torch.Tensor  # (B, F) long
     dense: torch.Tensor  # (B, 2C)
     clicked: torch.Tensor  # (B,)
+    # The behaviours HRL-Rec's state holds before each impression, oldest first and right-aligned
+    # (L = m + K - 1): the user's last m impressions before its list, then the list's earlier positions.
+    before_cat: torch.Tensor  # (B, L, F) long, 0 on padding
+    before_feedback: torch.Tensor  # (B, L) long: NOT_CLICKED / CLICKED in the history, UNKNOWN in the list, PAD
+
+
+def rows_before(
+    stream: Stream, rows: np.ndarray, history_len: int, list_len: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the stream rows of the behaviours before it that HRL-Rec's state sees (B, m + K - 1),
+    whether each is real, and whether it is an earlier position of the row's own list.
+
+    The window is HRL-Rec's: at most `history_len` rows of the same user before the row's list (no
+    earlier than the user's first row), then the list's positions before the row. Padding points at row 0.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    which = np.searchsorted(stream.offset, rows, side="right") - 1  # lists are in stream order
+    list_start = stream.offset[which]
+    first = np.maximum(stream.user_start[which], list_start - history_len)
+    width = history_len + list_len - 1
+    idx = rows[:, None] - width + np.arange(width)[None, :]
+    valid = idx >= first[:, None]
+    return np.where(valid, idx, 0), valid, valid & (idx >= list_start[:, None])
+
+
+def impression_batch(stream: Stream, rows: np.ndarray, history_len: int, list_len: int) -> ImpressionBatch:
+    """Gather the impressions `rows` of `stream`, with the behaviours before each."""
+    device = stream.cat.device
+    before, valid, in_list = (
+        torch.as_tensor(a, device=device) for a in rows_before(stream, rows, history_len, list_len)
+    )
+    feedback = torch.where(in_list, torch.full_like(before, UNKNOWN), stream.clicked[before].long())
+    idx = torch.as_tensor(rows, device=device)
+    return ImpressionBatch(
+        cat=stream.cat[idx],
+        dense=stream.dense[idx],
+        clicked=stream.clicked[idx],
+        before_cat=stream.cat[before] * valid[..., None],
+        before_feedback=torch.where(valid, feedback, torch.full_like(before, PAD)),
+    )
 
 
 def iterate_impressions(
-    stream: Stream, rows: np.ndarray, batch_size: int, rng: np.random.Generator | None = None
+    stream: Stream,
+    rows: np.ndarray,
+    batch_size: int,
+    history_len: int,
+    list_len: int,
+    rng: np.random.Generator | None = None,
 ) -> Iterator[ImpressionBatch]:
-    """Batches of stream rows; shuffled when `rng` is given."""
+    """Batches of stream rows with the behaviours before each; shuffled when `rng` is given."""
     order = rng.permutation(rows) if rng is not None else rows
-    device = stream.cat.device
     for i in range(0, len(order), batch_size):
-        idx = torch.as_tensor(order[i : i + batch_size], device=device)
-        yield ImpressionBatch(stream.cat[idx], stream.dense[idx], stream.clicked[idx])
+        yield impression_batch(stream, order[i : i + batch_size], history_len, list_len)

@@ -31,7 +31,10 @@ def build(name: str, spec: ModelSpec, features: Features) -> nn.Module:
         return HRLRec(spec, features)
     if name not in REGISTRY:
         raise BadInput(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
-    return REGISTRY[name](FeatureSpec(features.vocab, features.cat_columns, features.dense_dim, spec.field_dim))
+    return REGISTRY[name](
+        FeatureSpec(features.vocab, features.cat_columns, features.dense_dim, spec.field_dim, spec.history_len,
+                    spec.list_len)
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

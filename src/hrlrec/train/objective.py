@@ -186,5 +186,5 @@ class BCEObjective(nn.Module):
         self.model = model
 
     def forward(self, batch: ImpressionBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        loss = F.binary_cross_entropy_with_logits(self.model(batch.cat, batch.dense), batch.clicked)
+        loss = F.binary_cross_entropy_with_logits(self.model(batch), batch.clicked)
         return loss, {"loss": loss}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hrlrec.data.batches import ImpressionBatch
 from hrlrec.models.baselines.common import FeatureSpec, fm_pairwise
 from hrlrec.models.baselines.lr import LR
 
@@ -12,8 +13,9 @@ from hrlrec.models.baselines.lr import LR
 class FM(nn.Module):
     def __init__(self, spec: FeatureSpec) -> None:
         super().__init__()
+        self.features = spec  # what the training loop reads the behaviour window from
         self.linear = LR(spec)
         self.emb = spec.embedding()
 
-    def forward(self, cat: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
-        return self.linear(cat, dense) + fm_pairwise(self.emb(cat, dense)).sum(-1)
+    def forward(self, batch: ImpressionBatch) -> torch.Tensor:
+        return self.linear(batch) + fm_pairwise(self.emb(batch)).sum(-1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hrlrec.data.batches import ImpressionBatch
 from hrlrec.models.baselines.common import FeatureSpec
 from hrlrec.models.baselines.lr import LR
 from hrlrec.models.layers import mlp
@@ -13,9 +14,10 @@ from hrlrec.models.layers import mlp
 class WideDeep(nn.Module):
     def __init__(self, spec: FeatureSpec, hidden: int = 128) -> None:
         super().__init__()
+        self.features = spec  # what the training loop reads the behaviour window from
         self.wide = LR(spec)
         self.emb = spec.embedding()
         self.deep = mlp([spec.n_fields * spec.dim, hidden, hidden, 1])
 
-    def forward(self, cat: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
-        return self.wide(cat, dense) + self.deep(self.emb(cat, dense).flatten(1)).squeeze(-1)
+    def forward(self, batch: ImpressionBatch) -> torch.Tensor:
+        return self.wide(batch) + self.deep(self.emb(batch).flatten(1)).squeeze(-1)
