@@ -116,13 +116,15 @@ def main() -> None:
         stream = batches.load(base.layout.dataset_day(ds))
         group = list_of_rows(stream)
         for seed in seeds:
-            run: dict[str, Any] = {"day": ds, "seed": seed, "group": group, "probs": {}}
+            run: dict[str, Any] = {"day": ds, "seed": seed, "group": group, "probs": {}, "epochs": {}}
             for label, extra in variants.items():
                 ws = Workspace(root, config.load(None, [*args.overrides, f"ds={ds}", f"train.seed={seed}", *extra]))
                 torch.manual_seed(seed)
                 models = list(train.MODELS) if not label else ["hrlrec"]
-                train.run(ws, ds, models=models, progress=False)
+                trained = train.run(ws, ds, models=models, progress=False).models
                 for name in models:
+                    key = name if not label else f"HRL-Rec {label}"
+                    run.setdefault("epochs", {})[key] = (trained[name]["best_epoch"], trained[name]["epochs"])
                     labels, probs = scores(ws, ds, name, stream)
                     if "labels" in run and not np.array_equal(run["labels"], labels):
                         raise RuntimeError(f"{ds}: {name} scored the test impressions in another order")
@@ -131,6 +133,7 @@ def main() -> None:
             runs.append(run)
             aucs = {m: round(metrics.auc(run["labels"], p), 4) for m, p in run["probs"].items()}
             print(f"{ds} seed {seed}: {aucs} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"  best epoch / epochs run: {run['epochs']}", flush=True)
     names = list(runs[0]["probs"])
     mean_auc = {m: float(np.mean([metrics.auc(r["labels"], r["probs"][m]) for r in runs])) for m in names}
     baselines = [m for m in names if m != "hrlrec" and not m.startswith("HRL-Rec ") and m != "lr"]
@@ -140,17 +143,24 @@ def main() -> None:
     print(f"\n# Quality over {len(seeds)} seeds x {len(days)} test days ({', '.join(days)}), workspace {root}\n")
     print(f"Best baseline by mean AUC: {best}. Differences: mean [95 % paired bootstrap]; 'no difference' when "
           "the interval holds 0.\n")  # fmt: skip
-    print("| model | mean AUC | minus LR | minus best baseline |\n|---|---|---|---|")
+    # Converged: early stopping chose an epoch before the budget's last in every run.
+    budget = {m: max(r["epochs"][m][1] for r in runs) for m in names}
+    at_last = {m: sum(r["epochs"][m][0] == r["epochs"][m][1] for r in runs) for m in names}
+    print("| model | mean AUC | minus LR | minus best baseline | epochs run (max) | runs whose best epoch was the "
+          "last |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
     for m in sorted(names, key=mean_auc.__getitem__):
         cells = []
         for table in (vs_lr, vs_best):
             v, lo, hi = table[m]
             cells.append(f"{v:+.4f} [{lo:+.4f}, {hi:+.4f}]" + (" (no difference)" if lo <= 0 <= hi else ""))
-        print(f"| {m} | {mean_auc[m]:.4f} | {cells[0]} | {cells[1]} |")
+        print(f"| {m} | {mean_auc[m]:.4f} | {cells[0]} | {cells[1]} | {budget[m]} | {at_last[m]} of {len(runs)} |")
     print(f"\nTotal {time.perf_counter() - t0:.0f} s.")
     if args.json:
         args.json.write_text(json.dumps({"days": days, "seeds": seeds, "mean_auc": mean_auc, "best_baseline": best,
-                                         "minus_lr": vs_lr, "minus_best": vs_best}, indent=2) + "\n")  # fmt: skip
+                                         "minus_lr": vs_lr, "minus_best": vs_best,
+                                         "epochs": [{"day": r["day"], "seed": r["seed"], "best_and_run": r["epochs"]}
+                                                    for r in runs]}, indent=2) + "\n")  # fmt: skip
 
 
 if __name__ == "__main__":
