@@ -55,6 +55,12 @@ def test_the_behaviours_before_an_impression_are_hrl_recs_window() -> None:
     assert b.before_feedback[2].tolist() == [PAD, PAD, UNKNOWN, UNKNOWN]
 
 
+def test_a_row_that_is_not_a_list_position_is_refused() -> None:
+    stream = crafted_stream()
+    with pytest.raises(ValueError, match="stream row 2 is not one of the first 2 positions"):
+        batches.impression_batch(stream, np.array([0, 2]), history_len=2, list_len=2)
+
+
 def test_list_counts_count_earlier_positions_of_the_same_list_only() -> None:
     stream = crafted_stream()
     b = batches.impression_batch(stream, np.array([2, 4, 7]), history_len=2, list_len=3)

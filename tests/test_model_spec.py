@@ -100,8 +100,23 @@ def test_a_spec_that_does_not_fit_the_weights_is_bad_input_naming_the_file(train
     folder = tmp_path / "old"
     shutil.copytree(_weights(trained).parent, folder)
     _rewrite_card(folder / "hrlrec.pt", lambda card: card["spec"].update(state_dim=17))
-    with pytest.raises(BadInput, match=r"hrlrec\.pt: weights do not fit the hrlrec model"):
+    with pytest.raises(BadInput, match=r"hrlrec\.pt: weights do not fit the hrlrec model .*other shape: .* "
+                                       r"retrain with `hrlrec train --model hrlrec`"):  # fmt: skip
         factory.load(folder / "hrlrec.pt")
+
+
+def test_a_baseline_trained_before_the_list_fields_names_what_is_missing(trained: Path, tmp_path: Path) -> None:
+    """An LR saved before baselines read the list above an impression: its weights lack those tables."""
+    lr = _weights(trained).parent / "lr.pt"
+    state, card = checkpoints.load(lr)
+    old = {k.replace("weights.own.", "weights."): v for k, v in state.items() if "earlier_" not in k}
+    checkpoints.save(tmp_path / "lr.pt", old, card)
+    expected = (
+        r"lr\.pt: weights do not fit the lr model .*missing: weights\.own\..*unexpected: weights\.tables\..* "
+        r"retrain with `hrlrec train --model lr`"
+    )
+    with pytest.raises(BadInput, match=expected):
+        factory.load(tmp_path / "lr.pt")
 
 
 @pytest.mark.parametrize("spec", ["wide", None, [1, 2]])

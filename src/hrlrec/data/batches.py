@@ -221,6 +221,10 @@ def rows_before(
     rows = np.asarray(rows, dtype=np.int64)
     which = np.searchsorted(stream.offset, rows, side="right") - 1  # lists are in stream order
     list_start = stream.offset[which]
+    beyond = rows - list_start >= np.minimum(stream.length[which], list_len)
+    if len(rows) and (which.min() < 0 or beyond.any()):
+        bad = rows[(which < 0) | beyond][0]
+        raise ValueError(f"stream row {bad} is not one of the first {list_len} positions of a list of the stream")
     first = np.maximum(stream.user_start[which], list_start - history_len)
     width = history_len + list_len - 1
     idx = rows[:, None] - width + np.arange(width)[None, :]

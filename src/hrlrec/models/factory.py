@@ -65,6 +65,20 @@ def load(weights: Path) -> Loaded:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise BadInput(f"{weights}: weights do not fit the {name} model its card describes ({first})") from None
+        why = _mismatch(model, state, exc)
+        raise BadInput(f"{weights}: weights do not fit the {name} model its card describes ({why}); they were "
+                       f"probably trained by another version of hrlrec: retrain with `hrlrec train --model {name}`"
+                       ) from None  # fmt: skip
     return Loaded(model.eval(), name, spec, features, card)
+
+
+def _mismatch(model: nn.Module, state: dict[str, Any], exc: RuntimeError) -> str:
+    """Which weights are missing, unexpected or of another shape, a few of each."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+              if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)]  # fmt: skip
+    found = {"missing": missing, "unexpected": unexpected, "other shape": shapes}
+    parts = [f"{label}: {', '.join(k[:4])}{' ...' if len(k) > 4 else ''}" for label, k in found.items() if k]
+    return "; ".join(parts) or str(exc).splitlines()[0]

@@ -78,6 +78,7 @@ class FitResult:
     seconds: float
     impressions: int
     history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0  # the epoch whose weights were kept (== epochs: the budget, not early stopping, ended it)
 
     @property
     def impressions_per_s(self) -> float:
@@ -170,7 +171,7 @@ def fit(
     autocast = _autocast(cfg.train.precision, device)
     p = cfg.active
     train_lists, val_lists = stream.lists("train"), stream.lists("val")
-    best_auc, best_state, bad_epochs, history = -math.inf, None, 0, []
+    best_auc, best_state, best_epoch, bad_epochs, history = -math.inf, None, 0, 0, []
     impressions, t0, global_step, epoch = 0, time.perf_counter(), 0, 0
     epochs = p.epochs if is_hrlrec else cfg.train.baseline_epochs
     for epoch in range(1, epochs + 1):
@@ -220,7 +221,7 @@ def fit(
         if rank.main:
             log.info("%s epoch %d: loss %.4f, validation AUC %.4f", name, epoch, running, val_auc)
         if best_state is None or val_auc > best_auc + 1e-5:
-            best_auc, bad_epochs = val_auc, 0
+            best_auc, best_epoch, bad_epochs = val_auc, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             bad_epochs += 1
@@ -235,4 +236,4 @@ def fit(
     if rank.world > 1:
         dist.barrier()
     model.load_state_dict(best_state)
-    return FitResult(name, best_state, epoch, best_auc, time.perf_counter() - t0, impressions, history)
+    return FitResult(name, best_state, epoch, best_auc, time.perf_counter() - t0, impressions, history, best_epoch)

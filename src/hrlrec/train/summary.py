@@ -40,8 +40,7 @@ def table(
             "per_channel_auc": metrics.per_group_auc(pred.labels, pred.probs, pred.channel, names),
             "best_val_auc": result.best_val_auc,
             "epochs": result.epochs,
-            # the epoch whose weights were kept; == epochs with no early stop means the budget ended training
-            "best_epoch": max(result.history, key=lambda h: h["val_auc"])["epoch"] if result.history else None,
+            "best_epoch": result.best_epoch,  # == epochs: the budget, not early stopping, ended training
             "seconds": round(result.seconds, 1),
             "impressions_per_s": round(result.impressions_per_s, 1),
             "test_impressions": len(pred.labels),
