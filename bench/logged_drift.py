@@ -19,20 +19,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from hrlrec import config
+from hrlrec import config, stability
 from hrlrec.workspace import Workspace
-
-
-def logged_shares(ws: Workspace, ds: str) -> np.ndarray:
-    """(buckets, channels) share of each channel among the day's logged top-K impressions, per hour bucket."""
-    cfg = ws.cfg
-    table = pq.read_table(ws.layout.raw_day(ds), columns=["event_time", "channel", "position"]).to_pandas()
-    table = table[table.position < cfg.list_len]
-    bucket = table.event_time.dt.hour // cfg.gates.stability.hour_bucket
-    n = 24 // cfg.gates.stability.hour_bucket
-    return np.array([[np.mean(table.channel[bucket == b] == c) for c in cfg.channels] for b in range(n)])
 
 
 def record(ws: Workspace, role: str, ds: str) -> np.ndarray:
@@ -48,7 +37,7 @@ def main() -> None:
     ws = Workspace(args.workspace, config.load(None, args.overrides))
     for ds in args.days:
         week_ago = (dt.date.fromisoformat(ds) - dt.timedelta(days=7)).isoformat()
-        logs = np.abs(logged_shares(ws, ds) / logged_shares(ws, week_ago) - 1)
+        logs = np.abs(stability.logged_proportions(ws, ds) / stability.logged_proportions(ws, week_ago) - 1)
         cand = np.abs(record(ws, "candidate", ds) / record(ws, "production", week_ago) - 1)
         print(f"{ds} against {week_ago}: mean / max relative change over hour buckets")
         for i, c in enumerate(ws.cfg.channels):

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from hrlrec import config, pipeline, results, stability
 from hrlrec.workspace import Workspace
@@ -45,16 +44,6 @@ SETTINGS = {
 }
 
 
-def logged_proportions(ws: Workspace, ds: str) -> np.ndarray:
-    """(buckets, channels): each channel's share of the day's logged top-K impressions per hour bucket."""
-    cfg = ws.cfg
-    table = pq.read_table(ws.layout.raw_day(ds), columns=["event_time", "channel", "position"]).to_pandas()
-    table = table[table.position < cfg.list_len]
-    bucket = table.event_time.dt.hour // cfg.gates.stability.hour_bucket
-    n = 24 // cfg.gates.stability.hour_bucket
-    return np.array([[np.mean(table.channel[bucket == b] == c) for c in cfg.channels] for b in range(n)])
-
-
 def run_setting(root: Path, days: list[str], overrides: list[str]) -> dict[str, Any]:
     ws = Workspace(root, config.load(None, overrides))
     out: dict[str, Any] = {"days": {}}
@@ -65,7 +54,7 @@ def run_setting(root: Path, days: list[str], overrides: list[str]) -> dict[str, 
         ev = results.read(ws.layout, "evaluate", ds) or {}
         value = ev["numbers"]["policy_value"]
         records[ds] = stability.build_record(ws, ds)
-        served, logged = np.array(records[ds]["proportions"]), logged_proportions(ws, ds)
+        served, logged = np.array(records[ds]["proportions"]), stability.logged_proportions(ws, ds)
         out["days"][ds] = {
             "proportions": served.tolist(),
             "logged_proportions": logged.tolist(),

@@ -187,3 +187,19 @@ def test_production_is_recorded_every_day_so_a_rejected_day_still_leaves_next_we
     assert w9.layout.stability_record("production", week_before(next_week)) == w9.layout.stability_record(
         "production", DS
     )
+
+
+def test_the_logged_mix_per_bucket_is_the_days_top_k_shares(trained_workspace: Path) -> None:
+    import pyarrow.parquet as pq
+
+    ws = workspace(trained_workspace)
+    ds = TRAIN_DAYS[-1]
+    shares = stability.logged_proportions(ws, ds)
+    assert shares.shape == (24 // ws.cfg.gates.stability.hour_bucket, len(ws.cfg.channels))
+    np.testing.assert_allclose(shares.sum(1), 1.0)
+    # weighted by each bucket's impressions, the buckets give the day's top-K channel shares
+    day = pq.read_table(ws.layout.raw_day(ds), columns=["event_time", "channel", "position"]).to_pandas()
+    day = day[day.position < ws.cfg.list_len]
+    per_bucket = np.bincount(day.event_time.dt.hour // ws.cfg.gates.stability.hour_bucket, minlength=len(shares))
+    whole = [np.mean(day.channel == c) for c in ws.cfg.channels]
+    np.testing.assert_allclose(per_bucket @ shares / per_bucket.sum(), whole)

@@ -31,6 +31,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 from torch import nn
 
 from hrlrec import atomic, registry, results
@@ -51,6 +52,20 @@ log = logging.getLogger(__name__)
 def proportions(channels: np.ndarray, hours: np.ndarray, n_channels: int, bucket: int) -> np.ndarray:
     """Share of each channel (1..C) among placed items per hour bucket: (24 / bucket, C), rows sum to 1."""
     return expected_proportions(one_hot(channels, n_channels), hours, bucket)
+
+
+def logged_proportions(ws: Workspace, ds: str) -> np.ndarray:
+    """(buckets, channels): each channel's share of the day's logged top-K impressions per hour bucket.
+
+    The logs' own mix, in the gate's buckets: what a candidate's record is read against when asking
+    whether the model or the world moved (bench/logged_drift.py, bench/tune_policy.py).
+    """
+    cfg = ws.cfg
+    table = pq.read_table(ws.layout.raw_day(ds), columns=["event_time", "channel", "position"]).to_pandas()
+    table = table[table.position < cfg.list_len]
+    bucket = table.event_time.dt.hour // cfg.gates.stability.hour_bucket
+    n = 24 // cfg.gates.stability.hour_bucket
+    return np.array([[np.mean(table.channel[bucket == b] == c) for c in cfg.channels] for b in range(n)])
 
 
 def one_hot(channels: np.ndarray, n_channels: int) -> np.ndarray:
