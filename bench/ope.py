@@ -45,8 +45,11 @@ def main() -> None:
     ws = Workspace(args.workspace.resolve(), cfg)
     print(f"# OPE vs truth: policy {cfg.serving.channel_choice}, epsilon {g.epsilon}, {g.max_requests} lists, "
           f"clip {g.clip}\n")  # fmt: skip
-    print("| day | policy | estimator | estimate [95 %] | truth | inside | ESS | overlap | inconclusive |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"(DR's interval with the reward model's measured error: value +-{g.value_margin:.0%}, difference "
+          f"+-{g.difference_margin} clicks per list, applied where the estimate is inconclusive)\n")  # fmt: skip
+    print("| day | policy | estimator | estimate [95 %] | truth | inside | with model margin | inside | ESS | overlap "
+          "| inconclusive |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     rows, diffs = [], []
     for ds in args.days.split(","):
         cand = candidates.load_candidate(ws, ds)
@@ -66,7 +69,7 @@ def main() -> None:
             continue
         logged = true["logging_policy"]["clicks_per_list"]["mean"]
         print(f"| {ds} | logging | observed | {est['logging_policy']['clicks_per_list']['mean']:.4f} | {logged:.4f} "
-              f"| | | | |")  # fmt: skip
+              f"| | | | | | |")  # fmt: skip
         for policy in models:
             truth = true[policy]["clicks_per_list"]["mean"]
             dm = est[policy]["direct_method"]
@@ -75,20 +78,30 @@ def main() -> None:
                     "value": dm["mean"], "low": dm["low"], "high": dm["high"], "ess": float("nan"),
                     "overlap": float("nan"), "inconclusive": None}  # fmt: skip
                 inside = e["low"] <= truth <= e["high"]
+                widened, inside_widened = "", None
+                if "high_with_margin" in e:
+                    inside_widened = e["low_with_margin"] <= truth <= e["high_with_margin"]
+                    widened = f"[{e['low_with_margin']:.4f}, {e['high_with_margin']:.4f}]"
                 print(f"| {ds} | {policy} | {name} | {e['value']:.4f} [{e['low']:.4f}, {e['high']:.4f}] | "
-                      f"{truth:.4f} | {'yes' if inside else 'no'} | {e['ess']:.1f} | {e['overlap']:.1%} | "
-                      f"{e['inconclusive'] or ''} |", flush=True)  # fmt: skip
+                      f"{truth:.4f} | {'yes' if inside else 'no'} | {widened} | "
+                      f"{'' if inside_widened is None else 'yes' if inside_widened else 'no'} | {e['ess']:.1f} | "
+                      f"{e['overlap']:.1%} | {e['inconclusive'] or ''} |", flush=True)  # fmt: skip
                 rows.append({"ds": ds, "policy": policy, "estimator": name, **e, "truth": truth, "inside": inside,
-                             "logged": logged})  # fmt: skip
+                             "inside_with_margin": inside_widened, "logged": logged})  # fmt: skip
         if "candidate_minus_production" in est:
             d = est["candidate_minus_production"]
             td = true["candidate"]["clicks_per_list"]["mean"] - true["production"]["clicks_per_list"]["mean"]
-            diffs.append({"ds": ds, **d, "truth": td, "inside": d["low"] <= td <= d["high"]})
+            diffs.append({"ds": ds, **d, "truth": td, "inside": d["low"] <= td <= d["high"],
+                          "inside_with_margin": d["low_with_margin"] <= td <= d["high_with_margin"]
+                          if "high_with_margin" in d else None})  # fmt: skip
     if diffs:
-        print("\n| day | candidate - production, DR [95 %] | truth | inside |\n|---|---|---|---|")
+        print("\n| day | candidate - production, DR [95 %] | truth | inside | with model margin | inside |")
+        print("|---|---|---|---|---|---|")
         for d in diffs:
+            widened = f"[{d['low_with_margin']:+.4f}, {d['high_with_margin']:+.4f}]" if "high_with_margin" in d else ""
+            verdict = "" if d["inside_with_margin"] is None else "yes" if d["inside_with_margin"] else "no"
             print(f"| {d['ds']} | {d['value']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] | {d['truth']:+.4f} | "
-                  f"{'yes' if d['inside'] else 'no'} |")  # fmt: skip
+                  f"{'yes' if d['inside'] else 'no'} | {widened} | {verdict} |")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"estimates": rows, "differences": diffs}, indent=2) + "\n")
 

@@ -11,6 +11,7 @@ import pytest
 from hrlrec import checkpoints, evaluate, publish, registry, results, train
 from hrlrec.config import AucGateConfig, OpeConfig
 from hrlrec.errors import BadInput, Rejected
+from hrlrec.evaluation import offpolicy
 from hrlrec.serving import export
 from hrlrec.verdict import FAIL, PASS, WARN
 from tests.conftest import TRAIN_DAYS, model_config, workspace
@@ -49,7 +50,7 @@ def test_gate_warns_near_a_threshold_and_when_production_cannot_be_compared() ->
 
 
 OPE = OpeConfig(enabled=True, max_drop=0.02, max_requests=100, epsilon=0.1, clip=100.0, min_ess=100.0,
-                min_overlap=0.05, bootstrap=100)  # fmt: skip
+                min_overlap=0.05, bootstrap=100, difference_margin=0.05, value_margin=0.2)  # fmt: skip
 
 
 def _off_policy(diff: float, low: float, high: float, inconclusive: str | None = None) -> dict:
@@ -73,6 +74,18 @@ def test_ope_check_warns_when_a_drop_is_inside_the_noise_or_inconclusive() -> No
     assert weak.level == WARN and "inconclusive" in weak.reason and "effective sample size 3" in weak.reason
     # Inconclusive in the good direction is no warning.
     assert evaluate.ope_check(_off_policy(+0.05, 0.0, 0.1, inconclusive="effective sample size 3"), OPE).level == PASS
+
+
+def test_an_inconclusive_drop_fails_only_beyond_the_reward_models_measured_error() -> None:
+    weak = "effective sample size 1 < 100"
+    beyond = _off_policy(-0.3, -0.35, -0.25, inconclusive=weak)
+    beyond["candidate_minus_production"].update(offpolicy.with_model_margin(beyond["candidate_minus_production"], 0.1))
+    fail = evaluate.ope_check(beyond, OPE)
+    assert fail.level == FAIL and "+-0.1000: [-0.4500, -0.1500]" in fail.reason and weak in fail.reason
+    within = _off_policy(-0.3, -0.35, -0.25, inconclusive=weak)
+    within["candidate_minus_production"].update(offpolicy.with_model_margin(within["candidate_minus_production"], 0.3))
+    warn = evaluate.ope_check(within, OPE)
+    assert warn.level == WARN and "[-0.6500, +0.0500] includes 0" in warn.reason
 
 
 def test_ope_check_passes_with_the_reason_when_not_evaluated() -> None:

@@ -51,6 +51,13 @@ def test_measure_reports_each_estimator_with_its_support_and_the_logged_value(da
         assert e["low"] <= e["high"] and 0 <= e["overlap"] <= 1 and e["ess"] >= 0 and e["kind"] == "sequential"
     diff = out["candidate_minus_production"]  # the same model twice: exactly no difference
     assert diff["value"] == pytest.approx(0.0) and diff["low"] == pytest.approx(0.0) == diff["high"]
+    # With 40 lists the weights cannot correct the model: the intervals also carry the model's measured error.
+    g = ws.cfg.gates.ope
+    assert out["candidate"]["dr"]["inconclusive"]
+    assert diff["model_margin"] == g.difference_margin
+    assert diff["high_with_margin"] == pytest.approx(g.difference_margin)
+    dr = out["candidate"]["dr"]
+    assert dr["high_with_margin"] - dr["high"] == pytest.approx(g.value_margin * abs(dr["value"]))
     assert np.isfinite(out["logging_policy"]["clicks_per_list"]["mean"])
 
 

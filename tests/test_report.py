@@ -288,13 +288,15 @@ def test_the_auc_section_shows_the_off_policy_estimate_and_why_it_is_inconclusiv
     result["numbers"]["off_policy"] = {
         "measured": True, "lists": 2000, "policy": {"epsilon": 0.1}, "reward_model": "candidate's click head",
         "candidate": dr(1.40, "effective sample size 1 < 100"), "production": dr(1.20, None),
-        "candidate_minus_production": {"value": 0.2, "low": 0.17, "high": 0.24},
+        "candidate_minus_production": {"value": 0.2, "low": 0.17, "high": 0.24, "model_margin": 0.05,
+                                       "low_with_margin": 0.12, "high_with_margin": 0.29},
     }  # fmt: skip
     put_gate(root, "evaluate", DS, result)
     text = section(render(root), "auc")
     assert "Off-policy estimate of clicks per list" in text and "2000 logged lists" in text
     assert "candidate 1.4000 [1.3700, 1.4300], ESS 1" in text and "difference +0.2000 [+0.1700, +0.2400]" in text
-    assert "Inconclusive (candidate: effective sample size 1 < 100)" in text and "never FAIL" in text
+    assert "with the reward model's measured error +-0.050: [+0.1200, +0.2900]" in text
+    assert "Inconclusive (candidate: effective sample size 1 < 100)" in text and "FAILs only when even that" in text
     result["numbers"]["off_policy"] = {"measured": False, "reason": "no propensities: not evaluated"}
     put_gate(root, "evaluate", DS, result)
     assert "Off-policy value not evaluated: no propensities" in section(render(root), "auc")

@@ -10,9 +10,10 @@ The same verdict carries the off-policy check (`ope`, gates.ope): the doubly
 robust estimate of the candidate's served lists' clicks minus production's, from
 the day's logged lists and propensities (hrlrec.evaluation.offpolicy). FAIL when
 the candidate is worse by more than `gates.ope.max_drop` of production's value
-and the paired 95 % interval excludes zero; WARN when it is that much worse but
-the interval includes zero or the estimate is inconclusive (too little
-support); PASS otherwise, and PASS with the reason when it was not evaluated
+and the paired 95 % interval excludes zero (when the support is too little for
+the weights to correct the reward model, the interval widened by the model's
+measured error, `gates.ope.difference_margin`); WARN when it is that much worse
+but the interval includes zero; PASS otherwise, and PASS with the reason when it was not evaluated
 (disabled, no propensity column, no production model).
 
 Beside the AUCs (which judge the click head) it records what the served
@@ -83,7 +84,15 @@ def ope_check(off_policy: dict[str, Any], g: OpeConfig) -> Check:
     weak = "; ".join(f"{who}: {e['inconclusive']}" for who, e in (("candidate", cand), ("production", prod))
                      if e.get("inconclusive"))  # fmt: skip
     if weak:
-        return Check("ope", WARN, diff["value"], limit, f"{said} is below {limit:+.4f}, but inconclusive ({weak})")
+        if "high_with_margin" not in diff:
+            return Check("ope", WARN, diff["value"], limit, f"{said} is below {limit:+.4f}, but inconclusive ({weak})")
+        widened = (f"widened by the reward model's measured error +-{diff['model_margin']:.4f}: "
+                   f"[{diff['low_with_margin']:+.4f}, {diff['high_with_margin']:+.4f}]")  # fmt: skip
+        if diff["high_with_margin"] >= 0:
+            return Check("ope", WARN, diff["value"], limit, f"{said} is below {limit:+.4f}, but inconclusive ({weak}) "
+                         f"and its interval {widened} includes 0")  # fmt: skip
+        return Check("ope", FAIL, diff["value"], limit, f"{said} is below {limit:+.4f}; the weights cannot correct "
+                     f"the reward model ({weak}), but even its interval {widened} excludes 0")  # fmt: skip
     if diff["high"] >= 0:
         return Check("ope", WARN, diff["value"], limit, f"{said} is below {limit:+.4f}, but the interval includes 0")
     return Check("ope", FAIL, diff["value"], limit, f"{said} is below {limit:+.4f} and the interval excludes 0")

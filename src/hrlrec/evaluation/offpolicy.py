@@ -26,6 +26,12 @@ along each policy's own lists (the ranker's lists for the same requests,
 seeded as the true-value measurement draws them), reported on their own as
 `direct_method` (and before calibration as `direct_method_uncalibrated`).
 
+Where the weights cannot correct the reward model (an inconclusive estimate:
+effective sample size under `min_ess`), each DR value and the paired difference
+also carry an interval widened by the model's measured error
+(`gates.ope.value_margin`, `difference_margin`; `with_model_margin`), which is
+what the check judges then.
+
 Without a propensity column the day is "not evaluated", like a gate without a
 baseline. The AUC gate's off-policy check (`evaluate.ope_check`) judges these numbers.
 """
@@ -138,8 +144,24 @@ def measure(
         out[name]["direct_method"] = interval(expected.sum(1))
         out[name]["direct_method_uncalibrated"] = interval(raw_expected.sum(1))
         out[name]["logged_items_in_pool"] = float(back.in_pool[placed].mean())
+        if out[name]["dr"]["inconclusive"]:
+            out[name]["dr"].update(with_model_margin(out[name]["dr"], g.value_margin * abs(out[name]["dr"]["value"])))
     if "candidate" in logs and "production" in logs:
-        out["candidate_minus_production"] = ope.difference(
-            logs["candidate"], logs["production"], "dr", clip=g.clip, n_boot=g.bootstrap, seed=cfg.seed
-        )
+        diff = ope.difference(logs["candidate"], logs["production"], "dr", clip=g.clip, n_boot=g.bootstrap,
+                              seed=cfg.seed)  # fmt: skip
+        if out["candidate"]["dr"]["inconclusive"] or out["production"]["dr"]["inconclusive"]:
+            diff.update(with_model_margin(diff, g.difference_margin))
+        out["candidate_minus_production"] = diff
     return out
+
+
+def with_model_margin(estimate: dict[str, Any], margin: float) -> dict[str, float]:
+    """The bootstrap interval widened by the reward model's measured error, for an estimate the weights cannot fix.
+
+    Why: with an effective sample size near 1 the doubly robust estimate is the reward model's,
+    and the bootstrap over lists measures only the lists' noise; the model's own error (measured
+    against the simulator's truth on days not reported, `gates.ope.*_margin`) is what separates it
+    from the truth. Adding it keeps the interval honest without pretending the weights helped.
+    """
+    return {"model_margin": margin, "low_with_margin": estimate["low"] - margin,
+            "high_with_margin": estimate["high"] + margin}  # fmt: skip

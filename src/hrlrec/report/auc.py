@@ -69,12 +69,17 @@ def _off_policy(inputs: Inputs) -> Html:
             facts.append(f"{name} {num(dr['value'])} [{num(dr['low'])}, {num(dr['high'])}], ESS {dr['ess']:.0f}")
     diff = off.get("candidate_minus_production")
     if diff:
-        facts.append(f"difference {diff['value']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}]")
+        fact = f"difference {diff['value']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}]"
+        if "high_with_margin" in diff:
+            fact += (f", with the reward model's measured error +-{diff['model_margin']:.3f}: "
+                     f"[{diff['low_with_margin']:+.4f}, {diff['high_with_margin']:+.4f}]")  # fmt: skip
+        facts.append(fact)
     policy = off.get("policy") or {}
     weak = [f"{n}: {off[n]['dr']['inconclusive']}" for n in ("candidate", "production")
             if n in off and off[n]["dr"].get("inconclusive")]  # fmt: skip
     tail = (f" Inconclusive ({'; '.join(weak)}): the estimate is the calibrated click model's, the logs barely "
-            "correct it, so it can WARN but never FAIL." if weak else "")  # fmt: skip
+            "correct it, so the check judges the interval widened by the model's measured error: it FAILs only "
+            "when even that interval lies below 0." if weak else "")  # fmt: skip
     return el(
         "p",
         el("strong", "Off-policy estimate of clicks per list "),
