@@ -19,12 +19,14 @@ touches another's candidates. Every setting comes from params.yaml (chosen on
 validation days); no choice is made here.
 
 A full table is hours of CPU (9 models x 3 seeds x 3 days), so every finished
-(day, seed) run is kept in WORKSPACE/quality-runs/ with a fingerprint of the
-code under src/hrlrec and of the run's settings; a later call with the same
-workspace reuses the runs whose fingerprint still matches and trains only the
-rest. Runs go seed by seed over all days, so a stopped bench has covered every
-day before it repeats one. `--summarise` prints the table from the kept runs
-only (what exists so far), training nothing.
+unit (the zoo, or one ablation variant, of one day and seed) is kept in
+WORKSPACE/quality-runs/ with a fingerprint of the training code (models, train,
+data, simulator, ...) and of the resolved training settings; a later call with
+the same workspace reuses the units whose fingerprint still matches and trains
+only the rest (adding --ablations later trains only the variants). Runs go
+seed by seed over all days, so a stopped bench has covered every day before it
+repeats one. `--summarise` prints the table from the kept runs only (what
+exists so far), training nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -71,61 +74,85 @@ def list_of_rows(stream: batches.Stream) -> np.ndarray:
     return np.repeat(np.arange(len(lists)), stream.length[lists])
 
 
+# What decides a trained model's test predictions: these parts of the package and of the settings.
+# (The gates, serving, registry and Airflow cannot change them, so editing those keeps the kept runs.)
+TRAINING_CODE = ("models", "train", "data", "simulator", "dataset.py", "ingest.py", "contract.py", "candidates.py",
+                 "metrics.py")  # fmt: skip
+TRAINING_SETTINGS = {"profile", "source", "seed", "channels", "list_len", "simulator", "dataset", "model", "train",
+                     "profiles"}  # fmt: skip
+
+
 def code_fingerprint() -> str:
-    """Digest of every source file of the package: a kept run is reused only by the code that made it."""
+    """Digest of the package's training code (TRAINING_CODE): a kept run is reused only by the code that made it."""
     digest = hashlib.sha256()
     package = Path(hrlrec.__file__).parent
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".yaml") and path.is_file():
+    for part in TRAINING_CODE:
+        paths = [package / part] if part.endswith(".py") else sorted((package / part).rglob("*.py"))
+        for path in paths:
             digest.update(str(path.relative_to(package)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def run_fingerprint(code: str, overrides: list[str], ds: str, seed: int, variants: dict[str, list[str]]) -> str:
-    """What decides a (day, seed) run's numbers: the code, the settings, the day, the seed and the variants."""
-    text = json.dumps({"code": code, "overrides": overrides, "ds": ds, "seed": seed, "variants": variants},
-                      sort_keys=True)  # fmt: skip
+def unit_fingerprint(code: str, cfg: config.Config) -> str:
+    """A unit's fingerprint: the training code and the resolved training settings (day and seed included)."""
+    settings = cfg.model_dump(mode="json", include=TRAINING_SETTINGS | {"ds"})
+    text = json.dumps({"code": code, "settings": settings}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def kept_run(folder: Path, ds: str, seed: int, fingerprint: str) -> dict[str, Any] | None:
-    """The run kept for (ds, seed) when its fingerprint matches, else None (and say why when one exists)."""
-    path = folder / f"{ds}_seed{seed}.npz"
+def unit_path(folder: Path, ds: str, seed: int, label: str) -> Path:
+    """One kept unit: the zoo (label "") or one ablation variant, of one day and training seed."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "zoo"
+    return folder / f"{ds}_seed{seed}_{slug}.npz"
+
+
+def kept_unit(path: Path, fingerprint: str | None) -> dict[str, Any] | None:
+    """The unit at `path` when it exists and its fingerprint matches (any fingerprint when None), else None."""
     if not path.exists():
         return None
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        if meta["fingerprint"] != fingerprint:
-            print(f"{ds} seed {seed}: the kept run was made by other code or settings; training again", flush=True)
+        if fingerprint is not None and meta["fingerprint"] != fingerprint:
+            print(f"{path.name}: made by other training code or settings; training it again", flush=True)
             return None
         probs = {m: data[f"probs/{m}"] for m in meta["models"]}
-        return {"day": ds, "seed": seed, "group": data["group"], "labels": data["labels"], "probs": probs,
-                "epochs": {m: tuple(v) for m, v in meta["epochs"].items()}, "code": meta["code"]}  # fmt: skip
+        return {"day": meta["day"], "seed": meta["seed"], "group": data["group"], "labels": data["labels"],
+                "probs": probs, "epochs": {m: tuple(v) for m, v in meta["epochs"].items()},
+                "code": meta["code"]}  # fmt: skip
 
 
-def keep_run(folder: Path, run: dict[str, Any], fingerprint: str, code: str) -> None:
-    """Write a finished run atomically (a killed bench leaves no half run to reuse)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    meta = {"fingerprint": fingerprint, "code": code, "models": list(run["probs"]), "epochs": run["epochs"]}
-    arrays = {"labels": run["labels"], "group": run["group"], "meta": np.array(json.dumps(meta)),
-              **{f"probs/{m}": p for m, p in run["probs"].items()}}  # fmt: skip
-    tmp = folder / f".{run['day']}_seed{run['seed']}.tmp.npz"
+def keep_unit(path: Path, unit: dict[str, Any], fingerprint: str, code: str) -> None:
+    """Write a finished unit atomically (a killed bench leaves no half unit to reuse)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"fingerprint": fingerprint, "code": code, "day": unit["day"], "seed": unit["seed"],
+            "models": list(unit["probs"]), "epochs": unit["epochs"]}  # fmt: skip
+    arrays = {"labels": unit["labels"], "group": unit["group"], "meta": np.array(json.dumps(meta)),
+              **{f"probs/{m}": p for m, p in unit["probs"].items()}}  # fmt: skip
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
     np.savez(tmp, **arrays)
-    tmp.replace(folder / f"{run['day']}_seed{run['seed']}.npz")
+    tmp.replace(path)
+
+
+def merged(units: list[dict[str, Any]]) -> dict[str, Any]:
+    """One (day, seed) run from its units: the zoo's and the variants' predictions side by side."""
+    run = {**units[0], "probs": {}, "epochs": {}}
+    for unit in units:
+        if not np.array_equal(unit["labels"], run["labels"]):
+            raise RuntimeError(f"{run['day']} seed {run['seed']}: units scored the test impressions in another order")
+        run["probs"].update(unit["probs"])
+        run["epochs"].update(unit["epochs"])
+    return run
 
 
 def kept_runs(folder: Path) -> list[dict[str, Any]]:
-    """Every kept run in `folder`, whatever made it (for --summarise)."""
-    runs = []
-    for path in sorted(folder.glob("*_seed*.npz")):
-        ds, seed = path.stem.split("_seed")
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-        run = kept_run(folder, ds, int(seed), meta["fingerprint"])
-        if run is not None:
-            runs.append(run)
-    return runs
+    """Every kept (day, seed) run in `folder`, whatever code made it (for --summarise)."""
+    units: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("*_seed*_*.npz")):
+        unit = kept_unit(path, None)
+        if unit is not None:
+            units.setdefault((unit["day"], unit["seed"]), []).append(unit)
+    return [merged(u) for _, u in sorted(units.items())]
 
 
 def paired_bootstrap(runs: list[dict[str, Any]], models: list[str], base: str, n_boot: int, seed: int = 0):
@@ -197,39 +224,42 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     for seed in seeds:  # seed by seed over all days: a stopped bench has covered every day first
         for ds in days:
-            fingerprint = run_fingerprint(code, args.overrides, ds, seed, variants)
-            run = kept_run(kept, ds, seed, fingerprint)
-            if run is None:
-                run = train_run(root, ds, seed, variants, args.overrides)
-                keep_run(kept, run, fingerprint, code)
-                how = f"trained ({time.perf_counter() - t0:.0f} s)"
-            else:
-                how = "kept from an earlier call"
+            units, how = [], []
+            for label, extra in variants.items():
+                cfg = config.load(None, [*args.overrides, f"ds={ds}", f"train.seed={seed}", *extra])
+                fingerprint, path = unit_fingerprint(code, cfg), unit_path(kept, ds, seed, label)
+                unit = kept_unit(path, fingerprint)
+                if unit is None:
+                    unit = train_unit(Workspace(root, cfg), ds, seed, label)
+                    keep_unit(path, unit, fingerprint, code)
+                    how.append(f"{label or 'zoo'} trained ({time.perf_counter() - t0:.0f} s)")
+                else:
+                    how.append(f"{label or 'zoo'} kept")
+                units.append(unit)
+            run = merged(units)
             runs.append(run)
             aucs = {m: round(metrics.auc(run["labels"], p), 4) for m, p in run["probs"].items()}
-            print(f"{ds} seed {seed}: {aucs} [{how}]", flush=True)
+            print(f"{ds} seed {seed}: {aucs} [{'; '.join(how)}]", flush=True)
             print(f"  best epoch / epochs run: {run['epochs']}", flush=True)
     summarise(runs, days, seeds, root, args)
 
 
-def train_run(root: Path, ds: str, seed: int, variants: dict[str, list[str]], overrides: list[str]) -> dict[str, Any]:
-    """Train HRL-Rec, every baseline and the variants on day `ds` under training seed `seed`; score the test lists."""
-    stream = batches.load(Workspace(root, config.load(None, [*overrides, f"ds={ds}"])).layout.dataset_day(ds))
-    run: dict[str, Any] = {"day": ds, "seed": seed, "group": list_of_rows(stream), "probs": {}, "epochs": {}}
-    for label, extra in variants.items():
-        ws = Workspace(root, config.load(None, [*overrides, f"ds={ds}", f"train.seed={seed}", *extra]))
-        torch.manual_seed(seed)
-        models = list(train.MODELS) if not label else ["hrlrec"]
-        trained = train.run(ws, ds, models=models, progress=False).models
-        for name in models:
-            key = name if not label else f"HRL-Rec {label}"
-            run["epochs"][key] = (trained[name]["best_epoch"], trained[name]["epochs"])
-            labels, probs = scores(ws, ds, name, stream)
-            if "labels" in run and not np.array_equal(run["labels"], labels):
-                raise RuntimeError(f"{ds}: {name} scored the test impressions in another order")
-            run["labels"] = labels
-            run["probs"][key] = probs
-    return run
+def train_unit(ws: Workspace, ds: str, seed: int, label: str) -> dict[str, Any]:
+    """Train the zoo (label "": HRL-Rec and every baseline) or one HRL-Rec variant on `ds`; score the test lists."""
+    stream = batches.load(ws.layout.dataset_day(ds))
+    unit: dict[str, Any] = {"day": ds, "seed": seed, "group": list_of_rows(stream), "probs": {}, "epochs": {}}
+    torch.manual_seed(seed)
+    models = list(train.MODELS) if not label else ["hrlrec"]
+    trained = train.run(ws, ds, models=models, progress=False).models
+    for name in models:
+        key = name if not label else f"HRL-Rec {label}"
+        unit["epochs"][key] = (trained[name]["best_epoch"], trained[name]["epochs"])
+        labels, probs = scores(ws, ds, name, stream)
+        if "labels" in unit and not np.array_equal(unit["labels"], labels):
+            raise RuntimeError(f"{ds}: {name} scored the test impressions in another order")
+        unit["labels"] = labels
+        unit["probs"][key] = probs
+    return unit
 
 
 def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], root: Path, args: Any) -> None:
