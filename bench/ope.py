@@ -12,6 +12,11 @@ scored by the simulator (`evaluation.truth`). Prints one row per day, policy
 and estimator: estimate, 95 % interval, whether the truth lies inside, ESS,
 overlap and the "inconclusive" reason; then candidate minus production, DR vs
 the true paired difference. Reads the workspace; writes nothing into it.
+
+`--untrained-candidate` replaces each day's candidate by freshly initialised
+weights of the same card (seeded): a candidate known to be far worse, to see
+that the off-policy check (`evaluate.ope_check`) FAILs it; its verdict is printed
+per day.
 """
 
 from __future__ import annotations
@@ -22,9 +27,13 @@ import json
 import logging
 from pathlib import Path
 
-from hrlrec import candidates, config
+import torch
+
+from hrlrec import candidates, config, evaluate
 from hrlrec.evaluation import offpolicy
 from hrlrec.evaluation import truth as policy_value
+from hrlrec.models import factory
+from hrlrec.train.step import features_of
 from hrlrec.workspace import Workspace
 
 
@@ -33,6 +42,7 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--days", required=True, help="comma-separated days with a trained candidate")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--untrained-candidate", action="store_true", help="the candidate: fresh, untrained weights")
     parser.add_argument("-S", dest="overrides", action="append", default=[])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -54,6 +64,10 @@ def main() -> None:
     for ds in args.days.split(","):
         cand = candidates.load_candidate(ws, ds)
         models = {"candidate": (cand.model, cand.spec)}
+        if args.untrained_candidate:
+            torch.manual_seed(cfg.seed)
+            fresh = factory.build("hrlrec", cand.spec, features_of(cand.stream)).eval()
+            models["candidate"] = (fresh, cand.spec)
         before = (dt.date.fromisoformat(ds) - dt.timedelta(days=1)).isoformat()
         if ws.layout.candidate_weights(before, "hrlrec").is_file():
             prod = candidates.load_for(ws.layout.candidate_weights(before, "hrlrec"), cand.stream)
@@ -91,17 +105,19 @@ def main() -> None:
         if "candidate_minus_production" in est:
             d = est["candidate_minus_production"]
             td = true["candidate"]["clicks_per_list"]["mean"] - true["production"]["clicks_per_list"]["mean"]
-            diffs.append({"ds": ds, **d, "truth": td, "inside": d["low"] <= td <= d["high"],
+            check = evaluate.ope_check(est, cfg.gates.ope)
+            print(f"| {ds} | off-policy check | {check.level} | {check.reason} | | | | | | | |", flush=True)
+            diffs.append({"ds": ds, **d, "truth": td, "inside": d["low"] <= td <= d["high"], "check": check.level,
                           "inside_with_margin": d["low_with_margin"] <= td <= d["high_with_margin"]
                           if "high_with_margin" in d else None})  # fmt: skip
     if diffs:
-        print("\n| day | candidate - production, DR [95 %] | truth | inside | with model margin | inside |")
-        print("|---|---|---|---|---|---|")
+        print("\n| day | candidate - production, DR [95 %] | truth | inside | with model margin | inside | check |")
+        print("|---|---|---|---|---|---|---|")
         for d in diffs:
             widened = f"[{d['low_with_margin']:+.4f}, {d['high_with_margin']:+.4f}]" if "high_with_margin" in d else ""
             verdict = "" if d["inside_with_margin"] is None else "yes" if d["inside_with_margin"] else "no"
             print(f"| {d['ds']} | {d['value']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] | {d['truth']:+.4f} | "
-                  f"{'yes' if d['inside'] else 'no'} | {widened} | {verdict} |")  # fmt: skip
+                  f"{'yes' if d['inside'] else 'no'} | {widened} | {verdict} | {d['check']} |")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"estimates": rows, "differences": diffs}, indent=2) + "\n")
 
