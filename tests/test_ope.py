@@ -186,3 +186,24 @@ def test_platt_calibration_recovers_a_distorted_click_model() -> None:
 def test_calibration_refuses_logs_without_any_click() -> None:
     with pytest.raises(BadInput, match="with and without clicks"):
         ope.calibrate(np.full((5, 2), 0.3), np.zeros((5, 2)), np.ones((5, 2), bool))
+
+
+def test_the_reward_model_is_the_one_that_predicts_the_logged_clicks_best() -> None:
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(0.02, 0.6, (4000, 3))
+    clicks = (rng.random(truth.shape) < truth).astype(float)
+    slots = np.ones(truth.shape, bool)
+    informed = np.clip(truth + rng.normal(0, 0.02, truth.shape), 0.01, 0.99)
+    untrained = rng.uniform(0.45, 0.55, truth.shape)  # an untrained head: noise around one half
+    best, fits, losses = ope.choose_reward_model({"candidate": untrained, "production": informed}, clicks, slots)
+    assert best == "production" and losses["production"] < losses["candidate"]
+    assert set(fits) == {"candidate", "production"}
+    # A tie goes to the candidate.
+    best, _, losses = ope.choose_reward_model({"production": informed, "candidate": informed}, clicks, slots)
+    assert best == "candidate" and losses["candidate"] == losses["production"]
+
+
+def test_log_loss_counts_only_placed_slots() -> None:
+    p = np.array([[0.5, 0.9]])
+    y = np.array([[1.0, 0.0]])
+    assert ope.log_loss(p, y, np.array([[True, False]])) == pytest.approx(np.log(2))

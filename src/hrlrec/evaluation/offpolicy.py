@@ -14,9 +14,15 @@ forms (`evaluation.ope`): IPS, SNIPS and DR. Clipping, effective sample size and
 overlap are reported with every estimate; too little support makes it
 "inconclusive".
 
-Which reward model (DR's model term): the *candidate's* click head for every
-policy, so that candidate and production are judged by one yardstick and their
-paired difference does not compare two models' opinions of themselves. It is
+Which reward model (DR's model term): one click head for every policy, so that
+candidate and production are judged by one yardstick and their paired
+difference does not compare two models' opinions of themselves (each rates its
+own lists higher: judged by production's head, candidate minus production had
+the wrong sign on 7 of 7 chain days). The yardstick is the head that predicts
+the day's logged clicks best after calibration (`ope.choose_reward_model`,
+log-loss on the logged slots; ties to the candidate): normally the candidate's,
+but a candidate with a broken head (untrained) would judge its own useless
+lists level with production's and pass, and its log-loss gives it away. It is
 first Platt-calibrated on the test day's logged slots (`ope.calibrate`: the
 logged clicks, no ground truth), because a click head trained on earlier days
 can be off in level on the test day and tiny importance weights cannot correct
@@ -117,19 +123,21 @@ def measure(
     logs: dict[str, ope.SlateLog] = {}
     if not models:
         return out
-    judge_name = "candidate" if "candidate" in models else next(iter(models))
-    judge_model, judge_spec = models[judge_name]
-    judge = Ranker(TorchBackend(judge_model), stream.cat_columns, judge_spec.list_len)
     replays = {name: replay_lists(Ranker(TorchBackend(model), stream.cat_columns, spec.list_len), stream, sample, pool,
                                   spec.history_len, policy)
                for name, (model, spec) in models.items()}  # fmt: skip
-    raw_predicted = replays[judge_name].predicted  # the judge's clicks of the logged items, teacher-forced
+    teacher_forced = {name: r.predicted for name, r in replays.items()}  # each model's clicks of the logged items
     try:
-        calibration = ope.calibrate(raw_predicted, rewards, placed)
+        judge_name, fits, losses = ope.choose_reward_model(teacher_forced, rewards, placed)
     except BadInput as exc:
         return {"measured": False, "reason": f"{ds}: the reward model cannot be calibrated: {exc}"}
-    predicted = calibration(raw_predicted)
-    out["reward_model"] = f"{judge_name}'s click head, Platt-calibrated on the day's logged slots"
+    judge_model, judge_spec = models[judge_name]
+    judge = Ranker(TorchBackend(judge_model), stream.cat_columns, judge_spec.list_len)
+    calibration = fits[judge_name]
+    predicted = calibration(replays[judge_name].predicted)
+    out["reward_model"] = (f"{judge_name}'s click head, Platt-calibrated on the day's logged slots (the best "
+                           "predictor of the logged clicks)")  # fmt: skip
+    out["reward_model_log_loss"] = losses
     out["calibration"] = calibration.to_json()
     for name, (model, spec) in models.items():
         ranker, back = Ranker(TorchBackend(model), stream.cat_columns, spec.list_len), replays[name]
