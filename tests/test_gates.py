@@ -50,7 +50,8 @@ def test_gate_warns_near_a_threshold_and_when_production_cannot_be_compared() ->
 
 
 OPE = OpeConfig(enabled=True, max_drop=0.02, max_requests=100, epsilon=0.1, clip=100.0, min_ess=100.0,
-                min_overlap=0.05, bootstrap=100, difference_margin=0.05, value_margin=0.2)  # fmt: skip
+                min_overlap=0.05, bootstrap=100, judge_tolerance=0.01, difference_margin=0.05,
+                value_margin=0.2)  # fmt: skip
 
 
 def _off_policy(diff: float, low: float, high: float, inconclusive: str | None = None) -> dict:

@@ -198,9 +198,18 @@ def test_the_reward_model_is_the_one_that_predicts_the_logged_clicks_best() -> N
     best, fits, losses = ope.choose_reward_model({"candidate": untrained, "production": informed}, clicks, slots)
     assert best == "production" and losses["production"] < losses["candidate"]
     assert set(fits) == {"candidate", "production"}
-    # A tie goes to the candidate.
+    # A tie goes to the candidate, and so does a small lead of a rival (within the tolerance) ...
     best, _, losses = ope.choose_reward_model({"production": informed, "candidate": informed}, clicks, slots)
     assert best == "candidate" and losses["candidate"] == losses["production"]
+    slightly = np.clip(truth + rng.normal(0, 0.06, truth.shape), 0.01, 0.99)
+    _, _, losses = ope.choose_reward_model({"candidate": slightly, "production": informed}, clicks, slots)
+    gap = losses["candidate"] - losses["production"]
+    assert gap > 0
+    pick = ope.choose_reward_model({"candidate": slightly, "production": informed}, clicks, slots, tolerance=2 * gap)
+    assert pick[0] == "candidate"
+    # ... but not a clear one.
+    assert ope.choose_reward_model({"candidate": slightly, "production": informed}, clicks, slots,
+                                   tolerance=gap / 2)[0] == "production"  # fmt: skip
 
 
 def test_log_loss_counts_only_placed_slots() -> None:

@@ -291,6 +291,7 @@ class OpeConfig(_Strict):
     min_ess: float = Field(ge=0)  # below this effective sample size an estimate is inconclusive
     min_overlap: float = Field(ge=0, le=1)  # ... and below this share of logged slots the policy could produce
     bootstrap: int = Field(ge=10)  # bootstrap resamples for the intervals
+    judge_tolerance: float = Field(ge=0)  # the candidate's head judges unless its log-loss is worse by more
     # The reward model's own error, measured against the simulator's truth on days not reported
     # (docs/results.md): where the weights cannot correct the model (inconclusive support), the
     # intervals are widened by it, so a drop larger than the model's error can still FAIL.

@@ -18,11 +18,12 @@ Which reward model (DR's model term): one click head for every policy, so that
 candidate and production are judged by one yardstick and their paired
 difference does not compare two models' opinions of themselves (each rates its
 own lists higher: judged by production's head, candidate minus production had
-the wrong sign on 7 of 7 chain days). The yardstick is the head that predicts
-the day's logged clicks best after calibration (`ope.choose_reward_model`,
-log-loss on the logged slots; ties to the candidate): normally the candidate's,
-but a candidate with a broken head (untrained) would judge its own useless
-lists level with production's and pass, and its log-loss gives it away. It is
+the wrong sign on 7 of 7 chain days). The yardstick is the candidate's head
+unless it predicts the day's logged clicks clearly worse than production's
+(`ope.choose_reward_model`: calibrated log-loss on the logged slots worse by
+more than `gates.ope.judge_tolerance`): a candidate with a broken head (an
+untrained one) would judge its own useless lists level with production's and
+pass, and its log-loss gives it away; two sound heads differ by ~0.001 there. It is
 first Platt-calibrated on the test day's logged slots (`ope.calibrate`: the
 logged clicks, no ground truth), because a click head trained on earlier days
 can be off in level on the test day and tiny importance weights cannot correct
@@ -128,15 +129,22 @@ def measure(
                for name, (model, spec) in models.items()}  # fmt: skip
     teacher_forced = {name: r.predicted for name, r in replays.items()}  # each model's clicks of the logged items
     try:
-        judge_name, fits, losses = ope.choose_reward_model(teacher_forced, rewards, placed)
+        judge_name, fits, losses = ope.choose_reward_model(
+            teacher_forced,
+            rewards,
+            placed,
+            "candidate" if "candidate" in models else next(iter(models)),
+            g.judge_tolerance,
+        )
     except BadInput as exc:
         return {"measured": False, "reason": f"{ds}: the reward model cannot be calibrated: {exc}"}
     judge_model, judge_spec = models[judge_name]
     judge = Ranker(TorchBackend(judge_model), stream.cat_columns, judge_spec.list_len)
     calibration = fits[judge_name]
     predicted = calibration(replays[judge_name].predicted)
-    out["reward_model"] = (f"{judge_name}'s click head, Platt-calibrated on the day's logged slots (the best "
-                           "predictor of the logged clicks)")  # fmt: skip
+    out["reward_model"] = (f"{judge_name}'s click head, Platt-calibrated on the day's logged slots (the candidate's "
+                           "unless its log-loss there is worse than the best by more than "
+                           f"{g.judge_tolerance})")  # fmt: skip
     out["reward_model_log_loss"] = losses
     out["calibration"] = calibration.to_json()
     for name, (model, spec) in models.items():

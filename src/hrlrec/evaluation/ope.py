@@ -309,19 +309,24 @@ def log_loss(predicted: np.ndarray, clicks: np.ndarray, slots: np.ndarray) -> fl
 
 
 def choose_reward_model(
-    predicted: dict[str, np.ndarray], clicks: np.ndarray, slots: np.ndarray, prefer: str = "candidate"
-) -> tuple[str, dict[str, Calibration], dict[str, float]]:
-    """The reward model that predicts the logged clicks best after calibration, its rivals' fits and log-losses.
+    predicted: dict[str, np.ndarray], clicks: np.ndarray, slots: np.ndarray, prefer: str = "candidate",
+    tolerance: float = 0.0,
+) -> tuple[str, dict[str, Calibration], dict[str, float]]:  # fmt: skip
+    """The reward model that judges every policy, each model's calibration, and their log-losses on the logged slots.
 
-    Why: one yardstick must judge every policy, and the one that knows today's clicks best should.
-    A candidate whose click head is broken (an untrained one, say) predicts every list alike, so as
-    the judge it would rate its own useless lists level with production's and pass; its log-loss on
-    the logged slots gives it away. Ties go to `prefer`.
+    `prefer` judges unless its calibrated log-loss is worse than the best by more than `tolerance`;
+    then the best does. Why: one yardstick must judge every policy. A candidate whose click head is
+    broken (an untrained one, say) predicts every list alike, so as the judge it would rate its own
+    useless lists level with production's and pass; its log-loss on the logged slots gives it away.
+    But each head also rates its own lists higher than a rival's, so the judge must not flip with
+    the small log-loss differences between two sound heads: hence the tolerance.
     """
+    if prefer not in predicted:
+        raise BadInput(f"the preferred reward model {prefer!r} is not among {', '.join(predicted)}")
     fits = {name: calibrate(p, clicks, slots) for name, p in predicted.items()}
     losses = {name: log_loss(fits[name](p), clicks, slots) for name, p in predicted.items()}
     best = min(losses, key=lambda name: (losses[name], name != prefer))
-    return best, fits, losses
+    return (prefer if losses[prefer] <= losses[best] + tolerance else best), fits, losses
 
 
 def estimate_all(log: SlateLog, **options: Any) -> dict[str, Estimate]:
