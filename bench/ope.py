@@ -79,7 +79,7 @@ def main() -> None:
         est = offpolicy.measure(ws, ds, cand.stream, models, propensities=sidecar)
         true = policy_value.measure(ws, ds, cand.stream, models)
         if not est.get("measured") or not true.get("measured"):
-            print(f"| {ds} | - | - | {est.get('reason') or true.get('reason')} | | | | | |")
+            print(f"| {ds} | - | - | {est.get('reason') or true.get('reason')} | | | | | | | |")
             continue
         losses = ", ".join(f"{n} {v:.4f}" for n, v in est["reward_model_log_loss"].items())
         print(f"| {ds} | reward model | {est['reward_model'].split(chr(39))[0]} | log-loss {losses} | | | | | | | |")

@@ -38,6 +38,7 @@ import logging
 import re
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -74,30 +75,46 @@ def list_of_rows(stream: batches.Stream) -> np.ndarray:
     return np.repeat(np.arange(len(lists)), stream.length[lists])
 
 
-# What decides a trained model's test predictions: these parts of the package and of the settings.
-# (The gates, serving, registry and Airflow cannot change them, so editing those keeps the kept runs.)
-TRAINING_CODE = ("models", "train", "data", "simulator", "dataset.py", "ingest.py", "contract.py", "candidates.py",
-                 "metrics.py")  # fmt: skip
-TRAINING_SETTINGS = {"profile", "source", "seed", "channels", "list_len", "simulator", "dataset", "model", "train",
-                     "profiles"}  # fmt: skip
+# What decides a trained model's test predictions, besides the day's built dataset (hashed itself, so
+# the land / ingest / validate / dataset code and settings are covered by their output): these parts of
+# the package and of the settings. The gates, serving, registry and Airflow cannot change them.
+TRAINING_CODE = ("models", "train", "candidates.py", "metrics.py", "layout.py", "workspace.py")
+TRAINING_SETTINGS = {"profile", "seed", "channels", "list_len", "dataset", "model", "train", "profiles"}
+NOT_TRAINING = ("models", "threads")  # train.* keys that choose what or how fast, not the numbers
 
 
 def code_fingerprint() -> str:
-    """Digest of the package's training code (TRAINING_CODE): a kept run is reused only by the code that made it."""
+    """Digest of the training code (TRAINING_CODE and this bench): a unit is reused only by the code that made it."""
     digest = hashlib.sha256()
     package = Path(hrlrec.__file__).parent
+    paths = [Path(__file__)]
     for part in TRAINING_CODE:
-        paths = [package / part] if part.endswith(".py") else sorted((package / part).rglob("*.py"))
-        for path in paths:
-            digest.update(str(path.relative_to(package)).encode())
-            digest.update(path.read_bytes())
+        paths += [package / part] if part.endswith(".py") else sorted((package / part).rglob("*.py"))
+    for path in paths:
+        digest.update(path.name.encode() if path == Path(__file__) else str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def unit_fingerprint(code: str, cfg: config.Config) -> str:
-    """A unit's fingerprint: the training code and the resolved training settings (day and seed included)."""
+def dataset_fingerprint(ws: Workspace, ds: str) -> str:
+    """Digest of the day's built dataset (its Parquet files): the data every model of the unit trained on."""
+    digest = hashlib.sha256()
+    files = sorted(ws.layout.dataset_day(ds).glob("*.parquet"))
+    if not files:
+        raise RuntimeError(f"{ws.layout.dataset_day(ds)}: no dataset built for {ds}")
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def unit_fingerprint(code: str, data: str, cfg: config.Config) -> str:
+    """A unit's fingerprint: training code, dataset, resolved training settings (day and seed) and the device."""
     settings = cfg.model_dump(mode="json", include=TRAINING_SETTINGS | {"ds"})
-    text = json.dumps({"code": code, "settings": settings}, sort_keys=True)
+    for key in NOT_TRAINING:
+        settings["train"].pop(key, None)
+    device = {"cuda": torch.cuda.is_available(), "torch": torch.__version__}  # device and precision resolve on it
+    text = json.dumps({"code": code, "data": data, "settings": settings, "device": device}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -108,18 +125,26 @@ def unit_path(folder: Path, ds: str, seed: int, label: str) -> Path:
 
 
 def kept_unit(path: Path, fingerprint: str | None) -> dict[str, Any] | None:
-    """The unit at `path` when it exists and its fingerprint matches (any fingerprint when None), else None."""
+    """The unit at `path` when it exists, reads whole and its fingerprint matches (any when None), else None.
+
+    A fingerprint that differs means other code, data or settings made it: it is trained again and
+    overwritten (so alternating override sets on one workspace retrain each time: use a workspace each).
+    """
     if not path.exists():
         return None
-    with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        if fingerprint is not None and meta["fingerprint"] != fingerprint:
-            print(f"{path.name}: made by other training code or settings; training it again", flush=True)
-            return None
-        probs = {m: data[f"probs/{m}"] for m in meta["models"]}
-        return {"day": meta["day"], "seed": meta["seed"], "group": data["group"], "labels": data["labels"],
-                "probs": probs, "epochs": {m: tuple(v) for m, v in meta["epochs"].items()},
-                "code": meta["code"]}  # fmt: skip
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if fingerprint is not None and meta["fingerprint"] != fingerprint:
+                print(f"{path.name}: made by other training code, data or settings; training it again", flush=True)
+                return None
+            probs = {m: data[f"probs/{m}"] for m in meta["models"]}
+            return {"day": meta["day"], "seed": meta["seed"], "group": data["group"], "labels": data["labels"],
+                    "probs": probs, "epochs": {m: tuple(v) for m, v in meta["epochs"].items()},
+                    "codes": {meta["code"]}}  # fmt: skip
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        print(f"{path.name}: unreadable ({exc}); training it again", flush=True)
+        return None
 
 
 def keep_unit(path: Path, unit: dict[str, Any], fingerprint: str, code: str) -> None:
@@ -136,23 +161,39 @@ def keep_unit(path: Path, unit: dict[str, Any], fingerprint: str, code: str) -> 
 
 def merged(units: list[dict[str, Any]]) -> dict[str, Any]:
     """One (day, seed) run from its units: the zoo's and the variants' predictions side by side."""
-    run = {**units[0], "probs": {}, "epochs": {}}
+    run = {**units[0], "probs": {}, "epochs": {}, "codes": set()}
     for unit in units:
         if not np.array_equal(unit["labels"], run["labels"]):
             raise RuntimeError(f"{run['day']} seed {run['seed']}: units scored the test impressions in another order")
         run["probs"].update(unit["probs"])
         run["epochs"].update(unit["epochs"])
+        run["codes"] |= unit.get("codes", set())
     return run
 
 
 def kept_runs(folder: Path) -> list[dict[str, Any]]:
-    """Every kept (day, seed) run in `folder`, whatever code made it (for --summarise)."""
+    """Every kept (day, seed) run in `folder` that has its zoo, whatever code made it (for --summarise)."""
     units: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for path in sorted(folder.glob("*_seed*_*.npz")):
+    for path in sorted(folder.glob("[0-9]*_seed*_*.npz")):  # not the hidden temporary files of a killed write
         unit = kept_unit(path, None)
         if unit is not None:
             units.setdefault((unit["day"], unit["seed"]), []).append(unit)
-    return [merged(u) for _, u in sorted(units.items())]
+    runs = []
+    for (ds, seed), found in sorted(units.items()):
+        if not any("lr" in u["probs"] for u in found):
+            print(f"{ds} seed {seed}: only ablation variants kept, no zoo; left out", flush=True)
+            continue
+        runs.append(merged(found))
+    return runs
+
+
+def common_models(runs: list[dict[str, Any]]) -> list[str]:
+    """The models every run has (a bench stopped part-way through --ablations leaves some runs without variants)."""
+    names = [m for m in runs[0]["probs"] if all(m in r["probs"] for r in runs)]
+    left = sorted({m for r in runs for m in r["probs"]} - set(names))
+    if left:
+        print(f"left out, not in every run: {', '.join(left)}", flush=True)
+    return names
 
 
 def paired_bootstrap(runs: list[dict[str, Any]], models: list[str], base: str, n_boot: int, seed: int = 0):
@@ -211,23 +252,24 @@ def main() -> None:
         days = sorted({r["day"] for r in runs})
         seeds = sorted({r["seed"] for r in runs})
         print(f"{len(runs)} kept runs: " + ", ".join(f"{r['day']} seed {r['seed']}" for r in runs))
-        codes = sorted({r["code"] for r in runs})
+        codes = sorted({c for r in runs for c in r["codes"]})
         if len(codes) > 1:
             print(f"WARNING: the kept runs were made by {len(codes)} versions of the code ({', '.join(codes)})")
         summarise(runs, days, seeds, root, args)
         return
-    code = code_fingerprint()
+    code, data = code_fingerprint(), {}
     for ds in days:  # each day's data once, before any training
         base = Workspace(root, config.load(None, [*args.overrides, f"ds={ds}"]))
         for step in ("land", "ingest", "validate", "dataset"):
             pipeline.run(step, base, ds)
+        data[ds] = dataset_fingerprint(base, ds)
     runs: list[dict[str, Any]] = []
     for seed in seeds:  # seed by seed over all days: a stopped bench has covered every day first
         for ds in days:
             units, how = [], []
             for label, extra in variants.items():
                 cfg = config.load(None, [*args.overrides, f"ds={ds}", f"train.seed={seed}", *extra])
-                fingerprint, path = unit_fingerprint(code, cfg), unit_path(kept, ds, seed, label)
+                fingerprint, path = unit_fingerprint(code, data[ds], cfg), unit_path(kept, ds, seed, label)
                 unit = kept_unit(path, fingerprint)
                 if unit is None:
                     unit = train_unit(Workspace(root, cfg), ds, seed, label)
@@ -265,7 +307,7 @@ def train_unit(ws: Workspace, ds: str, seed: int, label: str) -> dict[str, Any]:
 def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], root: Path, args: Any) -> None:
     """The table: mean AUC per model and paired-bootstrap differences from LR and from the best baseline."""
     t0 = time.perf_counter()
-    names = list(runs[0]["probs"])
+    names = common_models(runs)
     mean_auc = {m: float(np.mean([metrics.auc(r["labels"], r["probs"][m]) for r in runs])) for m in names}
     baselines = [m for m in names if m != "hrlrec" and not m.startswith("HRL-Rec ") and m != "lr"]
     best = max(baselines, key=mean_auc.__getitem__)

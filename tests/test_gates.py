@@ -87,6 +87,10 @@ def test_an_inconclusive_drop_fails_only_beyond_the_reward_models_measured_error
     within["candidate_minus_production"].update(offpolicy.with_model_margin(within["candidate_minus_production"], 0.3))
     warn = evaluate.ope_check(within, OPE)
     assert warn.level == WARN and "[-0.6500, +0.0500] includes 0" in warn.reason
+    edge = _off_policy(-0.3, -0.35, -0.25, inconclusive=weak)  # the widened interval just reaches 0: no FAIL
+    edge["candidate_minus_production"].update(offpolicy.with_model_margin(edge["candidate_minus_production"], 0.25))
+    assert edge["candidate_minus_production"]["high_with_margin"] == 0.0
+    assert evaluate.ope_check(edge, OPE).level == WARN
 
 
 def test_ope_check_passes_with_the_reason_when_not_evaluated() -> None:

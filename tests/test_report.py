@@ -297,6 +297,10 @@ def test_the_auc_section_shows_the_off_policy_estimate_and_why_it_is_inconclusiv
     assert "candidate 1.4000 [1.3700, 1.4300], ESS 1" in text and "difference +0.2000 [+0.1700, +0.2400]" in text
     assert "with the reward model's measured error +-0.050: [+0.1200, +0.2900]" in text
     assert "Inconclusive (candidate: effective sample size 1 < 100)" in text and "FAILs only when even that" in text
+    # An evaluate.json of the check before the widened interval existed says what that check could do.
+    del result["numbers"]["off_policy"]["candidate_minus_production"]["high_with_margin"]
+    put_gate(root, "evaluate", DS, result)
+    assert "could WARN but not FAIL" in section(render(root), "auc")
     result["numbers"]["off_policy"] = {"measured": False, "reason": "no propensities: not evaluated"}
     put_gate(root, "evaluate", DS, result)
     assert "Off-policy value not evaluated: no propensities" in section(render(root), "auc")

@@ -296,7 +296,7 @@ class OpeConfig(_Strict):
     # (docs/results.md): where the weights cannot correct the model (inconclusive support), the
     # intervals are widened by it, so a drop larger than the model's error can still FAIL.
     difference_margin: float = Field(ge=0)  # clicks per list, on candidate minus production
-    value_margin: float = Field(ge=0)  # share of the value, on each policy's own estimate
+    value_margin: float = Field(ge=0)  # a share of each policy's own estimated value
 
 
 class GatesConfig(_Strict):

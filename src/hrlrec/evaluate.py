@@ -181,3 +181,11 @@ def _log_off_policy(value: dict[str, Any]) -> None:
             note = f" (inconclusive: {dr['inconclusive']})" if dr.get("inconclusive") else ""
             log.info("off-policy %s clicks per list, %s: %.4f [%.4f, %.4f]%s", dr["estimator"].upper(), name,
                      dr["value"], dr["low"], dr["high"], note)  # fmt: skip
+    if value.get("reward_model"):
+        log.info("off-policy reward model: %s; log-loss on the logged slots %s", value["reward_model"],
+                 value.get("reward_model_log_loss"))  # fmt: skip
+    diff = value.get("candidate_minus_production")
+    if diff and "high_with_margin" in diff:
+        log.info("off-policy candidate - production: %+.4f [%+.4f, %+.4f], widened by the reward model's measured "
+                 "error +-%.4f: [%+.4f, %+.4f]", diff["value"], diff["low"], diff["high"], diff["model_margin"],
+                 diff["low_with_margin"], diff["high_with_margin"])  # fmt: skip

@@ -23,7 +23,8 @@ unless it predicts the day's logged clicks clearly worse than production's
 (`ope.choose_reward_model`: calibrated log-loss on the logged slots worse by
 more than `gates.ope.judge_tolerance`): a candidate with a broken head (an
 untrained one) would judge its own useless lists level with production's and
-pass, and its log-loss gives it away; two sound heads differ by ~0.001 there. It is
+pass, and its log-loss gives it away (worse by 0.03+ on the chain's days, where two
+sound heads differ by 0.0002-0.0072). It is
 first Platt-calibrated on the test day's logged slots (`ope.calibrate`: the
 logged clicks, no ground truth), because a click head trained on earlier days
 can be off in level on the test day and tiny importance weights cannot correct
