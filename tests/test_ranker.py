@@ -239,6 +239,8 @@ def test_hourly_offsets_are_fitted_on_lists_of_every_hour(trained_workspace: Pat
     lists = channel_mix.calibration_lists(stream, 4, seed=0)
     assert np.isin(lists, np.union1d(stream.lists("train"), val)).all()
     assert len(np.unique((hour[stream.offset[lists]] - 1) // 4)) == 6
+    # A daily anchor fitted on the window samples the same lists as the buckets do.
+    assert np.array_equal(channel_mix.calibration_lists(stream, 24, seed=0, fit="window"), lists)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(channel_mix, "CALIBRATION_LISTS", 50)
         a, b = (channel_mix.calibration_lists(stream, 4, seed=s) for s in (0, 1))

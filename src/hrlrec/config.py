@@ -203,6 +203,10 @@ class ModelConfig(_Strict):
     # day's mix (fitted on the validation lists); 4 pins each 4-hour bucket, the unit the stability gate
     # compares (gates.stability.hour_bucket), fitted on a sample of the window's lists (every hour).
     channel_mix_hours: int = Field(ge=1, le=24)
+    # Where the daily anchor (channel_mix_hours 24) is fitted: `validation`, the validation slice (the window's
+    # latest lists, i.e. the last day's last hours), or `window`, a sample of the whole window's lists (every
+    # hour). Per-bucket offsets always use the window sample.
+    channel_mix_fit: Literal["validation", "window"]
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:

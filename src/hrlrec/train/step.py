@@ -106,7 +106,7 @@ def run(
         if isinstance(model, HRLRec):
             if spec.model.channel_mix == "logged":
                 hours = spec.model.channel_mix_hours
-                lists = channel_mix.calibration_lists(stream, hours, cfg.training_seed)
+                lists = channel_mix.calibration_lists(stream, hours, cfg.training_seed, spec.model.channel_mix_fit)
                 mixes[name] = channel_mix.calibrate(model, stream, lists, hours).to_card()
             result.state = copy.deepcopy(model.state_dict())  # the served policy's offsets included
         fitted[name] = (result, predict(model, stream, stream.lists("test")))
