@@ -82,7 +82,7 @@ def main() -> None:
             print(f"| {ds} | - | - | {est.get('reason') or true.get('reason')} | | | | | | | |")
             continue
         losses = ", ".join(f"{n} {v:.4f}" for n, v in est["reward_model_log_loss"].items())
-        print(f"| {ds} | reward model | {est['reward_model'].split(chr(39))[0]} | log-loss {losses} | | | | | | | |")
+        print(f"| {ds} | reward model | {est['reward_model_judge']} | log-loss {losses} | | | | | | | |")
         logged = true["logging_policy"]["clicks_per_list"]["mean"]
         print(f"| {ds} | logging | observed | {est['logging_policy']['clicks_per_list']['mean']:.4f} | {logged:.4f} "
               f"| | | | | | |")  # fmt: skip

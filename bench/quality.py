@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
+import io
 import json
 import logging
 import re
@@ -46,7 +48,7 @@ import numpy as np
 import torch
 
 import hrlrec
-from hrlrec import config, metrics, pipeline, train
+from hrlrec import atomic, config, metrics, pipeline, train
 from hrlrec.candidates import load_for
 from hrlrec.data import batches
 from hrlrec.train.loop import predict
@@ -84,15 +86,19 @@ NOT_TRAINING = ("models", "threads")  # train.* keys that choose what or how fas
 
 
 def code_fingerprint() -> str:
-    """Digest of the training code (TRAINING_CODE and this bench): a unit is reused only by the code that made it."""
+    """Digest of the training code (TRAINING_CODE and this bench's training and scoring functions).
+
+    Only the functions that make a unit's numbers count from this file, so editing how units are
+    kept or tabled keeps them.
+    """
     digest = hashlib.sha256()
     package = Path(hrlrec.__file__).parent
-    paths = [Path(__file__)]
     for part in TRAINING_CODE:
-        paths += [package / part] if part.endswith(".py") else sorted((package / part).rglob("*.py"))
-    for path in paths:
-        digest.update(path.name.encode() if path == Path(__file__) else str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
+        for path in [package / part] if part.endswith(".py") else sorted((package / part).rglob("*.py")):
+            digest.update(str(path.relative_to(package)).encode())
+            digest.update(path.read_bytes())
+    for function in (train_unit, scores, list_of_rows):
+        digest.update(inspect.getsource(function).encode())
     return digest.hexdigest()[:16]
 
 
@@ -149,14 +155,13 @@ def kept_unit(path: Path, fingerprint: str | None) -> dict[str, Any] | None:
 
 def keep_unit(path: Path, unit: dict[str, Any], fingerprint: str, code: str) -> None:
     """Write a finished unit atomically (a killed bench leaves no half unit to reuse)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"fingerprint": fingerprint, "code": code, "day": unit["day"], "seed": unit["seed"],
             "models": list(unit["probs"]), "epochs": unit["epochs"]}  # fmt: skip
     arrays = {"labels": unit["labels"], "group": unit["group"], "meta": np.array(json.dumps(meta)),
               **{f"probs/{m}": p for m, p in unit["probs"].items()}}  # fmt: skip
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic.write_bytes(path, buffer.getvalue())
 
 
 def merged(units: list[dict[str, Any]]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ def test_measure_reports_each_estimator_with_its_support_and_the_logged_value(da
     # With 40 lists the weights cannot correct the model: the intervals also carry the model's measured error.
     g = ws.cfg.gates.ope
     assert out["candidate"]["dr"]["inconclusive"]
+    assert out["reward_model_judge"] == "candidate"  # the same head twice: a tie goes to the candidate
     assert diff["model_margin"] == g.difference_margin
     assert diff["high_with_margin"] == pytest.approx(g.difference_margin)
     dr = out["candidate"]["dr"]

@@ -146,6 +146,7 @@ def measure(
     out["reward_model"] = (f"{judge_name}'s click head, Platt-calibrated on the day's logged slots (the candidate's "
                            "unless its log-loss there is worse than the best by more than "
                            f"{g.judge_tolerance})")  # fmt: skip
+    out["reward_model_judge"] = judge_name
     out["reward_model_log_loss"] = losses
     out["calibration"] = calibration.to_json()
     for name, (model, spec) in models.items():
