@@ -409,3 +409,70 @@ def test_a_day_without_propensities_skips_their_suite_visibly(ws: Path) -> None:
     result = validation.run(_ws(ws), TODAY, backfill=False)
     assert result.verdict == "PASS"
     assert {"suite": "propensity", "reason": "no propensity column in the day: not evaluated"} in result.skipped
+
+
+def test_widen_numbers_is_exact_and_leaves_wide_bool_and_text_columns() -> None:
+    import pandas as pd
+
+    from hrlrec.validation.gx_run import widen_numbers
+
+    frame = pd.DataFrame(
+        {
+            "position": np.array([0, 9, 32767], dtype=np.int16),
+            "age": np.array([-128, 0, 127], dtype=np.int8),
+            "dwell": np.array([0.1, 3.3, 1e30], dtype=np.float32),
+            "user_id": np.array([1, 2, 2**62], dtype=np.int64),
+            "blank": [True, False, True],
+            "channel": ["news", "article", "news"],
+        }
+    )
+    out = widen_numbers(frame)
+    assert out["position"].dtype == np.int64 and out["age"].dtype == np.int64 and out["dwell"].dtype == np.float64
+    assert (
+        out["user_id"].dtype == np.int64
+        and out["blank"].dtype == bool
+        and out["channel"].dtype == frame["channel"].dtype
+    )
+    for column in ("position", "age", "dwell"):
+        assert (out[column].to_numpy() == frame[column].to_numpy()).all()  # every value exactly the same
+    assert frame["position"].dtype == np.int16  # the caller's frame is not changed
+    wide = pd.DataFrame({"a": np.array([1], dtype=np.int64), "b": [1.5]})
+    assert widen_numbers(wide) is wide
+
+
+def test_a_type_suite_sees_the_frames_own_dtypes_and_a_range_suite_the_widened_ones(tmp_path: Path) -> None:
+    """GX's range check is judged on widened numbers, but a type check must still see int16 (not int64)."""
+    import pandas as pd
+
+    from hrlrec.validation.gx_run import GxRunner
+    from hrlrec.validation.suites import Suite
+
+    types = Suite(
+        "types", "impressions", False,
+        [{"type": "expect_column_values_to_be_of_type", "kwargs": {"column": "position", "type_": "int16"},
+          "meta": {"check": "type_position"}}],
+    )  # fmt: skip
+    ranges = Suite(
+        "ranges", "impressions", False,
+        [{"type": "expect_column_values_to_be_between",
+          "kwargs": {"column": "position", "min_value": 0, "max_value": 9}, "meta": {"check": "position_range"}}],
+    )  # fmt: skip
+    assert types.judges_types and not ranges.judges_types
+    runner = GxRunner([types, ranges], tmp_path / "docs")
+    frame = pd.DataFrame({"session_id": [1, 1, 2], "position": np.array([0, 1, 12], dtype=np.int16)})
+    (typed,) = runner.validate(types, frame)
+    assert typed.success and typed.observed == "int16"
+    (ranged,) = runner.validate(ranges, frame)
+    assert (
+        not ranged.success and ranged.unexpected_count == 1 and ranged.examples == [{"session_id": 2, "position": 12}]
+    )
+
+
+def test_escape_text_tests_unhashable_values_row_by_row() -> None:
+    import pandas as pd
+
+    from hrlrec.validation.gx_run import escape_text
+
+    frame = pd.DataFrame({"tags": [["a"], "<i>", None]})
+    out = escape_text(frame)
+    assert out["tags"].tolist()[:2] == [["a"], "&lt;i&gt;"]

@@ -34,6 +34,7 @@ from hrlrec.validation import frames, records, suites
 from hrlrec.validation.gx_run import GxRunner, Outcome
 from hrlrec.validation.quarantine import quarantine
 from hrlrec.validation.result import PASSED, QUARANTINED, ValidationResult
+from hrlrec.validation.suites import Suite
 from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -88,27 +89,23 @@ def validate_day(ws: Workspace, ds: str) -> ValidationResult:
     docs_final = layout.data_docs_day(ds)
     with atomic.atomic_dir(docs_final) as docs_tmp:
         runner = GxRunner(suite_list, docs_tmp)
+        runnable: dict[str, list[Suite]] = {}
         for suite in suite_list:
-            needs = suites.OPTIONAL_FRAMES.get(suite.frame)
-            if needs is not None and needs not in table.column_names:
-                skipped.append({"suite": suite.name, "reason": f"no {needs} column in the day: not evaluated"})
-                continue
-            if suite.trailing and len(history) < cfg.validation.min_history_days:
-                skipped.append(
-                    {
-                        "suite": suite.name,
-                        "reason": f"only {len(history)} validated day(s) in the {cfg.validation.trailing_days} "
-                        f"days before {ds}; trailing comparisons need {cfg.validation.min_history_days}",
-                    }
-                )
-                continue
-            for frame in _frames(suite.frame, table, ds, today, history, cfg):
-                for outcome in runner.validate(suite, frame):
-                    key = (outcome.suite, outcome.check)
-                    if key in outcomes:
-                        outcomes[key].merge(outcome)
-                    else:
-                        outcomes[key] = outcome
+            reason = _skip_reason(suite, table, history, cfg, ds)
+            if reason is None:
+                runnable.setdefault(suite.frame, []).append(suite)
+            else:
+                skipped.append({"suite": suite.name, "reason": reason})
+        # Each frame (a chunk of a large day) is built once and judged by every suite that reads it.
+        for kind, kind_suites in runnable.items():
+            for frame in _frames(kind, table, ds, today, history, cfg):
+                for suite in kind_suites:
+                    for outcome in runner.validate(suite, frame):
+                        key = (outcome.suite, outcome.check)
+                        if key in outcomes:
+                            outcomes[key].merge(outcome)
+                        else:
+                            outcomes[key] = outcome
     for s in skipped:
         log.warning("skipped suite %s: %s", s["suite"], s["reason"])
 
@@ -131,6 +128,19 @@ def validate_day(ws: Workspace, ds: str) -> ValidationResult:
     if failed:
         quarantine(ws, ds, result)
     return result
+
+
+def _skip_reason(suite: Suite, table: pa.Table, history: list[frames.DayStats], cfg: Config, ds: str) -> str | None:
+    """Why `suite` cannot judge this day (said in the result, never silent), or None."""
+    needs = suites.OPTIONAL_FRAMES.get(suite.frame)
+    if needs is not None and needs not in table.column_names:
+        return f"no {needs} column in the day: not evaluated"
+    if suite.trailing and len(history) < cfg.validation.min_history_days:
+        return (
+            f"only {len(history)} validated day(s) in the {cfg.validation.trailing_days} "
+            f"days before {ds}; trailing comparisons need {cfg.validation.min_history_days}"
+        )
+    return None
 
 
 def _frames(

@@ -23,6 +23,7 @@ from hrlrec.layout import DATA_CHECKS, Layout
 FRAMES = ("impressions", "sessions", "day", "channels", "propensities")
 OPTIONAL_FRAMES = {"propensities": "propensity"}  # frame -> the optional contract column it needs
 PARAMETER = "$PARAMETER"
+TYPE_EXPECTATIONS = ("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Suite:
     frame: str
     trailing: bool
     expectations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def judges_types(self) -> bool:
+        """Whether an expectation judges a column's type (it must see the frame's own dtypes)."""
+        return any(e.get("type") in TYPE_EXPECTATIONS for e in self.expectations)
 
 
 def suites_dir(cfg: Config, layout: Layout) -> Path:
