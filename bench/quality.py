@@ -18,15 +18,20 @@ The bench runs in its own workspace (default: a new temporary folder) and never
 touches another's candidates. Every setting comes from params.yaml (chosen on
 validation days); no choice is made here.
 
-A full table is hours of CPU (9 models x 3 seeds x 3 days), so every finished
-unit (the zoo, or one ablation variant, of one day and seed) is kept in
-WORKSPACE/quality-runs/ with a fingerprint of the training code (models, train,
-data, simulator, ...) and of the resolved training settings; a later call with
-the same workspace reuses the units whose fingerprint still matches and trains
-only the rest (adding --ablations later trains only the variants). Runs go
-seed by seed over all days, so a stopped bench has covered every day before it
-repeats one. `--summarise` prints the table from the kept runs only (what
-exists so far), training nothing.
+A full table is hours of CPU (9 models x 3 seeds x 3 days), more than one
+working session here, so every finished unit (the zoo, or one ablation variant,
+of one day and seed) is kept in `--units` (default WORKSPACE/quality-runs/) as
+a small JSON file: each model's test AUC and its AUC on `--boot` resamples of
+the day's lists, drawn from a generator seeded by the day and the resample's
+number, so every model and training seed of a day sees the same resamples
+without keeping any prediction (~20 KB a unit, small enough to commit, e.g.
+`--units docs/quality-units`). Each unit carries a fingerprint of the training
+code (models, train, ...), of the day's built dataset and of the resolved
+training settings; a later call reuses the units whose fingerprint still
+matches and trains only the rest (adding --ablations later trains only the
+variants). Runs go seed by seed over all days, so a stopped bench has covered
+every day before it repeats one. `--summarise` prints the table from the kept
+runs only (what exists so far), training nothing.
 """
 
 from __future__ import annotations
@@ -34,13 +39,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import inspect
-import io
 import json
 import logging
 import re
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +100,7 @@ def code_fingerprint() -> str:
         for path in [package / part] if part.endswith(".py") else sorted((package / part).rglob("*.py")):
             digest.update(str(path.relative_to(package)).encode())
             digest.update(path.read_bytes())
-    for function in (train_unit, scores, list_of_rows):
+    for function in (train_unit, scores, list_of_rows, summarised, resample):
         digest.update(inspect.getsource(function).encode())
     return digest.hexdigest()[:16]
 
@@ -127,7 +130,33 @@ def unit_fingerprint(code: str, data: str, cfg: config.Config) -> str:
 def unit_path(folder: Path, ds: str, seed: int, label: str) -> Path:
     """One kept unit: the zoo (label "") or one ablation variant, of one day and training seed."""
     slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "zoo"
-    return folder / f"{ds}_seed{seed}_{slug}.npz"
+    return folder / f"{ds}_seed{seed}_{slug}.json"
+
+
+def resample(group: np.ndarray, ds: str, b: int) -> np.ndarray:
+    """Impression indices of resample `b` of the day's lists (drawn with replacement, whole lists).
+
+    Seeded by the day and `b` alone, so every model and training seed of a day (the same built
+    dataset: the same lists in the same order) gets the same resample, in any session: the
+    bootstrap stays paired although units keep only AUCs.
+    """
+    rng = np.random.default_rng([int(ds.replace("-", "")), b])
+    n_lists = int(group.max()) + 1
+    counts = np.bincount(rng.integers(0, n_lists, n_lists), minlength=n_lists)
+    weight = counts[group]
+    keep = weight > 0
+    return np.repeat(np.flatnonzero(keep), weight[keep])
+
+
+def summarised(day: str, seed: int, group: np.ndarray, labels: np.ndarray, probs: dict[str, np.ndarray],
+               epochs: dict[str, tuple[int, int]], n_boot: int) -> dict[str, Any]:  # fmt: skip
+    """A unit as kept: each model's AUC on the day's test impressions and on `n_boot` resamples of its lists."""
+    draws = [resample(group, day, b) for b in range(n_boot)]
+    return {
+        "day": day, "seed": seed, "impressions": len(labels), "lists": int(group.max()) + 1, "epochs": epochs,
+        "auc": {m: float(metrics.auc(labels, p)) for m, p in probs.items()},
+        "boot": {m: [float(metrics.auc(labels[i], p[i])) for i in draws] for m, p in probs.items()},
+    }  # fmt: skip
 
 
 def kept_unit(path: Path, fingerprint: str | None) -> dict[str, Any] | None:
@@ -139,38 +168,32 @@ def kept_unit(path: Path, fingerprint: str | None) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if fingerprint is not None and meta["fingerprint"] != fingerprint:
-                print(f"{path.name}: made by other training code, data or settings; training it again", flush=True)
-                return None
-            probs = {m: data[f"probs/{m}"] for m in meta["models"]}
-            return {"day": meta["day"], "seed": meta["seed"], "group": data["group"], "labels": data["labels"],
-                    "probs": probs, "epochs": {m: tuple(v) for m, v in meta["epochs"].items()},
-                    "codes": {meta["code"]}}  # fmt: skip
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        meta = json.loads(path.read_text())
+        if fingerprint is not None and meta["fingerprint"] != fingerprint:
+            print(f"{path.name}: made by other training code, data or settings; training it again", flush=True)
+            return None
+        return {"day": meta["day"], "seed": meta["seed"], "impressions": meta["impressions"], "lists": meta["lists"],
+                "auc": meta["auc"], "boot": meta["boot"], "epochs": {m: tuple(v) for m, v in meta["epochs"].items()},
+                "codes": {meta["code"]}}  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"{path.name}: unreadable ({exc}); training it again", flush=True)
         return None
 
 
 def keep_unit(path: Path, unit: dict[str, Any], fingerprint: str, code: str) -> None:
     """Write a finished unit atomically (a killed bench leaves no half unit to reuse)."""
-    meta = {"fingerprint": fingerprint, "code": code, "day": unit["day"], "seed": unit["seed"],
-            "models": list(unit["probs"]), "epochs": unit["epochs"]}  # fmt: skip
-    arrays = {"labels": unit["labels"], "group": unit["group"], "meta": np.array(json.dumps(meta)),
-              **{f"probs/{m}": p for m, p in unit["probs"].items()}}  # fmt: skip
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic.write_bytes(path, buffer.getvalue())
+    body = {"fingerprint": fingerprint, "code": code, **{k: v for k, v in unit.items() if k != "codes"}}
+    atomic.write_bytes(path, (json.dumps(body, indent=1) + "\n").encode())
 
 
 def merged(units: list[dict[str, Any]]) -> dict[str, Any]:
-    """One (day, seed) run from its units: the zoo's and the variants' predictions side by side."""
-    run = {**units[0], "probs": {}, "epochs": {}, "codes": set()}
+    """One (day, seed) run from its units: the zoo's and the variants' AUCs side by side."""
+    run = {**units[0], "auc": {}, "boot": {}, "epochs": {}, "codes": set()}
     for unit in units:
-        if not np.array_equal(unit["labels"], run["labels"]):
-            raise RuntimeError(f"{run['day']} seed {run['seed']}: units scored the test impressions in another order")
-        run["probs"].update(unit["probs"])
+        if (unit["impressions"], unit["lists"]) != (run["impressions"], run["lists"]):
+            raise RuntimeError(f"{run['day']} seed {run['seed']}: units scored different test lists")
+        run["auc"].update(unit["auc"])
+        run["boot"].update(unit["boot"])
         run["epochs"].update(unit["epochs"])
         run["codes"] |= unit.get("codes", set())
     return run
@@ -179,13 +202,13 @@ def merged(units: list[dict[str, Any]]) -> dict[str, Any]:
 def kept_runs(folder: Path) -> list[dict[str, Any]]:
     """Every kept (day, seed) run in `folder` that has its zoo, whatever code made it (for --summarise)."""
     units: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for path in sorted(folder.glob("[0-9]*_seed*_*.npz")):  # not the hidden temporary files of a killed write
+    for path in sorted(folder.glob("[0-9]*_seed*_*.json")):  # not the hidden temporary files of a killed write
         unit = kept_unit(path, None)
         if unit is not None:
             units.setdefault((unit["day"], unit["seed"]), []).append(unit)
     runs = []
     for (ds, seed), found in sorted(units.items()):
-        if not any("lr" in u["probs"] for u in found):
+        if not any("lr" in u["auc"] for u in found):
             print(f"{ds} seed {seed}: only ablation variants kept, no zoo; left out", flush=True)
             continue
         runs.append(merged(found))
@@ -194,42 +217,27 @@ def kept_runs(folder: Path) -> list[dict[str, Any]]:
 
 def common_models(runs: list[dict[str, Any]]) -> list[str]:
     """The models every run has (a bench stopped part-way through --ablations leaves some runs without variants)."""
-    names = [m for m in runs[0]["probs"] if all(m in r["probs"] for r in runs)]
-    left = sorted({m for r in runs for m in r["probs"]} - set(names))
+    names = [m for m in runs[0]["auc"] if all(m in r["auc"] for r in runs)]
+    left = sorted({m for r in runs for m in r["auc"]} - set(names))
     if left:
         print(f"left out, not in every run: {', '.join(left)}", flush=True)
     return names
 
 
-def paired_bootstrap(runs: list[dict[str, Any]], models: list[str], base: str, n_boot: int, seed: int = 0):
-    """Mean AUC difference of each model from `base` over runs, with a percentile interval.
+def paired_bootstrap(runs: list[dict[str, Any]], models: list[str], base: str) -> dict[str, tuple[float, ...]]:
+    """Mean AUC difference of each model from `base` over runs, with a 95 % percentile interval.
 
-    Each run is {day, labels, probs: {model: array}, group}; lists are resampled per day, the same
-    resample for every model and seed of that day.
+    Resample b of a day is the same for every model and seed of that day (`resample`), days are
+    resampled independently; each resample's statistic is the difference averaged over the runs, so
+    a seed's own noise enters through the average. Uses the resamples every run has.
     """
-    rng = np.random.default_rng(seed)
-    days = sorted({r["day"] for r in runs})
-    by_day = {d: [r for r in runs if r["day"] == d] for d in days}
-    point = {m: np.mean([metrics.auc(r["labels"], r["probs"][m]) - metrics.auc(r["labels"], r["probs"][base])
-                         for r in runs]) for m in models}  # fmt: skip
-    draws = {m: [] for m in models}
-    for _ in range(n_boot):
-        diffs = {m: [] for m in models}
-        for d in days:
-            group = by_day[d][0]["group"]
-            n_lists = int(group.max()) + 1
-            counts = np.bincount(rng.integers(0, n_lists, n_lists), minlength=n_lists)
-            weight = counts[group]
-            keep = weight > 0
-            idx = np.repeat(np.flatnonzero(keep), weight[keep])
-            for r in by_day[d]:
-                y = r["labels"][idx]
-                base_auc = metrics.auc(y, r["probs"][base][idx])
-                for m in models:
-                    diffs[m].append(metrics.auc(y, r["probs"][m][idx]) - base_auc)
-        for m in models:
-            draws[m].append(np.mean(diffs[m]))
-    return {m: (float(point[m]), *(float(x) for x in np.quantile(draws[m], [0.025, 0.975]))) for m in models}
+    n_boot = min(len(r["boot"][base]) for r in runs)
+    out = {}
+    for m in models:
+        point = float(np.mean([r["auc"][m] - r["auc"][base] for r in runs]))
+        draws = np.mean([np.subtract(r["boot"][m][:n_boot], r["boot"][base][:n_boot]) for r in runs], axis=0)
+        out[m] = (point, *(float(x) for x in np.quantile(draws, [0.025, 0.975])))
+    return out
 
 
 def main() -> None:
@@ -238,7 +246,10 @@ def main() -> None:
     parser.add_argument("--days", default="2026-11-06,2026-11-07,2026-11-08", help="test days")
     parser.add_argument("--seeds", default="7,8,9", help="training seeds")
     parser.add_argument("--ablations", action="store_true", help="also Table 4 (HRL-Rec per ablation switch)")
-    parser.add_argument("--boot", type=int, default=200, help="bootstrap resamples")
+    parser.add_argument("--boot", type=int, default=200, help="bootstrap resamples kept per unit")
+    parser.add_argument(
+        "--units", type=Path, default=None, help="where units are kept (default WORKSPACE/quality-runs)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--summarise", action="store_true", help="print the table from the kept runs; train nothing")
     parser.add_argument("-S", dest="overrides", action="append", default=[])
@@ -246,7 +257,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     root = (args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-quality-"))).resolve()
-    kept = root / "quality-runs"
+    kept = (args.units or root / "quality-runs").resolve()
     days, seeds = args.days.split(","), [int(s) for s in args.seeds.split(",")]
     t0 = time.perf_counter()
     variants = {"": [], **(ABLATIONS if args.ablations else {})}
@@ -277,7 +288,7 @@ def main() -> None:
                 fingerprint, path = unit_fingerprint(code, data[ds], cfg), unit_path(kept, ds, seed, label)
                 unit = kept_unit(path, fingerprint)
                 if unit is None:
-                    unit = train_unit(Workspace(root, cfg), ds, seed, label)
+                    unit = train_unit(Workspace(root, cfg), ds, seed, label, args.boot)
                     keep_unit(path, unit, fingerprint, code)
                     how.append(f"{label or 'zoo'} trained ({time.perf_counter() - t0:.0f} s)")
                 else:
@@ -285,39 +296,38 @@ def main() -> None:
                 units.append(unit)
             run = merged(units)
             runs.append(run)
-            aucs = {m: round(metrics.auc(run["labels"], p), 4) for m, p in run["probs"].items()}
+            aucs = {m: round(v, 4) for m, v in run["auc"].items()}
             print(f"{ds} seed {seed}: {aucs} [{'; '.join(how)}]", flush=True)
             print(f"  best epoch / epochs run: {run['epochs']}", flush=True)
     summarise(runs, days, seeds, root, args)
 
 
-def train_unit(ws: Workspace, ds: str, seed: int, label: str) -> dict[str, Any]:
+def train_unit(ws: Workspace, ds: str, seed: int, label: str, n_boot: int) -> dict[str, Any]:
     """Train the zoo (label "": HRL-Rec and every baseline) or one HRL-Rec variant on `ds`; score the test lists."""
     stream = batches.load(ws.layout.dataset_day(ds))
-    unit: dict[str, Any] = {"day": ds, "seed": seed, "group": list_of_rows(stream), "probs": {}, "epochs": {}}
+    group, probs, epochs, labels = list_of_rows(stream), {}, {}, None
     torch.manual_seed(seed)
     models = list(train.MODELS) if not label else ["hrlrec"]
     trained = train.run(ws, ds, models=models, progress=False).models
     for name in models:
         key = name if not label else f"HRL-Rec {label}"
-        unit["epochs"][key] = (trained[name]["best_epoch"], trained[name]["epochs"])
-        labels, probs = scores(ws, ds, name, stream)
-        if "labels" in unit and not np.array_equal(unit["labels"], labels):
+        epochs[key] = (trained[name]["best_epoch"], trained[name]["epochs"])
+        scored, probs[key] = scores(ws, ds, name, stream)
+        if labels is not None and not np.array_equal(labels, scored):
             raise RuntimeError(f"{ds}: {name} scored the test impressions in another order")
-        unit["labels"] = labels
-        unit["probs"][key] = probs
-    return unit
+        labels = scored
+    return summarised(ds, seed, group, labels, probs, epochs, n_boot)
 
 
 def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], root: Path, args: Any) -> None:
     """The table: mean AUC per model and paired-bootstrap differences from LR and from the best baseline."""
     t0 = time.perf_counter()
     names = common_models(runs)
-    mean_auc = {m: float(np.mean([metrics.auc(r["labels"], r["probs"][m]) for r in runs])) for m in names}
+    mean_auc = {m: float(np.mean([r["auc"][m] for r in runs])) for m in names}
     baselines = [m for m in names if m != "hrlrec" and not m.startswith("HRL-Rec ") and m != "lr"]
     best = max(baselines, key=mean_auc.__getitem__)
-    vs_lr = paired_bootstrap(runs, names, "lr", args.boot)
-    vs_best = paired_bootstrap(runs, names, best, args.boot, seed=1)
+    vs_lr = paired_bootstrap(runs, names, "lr")
+    vs_best = paired_bootstrap(runs, names, best)
     print(f"\n# Quality over {len(seeds)} seeds x {len(days)} test days ({', '.join(days)}), workspace {root}\n")
     print(f"Best baseline by mean AUC: {best}. Differences: mean [95 % paired bootstrap]; 'no difference' when "
           "the interval holds 0.\n")  # fmt: skip

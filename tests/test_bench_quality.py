@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "quality.py")
@@ -13,39 +14,45 @@ quality = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(quality)
 
 
-def _unit(ds: str, seed: int, models: dict[str, float]) -> dict:
-    labels = np.array([0, 1, 0, 1], dtype=np.float32)
-    return {"day": ds, "seed": seed, "group": np.array([0, 0, 1, 1]), "labels": labels,
-            "probs": {m: np.full(4, v, dtype=np.float32) for m, v in models.items()},
-            "epochs": {m: (1, 2) for m in models}}  # fmt: skip
+GROUP = np.repeat(np.arange(20), 5)  # 20 lists of 5 impressions
+LABELS = np.tile(np.array([0, 1, 0, 0, 1], dtype=np.float32), 20)
+
+
+def _unit(ds: str, seed: int, models: dict[str, float], n_boot: int = 20) -> dict:
+    """A unit whose model m scores impressions by label plus noise of scale models[m] (small: a good model)."""
+    rng = np.random.default_rng(seed)
+    probs = {m: (LABELS + noise * rng.normal(size=LABELS.size)).astype(np.float32) for m, noise in models.items()}
+    return quality.summarised(ds, seed, GROUP, LABELS, probs, {m: (1, 2) for m in models}, n_boot)
 
 
 def test_a_kept_unit_is_reused_only_under_its_fingerprint(tmp_path: Path) -> None:
     path = quality.unit_path(tmp_path, "2026-11-09", 7, "")
-    assert path.name == "2026-11-09_seed7_zoo.npz"
-    quality.keep_unit(path, _unit("2026-11-09", 7, {"hrlrec": 0.6, "lr": 0.5}), "abc", "code1")
+    assert path.name == "2026-11-09_seed7_zoo.json"
+    unit = _unit("2026-11-09", 7, {"hrlrec": 0.6, "lr": 0.5})
+    quality.keep_unit(path, unit, "abc", "code1")
     back = quality.kept_unit(path, "abc")
     assert back is not None and back["seed"] == 7 and back["epochs"]["lr"] == (1, 2) and back["codes"] == {"code1"}
-    assert np.array_equal(back["probs"]["hrlrec"], np.full(4, 0.6, dtype=np.float32))
+    assert back["auc"] == unit["auc"] and back["boot"] == unit["boot"] and len(back["boot"]["lr"]) == 20
+    assert path.stat().st_size < 10_000  # AUCs only: small enough to commit
     assert quality.kept_unit(path, "other") is None  # other code, data or settings: train again
     assert not list(tmp_path.glob(".*"))  # the temporary file was renamed into place
 
 
 def test_unreadable_units_and_leftover_temporary_files_are_not_used(tmp_path: Path) -> None:
     broken = quality.unit_path(tmp_path, "2026-11-09", 7, "")
-    broken.write_bytes(b"not a zip")
+    broken.write_text("{not json")
     assert quality.kept_unit(broken, None) is None
     quality.keep_unit(quality.unit_path(tmp_path, "2026-11-10", 7, ""), _unit("2026-11-10", 7, {"lr": 0.5}), "f", "c")
     # A write killed between the temporary file and its rename leaves a whole unit under a hidden name.
     quality.keep_unit(quality.unit_path(tmp_path, "2026-11-10", 8, ""), _unit("2026-11-10", 8, {"lr": 0.5}), "f", "c")
     done = quality.unit_path(tmp_path, "2026-11-10", 8, "")
-    done.rename(tmp_path / f".{done.stem}.tmp.npz")
+    done.rename(tmp_path / f".{done.stem}.tmp.json")
     runs = quality.kept_runs(tmp_path)
     assert [(r["day"], r["seed"]) for r in runs] == [("2026-11-10", 7)]
 
 
 def test_runs_merge_their_units_and_the_table_keeps_models_every_run_has(tmp_path: Path) -> None:
-    zoo = {"hrlrec": 0.6, "lr": 0.5}
+    zoo = {"hrlrec": 0.3, "lr": 0.5}
     for ds in ("2026-11-09", "2026-11-10"):
         quality.keep_unit(quality.unit_path(tmp_path, ds, 7, ""), _unit(ds, 7, zoo), "f", "c1")
     variant = "w/o GRU (mean pooling + dense)"
@@ -56,5 +63,31 @@ def test_runs_merge_their_units_and_the_table_keeps_models_every_run_has(tmp_pat
                       _unit("2026-11-11", 7, {f"HRL-Rec {variant}": 0.55}), "g", "c2")  # fmt: skip
     runs = quality.kept_runs(tmp_path)
     assert [r["day"] for r in runs] == ["2026-11-09", "2026-11-10"]
-    assert set(runs[0]["probs"]) == {"hrlrec", "lr", f"HRL-Rec {variant}"} and runs[0]["codes"] == {"c1", "c2"}
+    assert set(runs[0]["auc"]) == {"hrlrec", "lr", f"HRL-Rec {variant}"} and runs[0]["codes"] == {"c1", "c2"}
     assert quality.common_models(runs) == ["hrlrec", "lr"]
+
+
+def test_a_days_resamples_are_the_same_for_every_seed_and_session_and_whole_lists() -> None:
+    a, b = quality.resample(GROUP, "2026-11-09", 3), quality.resample(GROUP, "2026-11-09", 3)
+    assert np.array_equal(a, b)  # seeded by (day, b) alone: units trained apart stay paired
+    assert not np.array_equal(a, quality.resample(GROUP, "2026-11-10", 3))
+    assert not np.array_equal(a, quality.resample(GROUP, "2026-11-09", 4))
+    _, counts = np.unique(GROUP[a], return_counts=True)
+    assert (counts % 5 == 0).all() and len(a) == GROUP.size  # whole lists, as many as the day has
+
+
+def test_the_paired_bootstrap_of_kept_aucs() -> None:
+    """A model against itself: exactly 0, interval [0, 0]; a clearly better one: interval above 0."""
+    runs = [_unit(ds, seed, {"hrlrec": 0.2, "lr": 0.8}, n_boot=50) for ds in ("2026-11-09", "2026-11-10")
+            for seed in (7, 8)]  # fmt: skip
+    same = quality.paired_bootstrap(runs, ["lr"], "lr")["lr"]
+    assert same == (0.0, 0.0, 0.0)
+    point, lo, hi = quality.paired_bootstrap(runs, ["hrlrec"], "lr")["hrlrec"]
+    assert point == pytest.approx(np.mean([r["auc"]["hrlrec"] - r["auc"]["lr"] for r in runs]))
+    assert 0 < lo <= point <= hi
+    # Same resamples for every model of a day: the bootstrap AUCs of a model equal a direct recomputation.
+    r = runs[0]
+    i = quality.resample(GROUP, r["day"], 0)
+    rng = np.random.default_rng(7)
+    probs = LABELS + 0.2 * rng.normal(size=LABELS.size)
+    assert r["boot"]["hrlrec"][0] == pytest.approx(quality.metrics.auc(LABELS[i], probs.astype(np.float32)[i]))
