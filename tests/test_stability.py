@@ -203,3 +203,24 @@ def test_the_logged_mix_per_bucket_is_the_days_top_k_shares(trained_workspace: P
     per_bucket = np.bincount(day.event_time.dt.hour // ws.cfg.gates.stability.hour_bucket, minlength=len(shares))
     whole = [np.mean(day.channel == c) for c in ws.cfg.channels]
     np.testing.assert_allclose(per_bucket @ shares / per_bucket.sum(), whole)
+
+
+def test_the_gate_reuses_the_ranking_the_true_value_measurement_kept_and_records_the_same(ws: Path) -> None:
+    """evaluate's true-value lists and this gate rank the same sample with the same model: ranked once."""
+    import shutil
+
+    from hrlrec.candidates import load_candidate
+    from hrlrec.evaluation import truth
+
+    w = workspace(ws, model_config("gates.stability.max_requests=64", "gates.stability.pool_per_channel=20"))
+    train.run(w, DS, models=["hrlrec"], progress=False)
+    cand = load_candidate(w, DS)
+    assert truth.measure(w, DS, cand.stream, {"candidate": (cand.model, cand.spec)})["measured"]
+    kept = sorted((w.layout.memo / f"ds={DS}").glob("*.npz"))
+    assert len(kept) == 1
+    stability.run(w, DS)
+    assert sorted((w.layout.memo / f"ds={DS}").glob("*.npz")) == kept  # a hit: nothing new was ranked
+    shared = json.loads(w.layout.stability_record("candidate", DS).read_text())
+    shutil.rmtree(w.layout.memo)
+    stability.run(w, DS)
+    assert json.loads(w.layout.stability_record("candidate", DS).read_text()) == shared

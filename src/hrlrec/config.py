@@ -376,6 +376,7 @@ class PathsConfig(_Strict):
     models: str  # checkpoints of trained candidates
     stability: str  # channel-proportion records per day (candidate and production)
     reports: str  # the on-call page of each day: reports/ds=D/index.html
+    memo: str  # rankings kept between the steps that rank the same requests (serving/memo.py)
 
     @field_validator("*")
     @classmethod

@@ -232,6 +232,11 @@ class Layout:
         """`kind` is candidate (written by the gate) or production (written at publish)."""
         return self.stability / kind / f"ds={ds}.json"
 
+    @property
+    def memo(self) -> Path:
+        """Rankings one step keeps for the next (hrlrec.serving.memo); deleting it costs only time."""
+        return self._at(self.paths.memo)
+
     # -- results and reports --------------------------------------------------------------
 
     @property

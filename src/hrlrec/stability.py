@@ -41,8 +41,8 @@ from hrlrec.data.batches import Stream
 from hrlrec.errors import BadInput
 from hrlrec.layout import week_before
 from hrlrec.models.spec import ModelSpec
-from hrlrec.serving.backends import TorchBackend
-from hrlrec.serving.ranker import Ranker, ServingPolicy, day_requests, rank_lists
+from hrlrec.serving import memo
+from hrlrec.serving.ranker import ServingPolicy, day_requests
 from hrlrec.verdict import FAIL, PASS, WARN, Check, Verdict, decide
 from hrlrec.workspace import Workspace
 
@@ -261,9 +261,8 @@ def record_of(
 ) -> dict[str, Any]:  # fmt: skip
     """Rank `sample` with `model` (the serving policy of params.yaml); the proportions, their errors, who ranked."""
     cfg, g = ws.cfg, ws.cfg.gates.stability
-    ranker = Ranker(TorchBackend(model), stream.cat_columns, spec.list_len)
     policy = ServingPolicy.of(cfg.serving)
-    ranking = rank_lists(ranker, stream, sample, pool, spec.history_len, policy, cfg.seed)
+    ranking = memo.ranked(ws.layout.memo, ds, model, spec, stream, sample, pool, policy, cfg.seed)
     hour = stream.cat[stream.offset[sample], stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1
     n_channels = len(spec.channels)
     if policy.channel_choice == "sample":

@@ -29,8 +29,8 @@ from torch import nn
 from hrlrec.data.batches import Stream
 from hrlrec.errors import BadInput
 from hrlrec.models.spec import ModelSpec
-from hrlrec.serving.backends import TorchBackend
-from hrlrec.serving.ranker import Ranker, ServingPolicy, day_requests, pool_rows, rank_lists
+from hrlrec.serving import memo
+from hrlrec.serving.ranker import ServingPolicy, day_requests, pool_rows
 from hrlrec.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class DayValue:
         self.logged = logged_item[np.searchsorted(logged_session, self.session)]
         self.policy = ServingPolicy.of(cfg.serving)
         self.seed = cfg.seed
+        self.ds, self.memo = ds, ws.layout.memo  # the stability gate ranks the same sample: shared (serving/memo)
         self.dwell_scale = cfg.model.dwell_scale_s
         self.channels = list(cfg.channels)
         self.weights = np.array([cfg.model.weights_for(c) for c in self.channels])  # (C, 4)
@@ -110,8 +111,8 @@ class DayValue:
 
     def lists_of(self, model: nn.Module, spec: ModelSpec) -> np.ndarray:
         """The raw item ids (B, K) the model's served policy places for the sample (NO_ITEM where none)."""
-        ranker = Ranker(TorchBackend(model), self.stream.cat_columns, spec.list_len)
-        ranking = rank_lists(ranker, self.stream, self.sample, self.pool, spec.history_len, self.policy, self.seed)
+        ranking = memo.ranked(self.memo, self.ds, model, spec, self.stream, self.sample, self.pool, self.policy,
+                              self.seed)  # fmt: skip
         return np.where(ranking.items >= 0, self.pool_item[ranking.items.clip(min=0)], self.no_item)
 
     def state_dependence(self, item_id: np.ndarray) -> dict[str, float | None]:
