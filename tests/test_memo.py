@@ -46,7 +46,7 @@ def _same(a, b) -> None:
 
 def test_a_kept_ranking_is_the_ranking_and_is_read_not_recomputed(setup, tmp_path: Path, monkeypatch) -> None:
     stream, model, spec, lists, pool = setup
-    first = memo.ranked(tmp_path, DS, model, spec, stream, lists, pool, SAMPLE, 3)
+    first = memo.ranked(tmp_path / f"ds={DS}", model, spec, stream, lists, pool, SAMPLE, 3)
     _same(first, _fresh(stream, model, spec, lists, pool))
     assert len(list((tmp_path / f"ds={DS}").glob("*.npz"))) == 1
 
@@ -54,12 +54,12 @@ def test_a_kept_ranking_is_the_ranking_and_is_read_not_recomputed(setup, tmp_pat
         raise AssertionError("a kept ranking was recomputed")
 
     monkeypatch.setattr(memo, "rank_lists", no_ranking)
-    _same(memo.ranked(tmp_path, DS, model, spec, stream, lists, pool, SAMPLE, 3), first)
+    _same(memo.ranked(tmp_path / f"ds={DS}", model, spec, stream, lists, pool, SAMPLE, 3), first)
 
 
 def test_without_a_folder_nothing_is_kept(setup, tmp_path: Path) -> None:
     stream, model, spec, lists, pool = setup
-    _same(memo.ranked(None, DS, model, spec, stream, lists, pool, SAMPLE, 3), _fresh(stream, model, spec, lists,
+    _same(memo.ranked(None, model, spec, stream, lists, pool, SAMPLE, 3), _fresh(stream, model, spec, lists,
                                                                                       pool))  # fmt: skip
 
 
@@ -86,20 +86,20 @@ def test_everything_the_ranking_reads_is_in_the_key(setup, monkeypatch) -> None:
 
 def test_keeping_a_day_removes_other_days(setup, tmp_path: Path) -> None:
     stream, model, spec, lists, pool = setup
-    memo.ranked(tmp_path, "2026-11-01", model, spec, stream, lists, pool, SAMPLE, 3)
-    memo.ranked(tmp_path, DS, model, spec, stream, lists, pool, SAMPLE, 3)
+    memo.ranked(tmp_path / "ds=2026-11-01", model, spec, stream, lists, pool, SAMPLE, 3)
+    memo.ranked(tmp_path / f"ds={DS}", model, spec, stream, lists, pool, SAMPLE, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"ds={DS}"]
 
 
 def test_an_unreadable_kept_ranking_is_ranked_again(setup, tmp_path: Path, caplog) -> None:
     stream, model, spec, lists, pool = setup
-    good = memo.ranked(tmp_path, DS, model, spec, stream, lists, pool, SAMPLE, 3)
+    good = memo.ranked(tmp_path / f"ds={DS}", model, spec, stream, lists, pool, SAMPLE, 3)
     (kept,) = (tmp_path / f"ds={DS}").glob("*.npz")
     kept.write_bytes(b"not an npz")
     with caplog.at_level(logging.WARNING, logger="hrlrec.serving.memo"):
-        _same(memo.ranked(tmp_path, DS, model, spec, stream, lists, pool, SAMPLE, 3), good)
+        _same(memo.ranked(tmp_path / f"ds={DS}", model, spec, stream, lists, pool, SAMPLE, 3), good)
     kept.write_bytes(kept.read_bytes()[:100])  # a zip cut short
     with caplog.at_level(logging.WARNING, logger="hrlrec.serving.memo"):
-        again = memo.ranked(tmp_path, DS, model, spec, stream, lists, pool, SAMPLE, 3)
+        again = memo.ranked(tmp_path / f"ds={DS}", model, spec, stream, lists, pool, SAMPLE, 3)
     _same(again, good)
     assert "unreadable kept ranking" in caplog.text

@@ -216,10 +216,10 @@ def test_the_gate_reuses_the_ranking_the_true_value_measurement_kept_and_records
     train.run(w, DS, models=["hrlrec"], progress=False)
     cand = load_candidate(w, DS)
     assert truth.measure(w, DS, cand.stream, {"candidate": (cand.model, cand.spec)})["measured"]
-    kept = sorted((w.layout.memo / f"ds={DS}").glob("*.npz"))
+    kept = sorted(w.layout.memo_day(DS).glob("*.npz"))
     assert len(kept) == 1
     stability.run(w, DS)
-    assert sorted((w.layout.memo / f"ds={DS}").glob("*.npz")) == kept  # a hit: nothing new was ranked
+    assert sorted(w.layout.memo_day(DS).glob("*.npz")) == kept  # a hit: nothing new was ranked
     shared = json.loads(w.layout.stability_record("candidate", DS).read_text())
     shutil.rmtree(w.layout.memo)
     stability.run(w, DS)

@@ -237,6 +237,9 @@ class Layout:
         """Rankings one step keeps for the next (hrlrec.serving.memo); deleting it costs only time."""
         return self._at(self.paths.memo)
 
+    def memo_day(self, ds: str) -> Path:
+        return day_dir(self.memo, ds)
+
     # -- results and reports --------------------------------------------------------------
 
     @property

@@ -262,7 +262,7 @@ def record_of(
     """Rank `sample` with `model` (the serving policy of params.yaml); the proportions, their errors, who ranked."""
     cfg, g = ws.cfg, ws.cfg.gates.stability
     policy = ServingPolicy.of(cfg.serving)
-    ranking = memo.ranked(ws.layout.memo, ds, model, spec, stream, sample, pool, policy, cfg.seed)
+    ranking = memo.ranked(ws.layout.memo_day(ds), model, spec, stream, sample, pool, policy, cfg.seed)
     hour = stream.cat[stream.offset[sample], stream.column("hour")].cpu().numpy() - 1  # ids are hour + 1
     n_channels = len(spec.channels)
     if policy.channel_choice == "sample":

@@ -89,7 +89,7 @@ class DayValue:
         self.logged = logged_item[np.searchsorted(logged_session, self.session)]
         self.policy = ServingPolicy.of(cfg.serving)
         self.seed = cfg.seed
-        self.ds, self.memo = ds, ws.layout.memo  # the stability gate ranks the same sample: shared (serving/memo)
+        self.memo = ws.layout.memo_day(ds)  # the stability gate ranks the same sample: shared (serving/memo)
         self.dwell_scale = cfg.model.dwell_scale_s
         self.channels = list(cfg.channels)
         self.weights = np.array([cfg.model.weights_for(c) for c in self.channels])  # (C, 4)
@@ -111,7 +111,7 @@ class DayValue:
 
     def lists_of(self, model: nn.Module, spec: ModelSpec) -> np.ndarray:
         """The raw item ids (B, K) the model's served policy places for the sample (NO_ITEM where none)."""
-        ranking = memo.ranked(self.memo, self.ds, model, spec, self.stream, self.sample, self.pool, self.policy,
+        ranking = memo.ranked(self.memo, model, spec, self.stream, self.sample, self.pool, self.policy,
                               self.seed)  # fmt: skip
         return np.where(ranking.items >= 0, self.pool_item[ranking.items.clip(min=0)], self.no_item)
 

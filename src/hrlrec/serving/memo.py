@@ -12,7 +12,7 @@ rows the requests are built from), the requests and the pool, the serving
 policy and seed, and the source of the `hrlrec` package (any code edit is a
 miss, as DVC's `deps: src/hrlrec` treats it). A miss ranks and keeps; a hit
 returns the kept arrays. So the memo can cost a ranking, never change one.
-Only the day being ranked is kept: writing a day's ranking removes other days'.
+Only the day being ranked is kept (layout.memo_day): keeping a day's ranking removes other days'.
 """
 
 from __future__ import annotations
@@ -82,34 +82,39 @@ def _read(path: Path) -> Ranking | None:
     try:
         with np.load(path, allow_pickle=False) as kept:
             return Ranking(*(kept[f] for f in FIELDS))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:  # absent, removed meanwhile, or unreadable: rank again
+    except (
+        OSError,
+        KeyError,
+        ValueError,
+        zipfile.BadZipFile,
+    ) as exc:  # absent, removed meanwhile, or unreadable: rank again
         if path.exists():
             log.warning("%s: unreadable kept ranking (%s); ranking again", path, exc)
         return None
 
 
-def _write(folder: Path, ds: str, key: str, ranking: Ranking) -> None:
-    day = folder / f"ds={ds}"
-    for other in folder.glob("ds=*"):
-        if other != day:
-            shutil.rmtree(other, ignore_errors=True)
+def _write(path: Path, ranking: Ranking) -> None:
+    day = path.parent
+    if day.parent.is_dir():
+        for other in day.parent.iterdir():
+            if other.name.startswith("ds=") and other != day:
+                shutil.rmtree(other, ignore_errors=True)
     buffer = io.BytesIO()
     np.savez(buffer, **{f: getattr(ranking, f) for f in FIELDS})
-    atomic.write_bytes(day / f"{key}.npz", buffer.getvalue())
+    atomic.write_bytes(path, buffer.getvalue())
 
 
 def ranked(
-    folder: Path | None, ds: str, model: nn.Module, spec: ModelSpec, stream: Stream, lists: np.ndarray,
-    pool: np.ndarray, policy: ServingPolicy, seed: int,
+    day: Path | None, model: nn.Module, spec: ModelSpec, stream: Stream, lists: np.ndarray, pool: np.ndarray,
+    policy: ServingPolicy, seed: int,
 ) -> Ranking:  # fmt: skip
-    """`rank_lists` of `model` over `lists`, from the memo in `folder` when kept there (None: no memo)."""
-    key = ranking_key(model, spec, stream, lists, pool, policy, seed) if folder is not None else ""
-    path = folder / f"ds={ds}" / f"{key}.npz" if folder is not None else None
+    """`rank_lists` of `model` over `lists`, kept in the day's memo folder `day` (None: nothing kept)."""
+    path = day / f"{ranking_key(model, spec, stream, lists, pool, policy, seed)}.npz" if day is not None else None
     if path is not None and (kept := _read(path)) is not None:
-        log.info("ranking of %d requests for %s taken from %s", len(lists), ds, path)
+        log.info("ranking of %d requests taken from %s", len(lists), path)
         return kept
     ranker = Ranker(TorchBackend(model), stream.cat_columns, spec.list_len)
     ranking = rank_lists(ranker, stream, lists, pool, spec.history_len, policy, seed)
-    if folder is not None:
-        _write(folder, ds, key, ranking)
+    if path is not None:
+        _write(path, ranking)
     return ranking
