@@ -245,3 +245,35 @@ def test_hourly_offsets_are_fitted_on_lists_of_every_hour(trained_workspace: Pat
         mp.setattr(channel_mix, "CALIBRATION_LISTS", 50)
         a, b = (channel_mix.calibration_lists(stream, 4, seed=s) for s in (0, 1))
     assert len(a) == 50 and (np.diff(a) > 0).all() and not np.array_equal(a, b)
+
+
+def test_channel_members_keep_pool_order_and_pad_and_an_unknown_channel_has_none() -> None:
+    from hrlrec.serving.ranker import channel_members, members_of
+
+    pool_channel = np.array([2, 1, 2, 0, 4, 2])
+    table = channel_members(pool_channel)
+    assert table.tolist() == [[-1, -1, -1], [1, -1, -1], [0, 2, 5], [-1, -1, -1], [4, -1, -1]]
+    assert members_of(table, np.array([2, 0, 9, -1, 4])).tolist() == [
+        [0, 2, 5], [-1, -1, -1], [-1, -1, -1], [-1, -1, -1], [4, -1, -1]
+    ]  # fmt: skip
+
+
+def test_scoring_only_the_chosen_channel_gives_the_whole_pools_logits_for_those_items(setup) -> None:
+    """item_logits on each request's own candidates equals the graph over the whole pool, gathered."""
+    from hrlrec.serving.ranker import candidates_of, channel_members, members_of
+
+    stream, cfg, _model, ranker, test, pool = setup
+    requests = _requests(stream, cfg, test[:16])
+    run = ranker.backend.run
+    h_low, h_high = ranker.encode(requests)
+    (item_part,) = run("pool_items", pool)
+    pool_channel = pool[:, ranker.col["channel"]]
+    channel = np.unique(pool_channel)[np.arange(16) % len(np.unique(pool_channel))].astype(np.int64)
+    whole = np.broadcast_to(item_part, (16, *item_part.shape)).copy()
+    (full,) = run("item_logits", whole, requests.context, requests.context_dense, h_low, h_high, channel)
+    cand = members_of(channel_members(pool_channel), channel)
+    (own,) = run("item_logits", candidates_of(item_part, pool_channel, channel), requests.context,
+                 requests.context_dense, h_low, h_high, channel)  # fmt: skip
+    real = cand >= 0
+    np.testing.assert_allclose(own[real], full[np.nonzero(real)[0], cand[real]], rtol=1e-5, atol=1e-6)
+    assert (pool_channel[cand[real]] == np.repeat(channel, real.sum(1))).all()

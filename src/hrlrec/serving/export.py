@@ -49,6 +49,7 @@ from hrlrec.serving.ranker import (
     Ranking,
     Requests,
     ServingPolicy,
+    candidates_of,
     day_requests,
     rank_lists,
     requests_from_lists,
@@ -83,9 +84,9 @@ DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
     },
     "channel_policy": {"h_low": {0: "batch"}, "context": {0: "batch"}, "logits": {0: "batch"}},
     "pool_items": {"pool": {0: "candidates"}, "item_part": {0: "candidates"}},
-    "item_logits": {"item_part": {0: "candidates"}, "context": {0: "batch"}, "context_dense": {0: "batch"},
-                    "h_low": {0: "batch"}, "h_high": {0: "batch"}, "channel": {0: "batch"},
-                    "click_logit": {0: "batch", 1: "candidates"}},
+    "item_logits": {"candidates_part": {0: "batch", 1: "candidates"}, "context": {0: "batch"},
+                    "context_dense": {0: "batch"}, "h_low": {0: "batch"}, "h_high": {0: "batch"},
+                    "channel": {0: "batch"}, "click_logit": {0: "batch", 1: "candidates"}},
 }  # fmt: skip
 DYNAMIC_AXES["hra_encoder"] = DYNAMIC_AXES["lra_encoder"]
 
@@ -111,7 +112,14 @@ def graph_inputs(
         "hra_encoder": (*history, h_high),
         "channel_policy": (h_low, requests.context),
         "pool_items": (pool,),
-        "item_logits": (item_part, requests.context, requests.context_dense, h_low, h_high, channel),
+        "item_logits": (
+            candidates_of(item_part, pool[:, channel_col], channel),
+            requests.context,
+            requests.context_dense,
+            h_low,
+            h_high,
+            channel,
+        ),
     }
 
 

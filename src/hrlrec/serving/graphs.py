@@ -16,7 +16,7 @@ Graphs (B requests, T behaviours, N candidates, F id columns, D dense features):
     hra_encoder    same, for the high-level agent
     channel_policy h_low (B, S), context (B, F)            -> logits (B, C) unnormalised log pi(c | s, hour)
     pool_items     pool (N, F)                             -> item_part (N, H)
-    item_logits    item_part (N, H), context (B, F), context_dense (B, D), h_low, h_high (B, S),
+    item_logits    candidates_part (B, N, H), context (B, F), context_dense (B, D), h_low, h_high (B, S),
                    channel (B)                             -> click_logit (B, N)
 
 `channel_policy` is the served channel policy (models/channel_policy.py) and
@@ -26,7 +26,10 @@ AUC gate measures. The item tower's first layer is split: `pool_items` is its
 item half, which depends on the pool alone, so the ranker runs it once per
 pool instead of once per request and position; `item_logits` adds the
 request's context half and runs the rest of the tower and the click head in
-one graph (d, B x N x A floats, never leaves it).
+one graph (d, B x N x A floats, never leaves it). Its candidates are each
+request's own (B, N, H): the ranker passes only the items of the channel the
+policy chose (the hard constraint), a quarter of the pool with four channels,
+and replay scores one logged item per request.
 """
 
 from __future__ import annotations
@@ -161,16 +164,17 @@ class ItemLogits(nn.Module):
 
     def forward(
         self,
-        item_part: torch.Tensor,
+        candidates_part: torch.Tensor,
         context: torch.Tensor,
         context_dense: torch.Tensor,
         h_low: torch.Tensor,
         h_high: torch.Tensor,
         channel: torch.Tensor,
     ) -> torch.Tensor:
-        """item_part (N, H), context (B, F) with the list position set, context_dense (B, D) -> (B, N)."""
+        """candidates_part (B, N, H): `pool_items` rows of each request's candidates; context (B, F) with the
+        list position set, context_dense (B, D) -> (B, N)."""
         ctx = self.fields(context, context_dense).index_select(1, self.context_fields).flatten(1)  # (B, c*d)
-        hidden = torch.relu((ctx @ self.w_context.T + self.bias).unsqueeze(1) + item_part.unsqueeze(0))
+        hidden = torch.relu((ctx @ self.w_context.T + self.bias).unsqueeze(1) + candidates_part)
         d = self.last(hidden)  # (B, N, A)
         a_low = self.lra(h_low)
         a_high = self.hra(h_high + self.channel_state(channel))

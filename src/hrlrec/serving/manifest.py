@@ -23,7 +23,7 @@ GRAPH_INPUTS: dict[str, tuple[str, ...]] = {
     "hra_encoder": ("seq_ids", "seq_dense", "feedback", "length", "h"),
     "channel_policy": ("h_low", "context"),
     "pool_items": ("pool",),
-    "item_logits": ("item_part", "context", "context_dense", "h_low", "h_high", "channel"),
+    "item_logits": ("candidates_part", "context", "context_dense", "h_low", "h_high", "channel"),
 }
 SERVING_GRAPHS = tuple(GRAPH_INPUTS)
 

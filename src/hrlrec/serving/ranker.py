@@ -161,6 +161,33 @@ def pool_from_rows(stream: Stream, rows: np.ndarray, per_channel: int) -> np.nda
     return stream.cat[pool_rows(stream, rows, per_channel)].cpu().numpy()
 
 
+def channel_members(pool_channel: np.ndarray) -> np.ndarray:
+    """(largest channel id + 1, W): row c holds the pool entries of channel c in pool order, -1 padded.
+
+    Row 0 (no channel, or padding items) is empty. Scoring a request's chosen
+    channel reads its row: pool order is kept, so ties still go to the earlier
+    entry, and a pool of C channels costs 1/C of scoring it whole.
+    """
+    ids = np.asarray(pool_channel, dtype=np.int64)
+    top = int(ids.max(initial=0))
+    rows = [np.flatnonzero(ids == c) if c > 0 else np.empty(0, dtype=np.int64) for c in range(top + 1)]
+    table = np.full((top + 1, max(1, *(len(r) for r in rows))), -1, dtype=np.int64)
+    for c, r in enumerate(rows):
+        table[c, : len(r)] = r
+    return table
+
+
+def members_of(members: np.ndarray, channel: np.ndarray) -> np.ndarray:
+    """(B, W) pool entries of each request's `channel` (-1 padding; an id outside the pool: none)."""
+    channel = np.asarray(channel, dtype=np.int64)
+    return members[np.where((channel >= 0) & (channel < len(members)), channel, 0)]
+
+
+def candidates_of(item_part: np.ndarray, pool_channel: np.ndarray, channel: np.ndarray) -> np.ndarray:
+    """(B, W, H) `pool_items` rows of each request's channel (padding repeats entry 0; callers mask it)."""
+    return item_part[members_of(channel_members(pool_channel), channel).clip(min=0)]
+
+
 class Ranker:
     """Ranks a candidate pool for a batch of requests with the graphs of `backend`."""
 
@@ -188,6 +215,7 @@ class Ranker:
         available = np.ones((B, N), dtype=bool)
         h_low, h_high = self.encode(requests)
         (item_part,) = run("pool_items", pool)  # the pool's half of the item tower, once for all positions
+        members = channel_members(pool_channel)  # each channel's pool entries: only those are scored
         # Every candidate is seen under the request's context at the position being filled.
         context = requests.context.copy()
         out: Ranking | None = None
@@ -209,23 +237,25 @@ class Ranker:
                 index = _first_best(masked)
                 channel_gap = _runner_up_gap(masked)
             channel = np.where(has_any, index + 1, 0).astype(np.int64)
-            (logit,) = run("item_logits", item_part, context, requests.context_dense, h_low, h_high, channel)
-            allowed = available & (pool_channel[None, :] == channel[:, None])
+            cand = members_of(members, channel)  # (B, W) pool entries of the chosen channel, -1 padding
+            (logit,) = run("item_logits", item_part[cand.clip(min=0)], context, requests.context_dense, h_low, h_high,
+                           channel)  # fmt: skip
+            allowed = (cand >= 0) & available[rows[:, None], cand.clip(min=0)]
             high = np.where(allowed, logit, -np.inf)
-            item = _first_best(high)  # the hard channel constraint
+            pick = _first_best(high)  # the hard channel constraint; column of `cand`
             out.margins[:, t] = np.minimum(channel_gap, _runner_up_gap(high))
             n_allowed = allowed.sum(1)
             p_item = np.ones(B)
             if policy.epsilon > 0:
                 explore = draws.explore[:, t] < policy.epsilon
                 kth = np.minimum((draws.pick[:, t] * n_allowed).astype(np.int64), np.maximum(n_allowed - 1, 0))
-                random_item = np.argmax(np.cumsum(allowed, 1) > kth[:, None], axis=1)
-                greedy = item
-                item = np.where(explore, random_item, greedy)
+                random_pick = np.argmax(np.cumsum(allowed, 1) > kth[:, None], axis=1)
+                greedy = pick
+                pick = np.where(explore, random_pick, greedy)
                 share = policy.epsilon / np.maximum(n_allowed, 1)
-                p_item = np.where(item == greedy, 1.0 - policy.epsilon, 0.0) + share
+                p_item = np.where(pick == greedy, 1.0 - policy.epsilon, 0.0) + share
                 out.explored[:, t] = explore & has_any
-            item = np.where(has_any, item, -1)
+            item = np.where(has_any, cand[rows, pick], -1)
             safe = item.clip(min=0)
             out.items[:, t] = item
             out.channels[:, t] = channel
@@ -233,7 +263,7 @@ class Ranker:
             # The channel's share of the propensity: pi(c | s) when drawn, 1 when taken by argmax.
             p_channel = probs[rows, index] if policy.channel_choice == "sample" else 1.0
             out.propensities[:, t] = np.where(has_any, p_channel * p_item, 0.0)
-            out.scores[:, t] = np.where(has_any, 1.0 / (1.0 + np.exp(-logit[rows, safe])), 0.0)
+            out.scores[:, t] = np.where(has_any, 1.0 / (1.0 + np.exp(-logit[rows, pick])), 0.0)
             available[rows[has_any], safe[has_any]] = False
             if t + 1 == K:
                 break

@@ -33,6 +33,8 @@ from hrlrec.serving.ranker import (
     ServingPolicy,
     _first_best,
     _softmax,
+    channel_members,
+    members_of,
     requests_from_lists,
 )
 
@@ -89,6 +91,7 @@ def replay(
     rows = np.arange(B)
     h_low, h_high = ranker.encode(requests)
     (item_part,) = run("pool_items", pool)
+    members = channel_members(pool_channel)
     context = requests.context.copy()
     for t in range(K):
         context[:, col["position"]] = t + 1
@@ -114,12 +117,14 @@ def replay(
         logged_channel = logged[:, t, ch_col].astype(np.int64)
         scored = (j >= 0) & (logged_channel >= 1) & (logged_channel <= C)
         channel = np.where(scored, logged_channel, 1)
-        (logit,) = run("item_logits", item_part, context, requests.context_dense, h_low, h_high, channel)
-        allowed = available & (pool_channel[None, :] == channel[:, None])
+        cand = members_of(members, channel)  # (B, W) the channel's pool entries
+        (logit,) = run("item_logits", item_part[cand.clip(min=0)], context, requests.context_dense, h_low, h_high,
+                       channel)  # fmt: skip
+        allowed = (cand >= 0) & available[rows[:, None], cand.clip(min=0)]
         n_allowed = allowed.sum(1)
-        greedy = _first_best(np.where(allowed, logit, -np.inf))
+        greedy = cand[rows, _first_best(np.where(allowed, logit, -np.inf))]
         safe_j = np.maximum(j, 0)
-        still = scored & allowed[rows, safe_j]
+        still = scored & available[rows, safe_j] & (pool_channel[safe_j] == channel)
         p_in_channel = np.where(safe_j == greedy, 1.0 - eps, 0.0) + eps / np.maximum(n_allowed, 1)
         p_item_logged = np.where(still, pi[rows, channel - 1] * p_in_channel, 0.0)
         target[:, t] = np.where(placed[:, t], p_item_logged, 0.0)
@@ -138,12 +143,11 @@ def _click(
 ) -> np.ndarray:
     """(B,) the model's click probability of each request's item `items` (B, F) here, under the item's channel."""
     run = ranker.backend.run
-    B = requests.size
     (item_part,) = run("pool_items", items)
     channel = np.maximum(items[:, ranker.col["channel"]], 1).astype(np.int64)
-    # (B, B): every item under every request; each request's own item is the diagonal.
-    (logit,) = run("item_logits", item_part, context, requests.context_dense, h_low, h_high, channel)
-    return _sigmoid(logit[np.arange(B), np.arange(B)])
+    # Each request scores its own item alone: candidates (B, 1, H).
+    (logit,) = run("item_logits", item_part[:, None, :], context, requests.context_dense, h_low, h_high, channel)
+    return _sigmoid(logit[:, 0])
 
 
 def list_clicks(ranker: Ranker, requests: Requests, lists: np.ndarray, placed: np.ndarray) -> np.ndarray:
