@@ -117,3 +117,21 @@ def test_din_attends_over_the_history_before_the_list(stream: Stream) -> None:
     with torch.no_grad():
         moved = (model(flipped) - model(batch)).abs() > 1e-6
     assert (moved == history.any(1)).all()  # a click in the history counts; without history nothing moves
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_a_baseline_gathers_history_only_when_it_reads_it(stream: Stream, name: str) -> None:
+    """Every baseline but DIN gets the list above alone (m = 0) and gives the logits of the full window."""
+    from hrlrec.models.baselines.common import behaviour_window
+
+    cfg = model_config()
+    torch.manual_seed(0)
+    model = factory.build(name, ModelSpec.of(cfg), features_of(stream)).eval()
+    m, K = cfg.active.history_len, cfg.list_len
+    window = behaviour_window(model)
+    assert window == ((m, K) if name == "din" else (0, K))
+    rows = stream.rows(stream.lists("test"))[:256]
+    with torch.no_grad():
+        full = model(batches.impression_batch(stream, rows, m, K))
+        own = model(batches.impression_batch(stream, rows, *window))
+    torch.testing.assert_close(own, full, rtol=1e-6, atol=1e-6)

@@ -27,6 +27,7 @@ from hrlrec import metrics
 from hrlrec.config import Config
 from hrlrec.data.batches import Stream, iterate_impressions, iterate_lists
 from hrlrec.errors import HrlrecError
+from hrlrec.models.baselines.common import behaviour_window
 from hrlrec.models.baselines.lr import LR
 from hrlrec.models.hrlrec import HRLRec
 from hrlrec.progress import Progress
@@ -104,7 +105,7 @@ def predict(model: nn.Module, stream: Stream, lists: np.ndarray, batch_size: int
                 labels.append(b.clicked[b.list_mask].cpu())
                 channels.append(b.list_cat[..., ch][b.list_mask].cpu())
         else:
-            window = (model.features.history_len, model.features.list_len)
+            window = behaviour_window(model)
             for b in iterate_impressions(stream, stream.rows(lists), batch_size * IMPRESSIONS_PER_LIST, *window):
                 probs.append(torch.sigmoid(model(b)).float().cpu())
                 labels.append(b.clicked.cpu())
@@ -184,7 +185,7 @@ def fit(
             n_batches = math.ceil(len(order) / p.batch_size)
         else:
             rows = _shard(rng.permutation(stream.rows(rng.permutation(train_lists))), rank)
-            batches = iterate_impressions(stream, rows, p.batch_size * cfg.list_len, p.history_len, cfg.list_len)
+            batches = iterate_impressions(stream, rows, p.batch_size * cfg.list_len, *behaviour_window(model))
             n_batches = math.ceil(len(rows) / (p.batch_size * cfg.list_len))
         shown = Progress(f"{name} epoch {epoch}/{epochs}", n_batches, unit="batches", enabled=progress and rank.main)
         epoch_t0, epoch_imps, running = time.perf_counter(), 0, 0.0

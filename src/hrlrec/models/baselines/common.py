@@ -46,6 +46,17 @@ class FeatureSpec:
         return len(BASELINE_FIELDS) + len(LIST_FIELDS)
 
 
+def behaviour_window(model: nn.Module) -> tuple[int, int]:
+    """(m, K) of the behaviours gathered before each impression for `model`.
+
+    DIN attends over the user's last m impressions and the list above (the whole
+    m + K - 1 window); every other baseline reads only the list above, so it gets
+    m = 0 and never gathers (B, m, F) history rows it would weight by zero.
+    """
+    spec: FeatureSpec = model.features
+    return (spec.history_len if getattr(model, "reads_history", False) else 0, spec.list_len)
+
+
 def earlier_in_list(batch: ImpressionBatch) -> torch.Tensor:
     """(B, L) bool: the behaviours before each impression that are earlier positions of its own list."""
     return batch.before_feedback == UNKNOWN

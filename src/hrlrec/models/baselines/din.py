@@ -24,6 +24,8 @@ ITEM_SIDE = ["channel", "item", "tags"]  # what a behaviour and the candidate ar
 
 
 class DIN(nn.Module):
+    reads_history = True  # the user's last m impressions, not only the list above (common.behaviour_window)
+
     def __init__(self, spec: FeatureSpec, hidden: int = 128, attention: int = 32) -> None:
         super().__init__()
         self.features = spec  # what the training loop reads the behaviour window from
