@@ -39,6 +39,7 @@ from hrlrec.serving.ranker import FIELDS, Ranker, Ranking, ServingPolicy, rank_l
 log = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]  # src/hrlrec
+UNREADABLE = (OSError, KeyError, ValueError, zipfile.BadZipFile)  # what np.load raises on a missing or bad file
 
 
 @functools.cache
@@ -82,12 +83,7 @@ def _read(path: Path) -> Ranking | None:
     try:
         with np.load(path, allow_pickle=False) as kept:
             return Ranking(*(kept[f] for f in FIELDS))
-    except (
-        OSError,
-        KeyError,
-        ValueError,
-        zipfile.BadZipFile,
-    ) as exc:  # absent, removed meanwhile, or unreadable: rank again
+    except UNREADABLE as exc:  # absent, removed meanwhile, or damaged: rank again
         if path.exists():
             log.warning("%s: unreadable kept ranking (%s); ranking again", path, exc)
         return None
