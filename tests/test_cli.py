@@ -119,7 +119,7 @@ def test_validate_exit_codes_and_release(tmp_path: Path) -> None:
     pq.write_table(table, raw)
     bad = hrlrec(*small, "validate", "--ds", DAY, "--no-backfill", cwd=ws)
     assert bad.returncode == 1, bad.stderr
-    assert "FAILED no_dwell_without_click [dwell_time_s]" in bad.stdout
+    assert "FAILED no_dwell_without_click [dwell_without_click]" in bad.stdout
     assert "--accept --reason" in bad.stdout
     assert layout.quarantine_day(DAY).is_dir()
 

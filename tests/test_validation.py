@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ from hrlrec import contract, ingest, validation
 from hrlrec.config import Config
 from hrlrec.errors import BadInput, Rejected
 from hrlrec.simulator import land
+from hrlrec.validation import frames
 from hrlrec.workspace import Workspace
 from tests.conftest import tiny_config
 
@@ -256,6 +258,20 @@ def test_a_clean_day_passes_every_check_with_history(ws: Path) -> None:
     assert validation.require_validated(_ws(ws), TODAY) == _raw(ws)
     docs = ws / result.data_docs
     assert docs.is_file() and "impressions" in docs.read_text()
+    # One Data Docs build at the end holds a result page and a suite page for every suite that ran.
+    ran = {"impressions", "impression_types", "sessions", "volume", "channel_drift", "propensity"}
+    pages = {p.relative_to(docs.parent).parts[1] for p in (docs.parent / "validations").rglob("*.html")}
+    suite_pages = {p.stem for p in (docs.parent / "expectations").glob("*.html")}
+    assert pages == ran and suite_pages == ran
+    index = docs.read_text()
+    assert all(f"validations/{name}/" in index for name in ran)
+
+
+def test_dwell_without_click_marks_only_unclicked_rows_with_dwell() -> None:
+    clicked = pd.Series([0, 0, 1, 1, None, 0], dtype="Int8")
+    dwell = pd.Series([0.0, 3.5, 3.5, 0.0, 2.0, None], dtype="float32")
+    marked = frames.dwell_without_click(clicked, dwell)
+    assert marked.tolist() == [False, True, False, False, False, False]  # nulls are the null checks' to judge
 
 
 def test_without_enough_history_trailing_checks_are_skipped_visibly(ws: Path) -> None:
@@ -311,6 +327,18 @@ def test_large_days_are_checked_in_chunks_of_whole_lists(ws: Path) -> None:
         failed["unique_session_position"].element_count
         == pq.read_metadata(_ws(ws).layout.quarantine_day(TODAY) / "part-00000.parquet").num_rows
     )
+
+
+def test_propensities_are_checked_in_slices_and_a_bad_one_in_the_last_slice_is_caught(ws: Path) -> None:
+    cfg = tiny_config("profiles.small.simulator_users=800", "validation.chunk_rows=7000")
+    last = np.zeros(pq.read_metadata(_raw(ws) / "part-00000.parquet").num_rows, dtype=bool)
+    last[-2:] = True
+    _corrupt(ws, lambda t: _where(t, "propensity", last, 1.5))
+    result = validation.run(_ws(ws, cfg), TODAY, backfill=False)
+    failed = {o.check: o for o in result.failed}
+    assert set(failed) == {"propensity_range"}
+    assert failed["propensity_range"].unexpected_count == 2
+    assert failed["propensity_range"].element_count == len(last)  # every slice judged, none twice
 
 
 def test_suites_come_from_the_workspace_when_it_has_them(ws: Path) -> None:
@@ -373,6 +401,23 @@ def test_escape_text_touches_only_values_with_markup() -> None:
     assert frame["channel"][1] == "<b>x</b>"  # the caller's frame is not changed
     clean = pd.DataFrame({"channel": ["news", "article"]})
     assert escape_text(clean) is clean
+
+
+def test_escape_text_escapes_a_categoricals_categories_and_keeps_its_codes() -> None:
+    from hrlrec.validation.gx_run import MAX_VALUE_CHARS, escape_text
+
+    frame = pd.DataFrame({"channel": pd.Categorical(["news", "<b>x</b>", None, "<b>x</b>"])})
+    out = escape_text(frame)
+    assert isinstance(out["channel"].dtype, pd.CategoricalDtype)
+    assert out["channel"].tolist()[:2] == ["news", "&lt;b&gt;x&lt;/b&gt;"] and pd.isna(out["channel"][2])
+    assert (out["channel"].cat.codes == frame["channel"].cat.codes).all()
+    assert frame["channel"][1] == "<b>x</b>"
+    clean = pd.DataFrame({"channel": pd.Categorical(["news", "article"])})
+    assert escape_text(clean) is clean
+    # Two long values with the same first characters would become one category: judged value by value.
+    long = ["y" * MAX_VALUE_CHARS + "1", "y" * MAX_VALUE_CHARS + "2"]
+    cut = escape_text(pd.DataFrame({"channel": pd.Categorical(long)}))["channel"]
+    assert cut.str.len().max() <= MAX_VALUE_CHARS + 30 and cut.nunique() == 1
 
 
 def test_a_50_mb_value_that_bypassed_ingest_stays_bounded_in_results_data_docs_and_report(ws: Path) -> None:
@@ -476,3 +521,8 @@ def test_escape_text_tests_unhashable_values_row_by_row() -> None:
     frame = pd.DataFrame({"tags": [["a"], "<i>", None]})
     out = escape_text(frame)
     assert out["tags"].tolist()[:2] == [["a"], "&lt;i&gt;"]
+
+
+def test_a_blank_tag_is_empty_whitespace_or_null_and_a_row_without_tags_has_none() -> None:
+    tags = pa.array([["a", "b"], [""], ["x", " \t"], ["x", None], [], None, [" a "]], pa.list_(pa.string()))
+    assert frames._has_blank_tag(tags).tolist() == [False, True, True, True, False, False, False]

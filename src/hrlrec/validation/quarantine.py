@@ -61,7 +61,7 @@ def release(ws: Workspace, ds: str, reason: str, by: str | None = None) -> Valid
     os.rename(src, dest)
     (dest / QUARANTINE_RESULT).unlink(missing_ok=True)
     details = {"by": who, "at": when, "reason": reason.strip(), "failed_checks": [f["check"] for f in record["failed"]]}
-    table = pq.read_table(dest)
+    table = pq.read_table(dest, columns=["channel", "clicked"])  # all that the day's stats read
     result = ValidationResult(
         ds=ds,
         verdict="WARN",

@@ -24,7 +24,6 @@ from dataclasses import replace
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from hrlrec import atomic
 from hrlrec.config import Config
@@ -77,7 +76,7 @@ def validate_day(ws: Workspace, ds: str) -> ValidationResult:
             )
         raise BadInput(f"{raw_day}: day {ds} has not been ingested; run `hrlrec ingest --ds {ds}` first")
     try:
-        table = pq.read_table(raw_day)
+        table = frames.read_day(raw_day)
     except Exception as exc:
         raise BadInput(f"{raw_day}: cannot read the ingested day: {exc}") from None
 
@@ -106,6 +105,9 @@ def validate_day(ws: Workspace, ds: str) -> ValidationResult:
                             outcomes[key].merge(outcome)
                         else:
                             outcomes[key] = outcome
+                del frame
+                pa.default_memory_pool().release_unused()  # bounded RSS: a chunk's memory back before the next
+        runner.build_docs()
     for s in skipped:
         log.warning("skipped suite %s: %s", s["suite"], s["reason"])
 
@@ -151,7 +153,7 @@ def _frames(
     elif kind == "sessions":
         yield frames.sessions_frame(table)
     elif kind == "propensities":
-        yield frames.propensities_frame(table)
+        yield from frames.propensity_chunks(table, cfg.validation.chunk_rows)
     else:
         day, channels = frames.trailing_frames(today, history, list(cfg.channels))
         yield day if kind == "day" else channels
