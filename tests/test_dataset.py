@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from hrlrec import dataset, validation
 from hrlrec.data import batches, build
@@ -84,3 +85,10 @@ def test_only_validated_days_are_used(trained_workspace: Path, tmp_path: Path) -
         dataset.run(ws, TRAIN_DAYS[-1])
     with pytest.raises(BadInput, match="never validated"):
         validation.require_validated(ws, "2026-12-24")
+
+
+def test_gather_is_advanced_indexing_of_rows() -> None:
+    table = torch.arange(40.0).view(10, 4)
+    rows = torch.tensor([[3, 0, 9], [9, 9, 1]])
+    assert torch.equal(batches.gather(table, rows), table[rows])
+    assert torch.equal(batches.gather(table[:, 0], rows), table[:, 0][rows])

@@ -227,3 +227,34 @@ def test_best_cosine_is_the_masked_max_in_values_and_action_gradients() -> None:
     torch.testing.assert_close(ours, reference)
     torch.testing.assert_close(grad, actions.grad)
     assert ours[0, 0] == -1.0 and grad[0, 0].abs().sum() == 0
+
+
+@pytest.mark.parametrize("padding", [0, None])
+def test_embed_while_training_is_the_embedding_in_values_and_gradients(padding: int | None) -> None:
+    """layers.embed replaces nn.Embedding's slow CPU backward while training: bit-identical numbers."""
+    from hrlrec.models.layers import embed
+
+    torch.manual_seed(5)
+    table = torch.nn.Embedding(50, 3, padding_idx=padding)
+    torch.nn.init.normal_(table.weight)  # as FieldEmbedding does: the padding row is not zero
+    ids = torch.randint(0, 50, (64, 9, 3))
+    ids[:, :2] = 0  # padding (or, without a padding row, the id 0) repeated
+    grad = torch.randn(64, 9, 3, 3)
+    table(ids).backward(grad)
+    reference = table.weight.grad.clone()
+    table.weight.grad = None
+    ours = embed(table, ids, training=True)
+    ours.backward(grad)
+    assert torch.equal(ours, table(ids)) and torch.equal(table.weight.grad, reference)
+    if padding is not None:
+        assert (table.weight.grad[padding] == 0).all()
+    assert embed(table, ids, training=False).grad_fn.name() == table(ids).grad_fn.name()  # evaluation: the table
+
+
+def test_take_columns_is_indexing_by_a_list_of_columns() -> None:
+    from hrlrec.models.layers import take_columns
+
+    x = torch.arange(2 * 3 * 7).view(2, 3, 7)
+    for cols in ([2, 3, 4], [4], [1, 3], [5, 4]):
+        taken = take_columns(x, cols)
+        assert torch.equal(taken, x[..., cols]) and taken.is_contiguous()

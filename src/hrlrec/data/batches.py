@@ -130,6 +130,16 @@ class ListBatch:
         return self.seq_cat.shape[0]
 
 
+def gather(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """`table[rows]` for an index tensor of any shape: rows of `table` (dim 0), shaped (*rows.shape, *row).
+
+    The same values as advanced indexing, by `index_select` on the flattened rows: on
+    the CPU that copies whole rows and was 4-8x faster (a batch of 5,120 impressions x 9
+    behaviours x 13 columns: 12 ms -> 3 ms), a quarter of a baseline's training step.
+    """
+    return table.index_select(0, rows.reshape(-1)).view(*rows.shape, *table.shape[1:])
+
+
 def history_rows(stream: Stream, lists: np.ndarray, history_len: int) -> tuple[torch.Tensor, ...]:
     """Per list, the stream rows of the user's last `history_len` impressions before it.
 
@@ -158,7 +168,7 @@ def list_batch(stream: Stream, lists: np.ndarray, history_len: int, list_len: in
     rows = torch.where(in_hist, s0[:, None] - n_hist[:, None] + j, s0[:, None] + j - n_hist[:, None])
     rows = torch.where(valid, rows, torch.zeros_like(rows))
 
-    clicked_rows = stream.clicked[rows]
+    clicked_rows = gather(stream.clicked, rows)
     feedback = torch.where(in_hist, clicked_rows.long(), torch.full_like(rows, UNKNOWN))
     feedback = torch.where(valid, feedback, torch.full_like(rows, PAD))
 
@@ -166,18 +176,18 @@ def list_batch(stream: Stream, lists: np.ndarray, history_len: int, list_len: in
     list_mask = k < n_list[:, None]
     list_rows = torch.where(list_mask, s0[:, None] + k, torch.zeros_like(k))
     return ListBatch(
-        seq_cat=stream.cat[rows],
-        seq_dense=stream.dense[rows] * valid[..., None],
+        seq_cat=gather(stream.cat, rows),
+        seq_dense=gather(stream.dense, rows) * valid[..., None],
         feedback=feedback,
         hist_len=n_hist,
         list_len=n_list,
-        list_cat=stream.cat[list_rows],
-        list_dense=stream.dense[list_rows],
-        clicked=stream.clicked[list_rows] * list_mask,
-        dwell=stream.dwell[list_rows] * list_mask,
+        list_cat=gather(stream.cat, list_rows),
+        list_dense=gather(stream.dense, list_rows),
+        clicked=gather(stream.clicked, list_rows) * list_mask,
+        dwell=gather(stream.dwell, list_rows) * list_mask,
         list_mask=list_mask,
-        hist_cat=stream.cat[hist_rows],
-        hist_clicked=stream.clicked[hist_rows] * hist_mask,
+        hist_cat=gather(stream.cat, hist_rows),
+        hist_clicked=gather(stream.clicked, hist_rows) * hist_mask,
         hist_mask=hist_mask,
     )
 
@@ -238,13 +248,13 @@ def impression_batch(stream: Stream, rows: np.ndarray, history_len: int, list_le
     before, valid, in_list = (
         torch.as_tensor(a, device=device) for a in rows_before(stream, rows, history_len, list_len)
     )
-    feedback = torch.where(in_list, torch.full_like(before, UNKNOWN), stream.clicked[before].long())
+    feedback = torch.where(in_list, torch.full_like(before, UNKNOWN), gather(stream.clicked, before).long())
     idx = torch.as_tensor(rows, device=device)
     return ImpressionBatch(
-        cat=stream.cat[idx],
-        dense=stream.dense[idx],
-        clicked=stream.clicked[idx],
-        before_cat=stream.cat[before] * valid[..., None],
+        cat=gather(stream.cat, idx),
+        dense=gather(stream.dense, idx),
+        clicked=gather(stream.clicked, idx),
+        before_cat=gather(stream.cat, before).masked_fill_(~valid[..., None], 0),
         before_feedback=torch.where(valid, feedback, torch.full_like(before, PAD)),
     )
 

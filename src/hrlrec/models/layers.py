@@ -12,6 +12,35 @@ PROFILE_FIELDS = ("user", "age", "gender", "region")  # user long-term profile (
 CONTEXT_FIELDS = ("hour", "weekday", "device", "position")  # recommendation context (b)
 
 
+def take_columns(x: torch.Tensor, cols: list[int]) -> torch.Tensor:
+    """`x[..., cols]`, contiguous: a sliced copy when `cols` are adjacent and increasing, as the dataset
+    lays out its tag columns; otherwise `index_select`. Indexing with a list ran PyTorch's general index
+    kernel: 4.6 ms per (5120, 9, 13) batch, 1/8 of a baseline's training step.
+    """
+    if cols and cols == list(range(cols[0], cols[0] + len(cols))):
+        return x[..., cols[0] : cols[0] + len(cols)].contiguous()
+    return x.index_select(-1, torch.tensor(cols, dtype=torch.long, device=x.device))
+
+
+def embed(table: nn.Embedding, ids: torch.Tensor, training: bool) -> torch.Tensor:
+    """`table(ids)`; while training, the same values and gradients by `index_select`, faster.
+
+    nn.Embedding's CPU backward adds the gradient row by row: for the one-wide
+    tables of LR (5,120 impressions x 9 earlier items x 3 tags) it was 5.5 ms
+    against 1.4 ms for index_select's vectorised index_add, with bit-identical
+    gradients (tests). The padding row keeps its value (tables here are initialised
+    after construction, so it is not zero) and gets no gradient, as in nn.Embedding:
+    its outputs are taken from a detached copy. Outside training (evaluation, ONNX
+    export) the table is called as it is.
+    """
+    if not training:
+        return table(ids)
+    out = table.weight.index_select(0, ids.reshape(-1)).view(*ids.shape, table.embedding_dim)
+    if table.padding_idx is not None:
+        out = torch.where((ids != table.padding_idx).unsqueeze(-1), out, out.detach())
+    return out
+
+
 class FieldEmbedding(nn.Module):
     """Turn a row's features into a matrix of fields, one `dim` vector per field.
 
@@ -50,6 +79,10 @@ class FieldEmbedding(nn.Module):
     def n_fields(self) -> int:
         return len(self.fields)
 
+    def tags_of(self, cat: torch.Tensor) -> torch.Tensor:
+        """The tag columns of (..., F) ids: (..., T)."""
+        return take_columns(cat, self.tag_cols)
+
     def forward(
         self, cat: torch.Tensor, dense: torch.Tensor, extra: dict[str, torch.Tensor] | None = None
     ) -> torch.Tensor:
@@ -59,14 +92,14 @@ class FieldEmbedding(nn.Module):
             if f == "dense":
                 out.append(self.dense(dense))
             elif f == "tags":
-                ids = cat[..., self.tag_cols]  # (..., T)
-                emb = self.tables[f](ids)  # (..., T, dim); padding rows are zero
+                ids = self.tags_of(cat)  # (..., T)
+                emb = embed(self.tables[f], ids, self.training)  # (..., T, dim); padding rows are zero
                 count = (ids > 0).sum(-1, keepdim=True).clamp(min=1)
                 out.append(emb.sum(-2) / count)
             elif f in self.extra:
-                out.append(self.tables[f](extra[f]))
+                out.append(embed(self.tables[f], extra[f], self.training))
             else:
-                out.append(self.tables[f](cat[..., self.col[f]]))
+                out.append(embed(self.tables[f], cat[..., self.col[f]], self.training))
         return torch.stack(out, dim=-2)
 
 

@@ -56,9 +56,9 @@ class HRLRecObjective(nn.Module):
     def rewards(self, batch: ListBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Low-level (click) and high-level (eq. 7) rewards per position: 2 x (B, K)."""
         model = self.model
-        tags = batch.list_cat[..., model.items.fields.tag_cols]  # (B, K, T)
+        tags = model.items.fields.tags_of(batch.list_cat)  # (B, K, T)
         n_tags = float(tags.shape[-1])
-        hist_tags = batch.hist_cat[..., model.items.fields.tag_cols]  # (B, m, T)
+        hist_tags = model.items.fields.tags_of(batch.hist_cat)  # (B, m, T)
         profile = batch.hist_mask & (batch.hist_clicked > 0)  # long-term profile: tags the user clicked
         diversity = new_tags_in_list(tags) / n_tags
         novelty = tags_outside_profile(tags, hist_tags, profile) / n_tags

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from hrlrec.data.batches import UNKNOWN, ImpressionBatch
-from hrlrec.models.layers import CONTEXT_FIELDS, PROFILE_FIELDS, FieldEmbedding
+from hrlrec.models.layers import CONTEXT_FIELDS, PROFILE_FIELDS, FieldEmbedding, embed, take_columns
 
 # One impression's own fields: the same groups HRL-Rec sees for the current behaviour.
 BASELINE_FIELDS = [*PROFILE_FIELDS, *CONTEXT_FIELDS, "channel", "item", "tags", "dense"]
@@ -66,7 +66,7 @@ def list_counts(batch: ImpressionBatch, channel_col: int, tag_cols: list[int], l
     """(B, 2): earlier positions of the list with the impression's channel, and with one of its tags, / K."""
     earlier = earlier_in_list(batch)
     same_channel = (batch.before_cat[..., channel_col] == batch.cat[:, None, channel_col]) & earlier
-    own_tags, tags = batch.cat[:, tag_cols], batch.before_cat[..., tag_cols]  # (B, T), (B, L, T)
+    own_tags, tags = take_columns(batch.cat, tag_cols), take_columns(batch.before_cat, tag_cols)  # (B, T), (B, L, T)
     shared = ((tags[..., :, None] == own_tags[:, None, None, :]) & (tags[..., :, None] > 0)).flatten(-2).any(-1)
     counts = torch.stack([same_channel.sum(-1), (shared & earlier).sum(-1)], -1)
     return counts.to(batch.dense.dtype) / list_len
@@ -102,9 +102,10 @@ class ImpressionFields(nn.Module):
         own = self.own(batch.cat, torch.cat([batch.dense, counts], -1))  # (B, n_own, d)
         earlier = earlier_in_list(batch)
         weight = (earlier / earlier.sum(-1, keepdim=True).clamp(min=1)).unsqueeze(-1)  # (B, L, 1) mean
-        items = self.earlier_items(batch.before_cat[..., self.item_col])  # (B, L, d)
-        tag_ids = batch.before_cat[..., self.own.tag_cols]  # (B, L, T)
-        tags = self.earlier_tags(tag_ids).sum(-2) / (tag_ids > 0).sum(-1, keepdim=True).clamp(min=1)
+        items = embed(self.earlier_items, batch.before_cat[..., self.item_col], self.training)  # (B, L, d)
+        tag_ids = self.own.tags_of(batch.before_cat)  # (B, L, T)
+        tag_sum = embed(self.earlier_tags, tag_ids, self.training).sum(-2)
+        tags = tag_sum / (tag_ids > 0).sum(-1, keepdim=True).clamp(min=1)
         pooled = torch.stack([(weight * items).sum(1), (weight * tags).sum(1)], 1)  # (B, 2, d)
         return torch.cat([own, pooled], 1)
 
