@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 
 from hrlrec import dataset, validation
 from hrlrec.data import batches, build
 from hrlrec.errors import BadInput, Rejected
-from tests.conftest import TRAIN_DAYS, workspace
+from tests.conftest import TRAIN_DAYS, model_config, workspace
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +95,97 @@ def test_gather_is_advanced_indexing_of_rows() -> None:
     rows = torch.tensor([[3, 0, 9], [9, 9, 1]])
     assert torch.equal(batches.gather(table, rows), table[rows])
     assert torch.equal(batches.gather(table[:, 0], rows), table[:, 0][rows])
+
+
+def _lists_by_key(stream: batches.Stream) -> dict[tuple[int, int, int], int]:
+    """Each list by (logged list id, hashed user, weekday) of its first row: the same in any row order."""
+    first = stream.offset
+    keys = zip(
+        stream.session_id[first].tolist(),
+        stream.cat[first, stream.column("user")].tolist(),
+        stream.cat[first, stream.column("weekday")].tolist(),
+        strict=True,
+    )
+    out = {key: i for i, key in enumerate(keys)}
+    assert len(out) == len(first)
+    return out
+
+
+def test_a_sharded_build_is_the_unsharded_build_in_another_user_order(trained_workspace: Path, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    shutil.copytree(trained_workspace, root)
+    ds = TRAIN_DAYS[-1]
+    whole = batches.load(workspace(root).layout.dataset_day(ds))
+    ws = workspace(root, model_config("dataset.shard_rows=1000"))
+    result = dataset.run(ws, ds)
+    meta = json.loads((ws.layout.dataset_day(ds) / build.META).read_text())
+    assert meta["shards"] > 3 and result.rows == whole.cat.shape[0]
+    assert not list(ws.layout.dataset_day(ds).parent.glob(".*"))  # no scratch left behind
+    sharded = batches.load(ws.layout.dataset_day(ds))
+    assert not torch.equal(sharded.cat, whole.cat)  # the rows really moved
+
+    a, b = _lists_by_key(whole), _lists_by_key(sharded)
+    assert a.keys() == b.keys()
+    ia = np.array(list(a.values()))
+    ib = np.array([b[k] for k in a])
+    # Same split (the validation slice included), length and history length per list ...
+    assert (whole.split[ia] == sharded.split[ib]).all()
+    assert (whole.length[ia] == sharded.length[ib]).all()
+    assert ((whole.offset - whole.user_start)[ia] == (sharded.offset - sharded.user_start)[ib]).all()
+    # ... and the same rows: the list's own and the user's earlier ones, every feature and label.
+    for li, lj in zip(ia[::7], ib[::7], strict=True):
+        ra = np.arange(whole.user_start[li], whole.offset[li] + whole.length[li])
+        rb = np.arange(sharded.user_start[lj], sharded.offset[lj] + sharded.length[lj])
+        for name in ("cat", "dense", "clicked", "dwell"):
+            assert torch.equal(getattr(whole, name)[ra], getattr(sharded, name)[rb]), name
+
+
+def test_the_validation_slice_is_the_latest_lists_of_every_shard_together() -> None:
+    def shard(times: list[int], users: list[int]) -> build._Built:
+        n = len(times)
+        lists = {
+            "offset": np.arange(n, dtype=np.int64),
+            "length": np.ones(n, np.int32),
+            "user_start": np.zeros(n, np.int64),
+            "split": np.full(n, build.SPLITS["train"], np.int8),
+            "day": np.zeros(n, np.int32),
+        }
+        t = np.array(times, np.int64)
+        return build._Built(None, lists, t, t, np.array(users, np.int64), np.arange(n, dtype=np.int64))
+
+    early, late = shard([1, 2, 3], [7, 7, 8]), shard([10, 11, 12], [9, 9, 9])
+    split = build._assign_validation(build._concat([early, late.rebased(3)]), val_fraction=1 / 3)["split"]
+    # 2 of 6 lists: both from the later shard (a per-shard choice would take one from each).
+    assert split.tolist() == [1, 1, 1, 1, 2, 2]
+    # Equal times: the later user (stream order) is the later list, as in an unsharded build.
+    tied = build._assign_validation(build._concat([shard([5, 5], [3, 2])]), val_fraction=0.5)["split"]
+    assert tied.tolist() == [2, 1]
+
+
+def _mapped_file(address: int) -> str:
+    """The file behind the mapping of this process that holds `address` ("" for anonymous memory)."""
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        span, *_, path = line.split(maxsplit=5) if len(line.split()) > 5 else [*line.split(), ""]
+        lo, hi = (int(x, 16) for x in span.split("-"))
+        if lo <= address < hi:
+            return path
+    return ""
+
+
+def test_a_loaded_stream_maps_the_parquet_values_and_never_writes_back(trained_workspace: Path) -> None:
+    folder = workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1])
+    before = sorted(os.listdir(folder.parent))
+    stream = batches.load(folder)
+    assert _mapped_file(stream.cat.data_ptr()).startswith(str(folder.parent))  # file-backed, not process memory
+    table = pq.read_table(folder / build.STREAM)
+    for i, name in enumerate(stream.cat_columns):
+        assert (stream.cat[:, i].numpy() == table.column(name).to_numpy()).all(), name
+    dense = [n for n in table.column_names if n.startswith("recent_")]
+    assert np.array_equal(stream.dense.numpy(), np.stack([table.column(n).to_numpy() for n in dense], 1))
+    assert np.array_equal(stream.clicked.numpy(), table.column("clicked").to_numpy().astype(np.float32))
+    assert np.array_equal(stream.session_id, table.column("session_id").to_numpy())
+    # Copy-on-write: editing one loaded stream changes neither the file nor another load.
+    stream.dense[0, 0] = float("nan")
+    again = batches.load(folder)
+    assert not torch.isnan(again.dense[0, 0])
+    assert sorted(os.listdir(folder.parent)) == before  # the scratch files have no name

@@ -171,6 +171,9 @@ class DatasetConfig(_Strict):
     device_buckets: int = Field(ge=2)  # hashed device names
     max_tags: int = Field(ge=1)  # tags kept per item
     recent_sessions: int = Field(ge=1)  # earlier sessions whose clicks make the cumulative click features
+    # A window above this many impressions is built in user-hash shards of about this size, so the
+    # build's memory follows it and not the number of days (hrlrec.data.build)
+    shard_rows: int = Field(ge=1000)
 
 
 class ModelConfig(_Strict):

@@ -11,11 +11,19 @@ Two views of the same stream:
 
 Nothing is copied per sample ahead of time: a batch is a gather from the
 stream tensors, which is cheap on CPU and on GPU alike.
+
+The stream tensors are memory maps of unnamed scratch files next to the
+dataset (filled one Parquet row group at a time), not process memory: the
+kernel keeps the pages a training run touches in its page cache and can drop
+them under pressure, so the process's own (anonymous) memory follows the
+batch and the model, not the number of days in the window (issue 15, item 1).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,29 +85,70 @@ class Stream:
 
 
 def load(folder: Path) -> Stream:
-    """Read stream.parquet, lists.parquet and meta.json written by the dataset step."""
+    """Read stream.parquet, lists.parquet and meta.json written by the dataset step.
+
+    The per-row arrays are file-backed maps filled one row group at a time
+    (`_mapped_rows`), so loading never holds more than one row group in memory.
+    """
     meta = json.loads((folder / META).read_text())
-    table = pq.read_table(folder / STREAM)
-    names = table.column_names
+    source = pq.ParquetFile(folder / STREAM)
+    names = source.schema_arrow.names
     dense_cols = [n for n in names if n.startswith("recent_")]
     cat_cols = [n for n in names if n not in dense_cols and n not in ("clicked", "dwell", "session_id", "day")]
-    cat = torch.from_numpy(np.stack([table.column(c).to_numpy().astype(np.int64) for c in cat_cols], axis=1))
-    dense = torch.from_numpy(np.stack([table.column(c).to_numpy().astype(np.float32) for c in dense_cols], axis=1))
+    rows = _mapped_rows(source, cat_cols, dense_cols, folder.parent)
     lists = pq.read_table(folder / LISTS)
     return Stream(
-        cat=cat,
-        dense=dense,
-        clicked=torch.from_numpy(table.column("clicked").to_numpy().astype(np.float32)),
-        dwell=torch.from_numpy(table.column("dwell").to_numpy().astype(np.float32)),
+        cat=torch.from_numpy(rows["cat"]),
+        dense=torch.from_numpy(rows["dense"]),
+        clicked=torch.from_numpy(rows["clicked"]),
+        dwell=torch.from_numpy(rows["dwell"]),
         cat_columns=cat_cols,
         offset=lists.column("offset").to_numpy(),
         # A released day may hold lists longer than list_len: every model sees the first list_len rows.
         length=np.minimum(lists.column("length").to_numpy(), meta["list_len"]),
         user_start=lists.column("user_start").to_numpy(),
         split=lists.column("split").to_numpy(),
-        session_id=table.column("session_id").to_numpy(),
+        session_id=rows["session_id"],
         meta=meta,
     )
+
+
+ROW_ARRAYS = {"cat": np.int64, "dense": np.float32, "clicked": np.float32, "dwell": np.float32, "session_id": np.int64}
+
+
+def _mapped_rows(
+    source: pq.ParquetFile, cat_cols: list[str], dense_cols: list[str], where: Path
+) -> dict[str, np.ndarray]:
+    """The stream's per-row arrays (`ROW_ARRAYS`), written to unnamed scratch files and mapped copy-on-write.
+
+    The files live in `where` (next to the datasets: on disk, never a RAM-backed
+    /tmp) and have no name, so they vanish with the last map of them, even after
+    a crash. Copy-on-write: code that edits a loaded stream (a test poisoning a
+    value) changes its own pages only, never the file's.
+    """
+    n = source.metadata.num_rows
+    widths = {"cat": len(cat_cols), "dense": len(dense_cols)}
+    shapes = {name: (n, widths[name]) if name in widths else (n,) for name in ROW_ARRAYS}
+    if any(0 in shape for shape in shapes.values()):  # mmap refuses an empty file
+        return {name: np.zeros(shapes[name], dtype) for name, dtype in ROW_ARRAYS.items()}
+    with contextlib.ExitStack() as files:
+        fh = {name: files.enter_context(tempfile.TemporaryFile(dir=where, prefix=".stream-")) for name in ROW_ARRAYS}
+        for i in range(source.num_row_groups):
+            group = source.read_row_group(i)
+            chunks = {
+                "cat": np.stack([group.column(c).to_numpy() for c in cat_cols], axis=1),
+                "dense": np.stack([group.column(c).to_numpy() for c in dense_cols], axis=1),
+                "clicked": group.column("clicked").to_numpy(),
+                "dwell": group.column("dwell").to_numpy(),
+                "session_id": group.column("session_id").to_numpy(),
+            }
+            for name, chunk in chunks.items():
+                fh[name].write(np.ascontiguousarray(chunk, dtype=ROW_ARRAYS[name]).tobytes())
+        mapped = {}
+        for name, dtype in ROW_ARRAYS.items():
+            fh[name].flush()  # the map holds its own reference to the file, which outlives the handle
+            mapped[name] = np.memmap(fh[name], dtype=dtype, mode="c", shape=shapes[name])
+        return mapped
 
 
 @dataclass

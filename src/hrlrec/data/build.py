@@ -12,10 +12,21 @@ Feature ids are hashes (user, item, tag, region, device) or fixed codes
 day and yesterday's model can score today's data; an unseen id lands in some
 bucket, never in an error. Channels outside `channels` map to 0 ("unknown").
 
+A window larger than `dataset.shard_rows` impressions is built in K user-hash
+shards (K = rows / shard_rows, rounded up, counted from the Parquet footers):
+the days are read one at a time and split by user into scratch files, then
+each shard is built on its own and appended to the stream. Every feature of a
+row reads only its own user's earlier rows, so a shard needs nothing from
+another and the rows are the same as an unsharded build's; only the order of
+the users in the stream changes. The validation slice (the window's latest
+lists) is chosen over all shards at once, so it is the same slice too. Peak
+memory then follows `shard_rows`, not the number of days (issue 15, item 1).
+K = 1 is the in-memory build as before, byte for byte.
+
 Outputs under `data/datasets/ds=D/` (written atomically):
-    stream.parquet   one row per impression, features + labels
+    stream.parquet   one row per impression, features + labels (one or more row groups per shard)
     lists.parquet    one row per list: stream offset, length, user's first row, split
-    meta.json        sizes, days used and skipped, split counts
+    meta.json        sizes, days used and skipped, split counts, shards
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from hrlrec import atomic
@@ -55,6 +69,7 @@ READ_COLUMNS = [
 # frozen zero vector of the padding row.
 AGE_CODES = 17  # age buckets 0..15 -> ids 1..16
 GENDER_CODES = 5  # genders 0..3 -> ids 1..4
+SHARD_SALT = 4  # _stable_hash salt of the user -> shard map (1..3 are the feature hashes)
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,57 @@ class DatasetResult:
     train_days: list[str]
     skipped_days: dict[str, str]
     seconds: float
+
+
+LIST_COLUMNS = ["offset", "length", "user_start", "split", "day"]
+
+
+@dataclass
+class _Built:
+    """One built stream (a whole window or one user shard) and its lists, before the validation split.
+
+    The list keys beyond `LIST_COLUMNS` only order the lists in time for the
+    validation split, exactly as the stream orders them within one user.
+    """
+
+    stream: pa.Table | None
+    lists: dict[str, np.ndarray]  # LIST_COLUMNS, split without "val" yet
+    first_time: np.ndarray  # per list: event time (us) of its first row
+    start_time: np.ndarray  # per list: earliest event time (us) of its rows (the stream's sort key)
+    user_id: np.ndarray  # per list: raw user id
+    session_id: np.ndarray  # per list: logged list id
+
+    def without_stream(self) -> _Built:
+        return _Built(None, self.lists, self.first_time, self.start_time, self.user_id, self.session_id)
+
+    def rebased(self, base: int) -> _Built:
+        """The same lists with stream rows counted from `base` (the shard's first row in the whole stream)."""
+        lists = dict(self.lists, offset=self.lists["offset"] + base, user_start=self.lists["user_start"] + base)
+        return _Built(self.stream, lists, self.first_time, self.start_time, self.user_id, self.session_id)
+
+
+def _concat(parts: list[_Built]) -> _Built:
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    lists = {k: np.concatenate([p.lists[k] for p in parts]) for k in LIST_COLUMNS}
+    return _Built(None, lists, cat("first_time"), cat("start_time"), cat("user_id"), cat("session_id"))
+
+
+def _assign_validation(built: _Built, val_fraction: float) -> dict[str, np.ndarray]:
+    """Mark the window's latest `val_fraction` of training lists (by time, over every shard) as "val".
+
+    Ties are broken as the stream orders one user's lists (user, start time, day,
+    session), so a sharded build picks exactly the lists an unsharded one does.
+    """
+    split = built.lists["split"].copy()
+    train_idx = np.flatnonzero(split == SPLITS["train"])
+    if len(train_idx):
+        keys = (built.session_id, built.lists["day"], built.start_time, built.user_id, built.first_time)
+        order = np.lexsort(tuple(k[train_idx] for k in keys))
+        n_val = max(1, round(len(train_idx) * val_fraction))
+        split[train_idx[order[-n_val:]]] = SPLITS["val"]
+    return dict(built.lists, split=split)
 
 
 def _stable_hash(values: np.ndarray, buckets: int, salt: int) -> np.ndarray:
@@ -124,37 +190,111 @@ def build(
 
     days = [d for d in [*lookback, *train] if d in usable] + [ds]
     split_of_day = {d: SPLITS["history"] for d in lookback} | {d: SPLITS["train"] for d in train} | {ds: SPLITS["test"]}
-    tables = []
-    for day in track(days, f"dataset {ds}: reading {len(days)} days", unit="days"):
-        t = pq.read_table(usable[day], columns=READ_COLUMNS)
-        tables.append(t.append_column("day", pa.array(np.full(t.num_rows, _day_number(day), np.int32))))
-    raw = pa.concat_tables(tables)
-    del tables
+    window_rows = sum(_row_count(usable[day]) for day in days)
+    shards = max(1, math.ceil(window_rows / cfg.dataset.shard_rows))
 
-    stream, lists = _build(cfg, raw, split_of_day)
-    counts = {name: int(np.sum(lists["split"] == code)) for name, code in SPLITS.items() if name != "history"}
-    if counts["train"] == 0 or counts["test"] == 0:
-        raise BadInput(f"dataset {ds}: no lists to train on or to test ({counts})")
-    meta = {
-        "ds": ds,
-        "channels": list(cfg.channels),
-        "list_len": cfg.list_len,
-        "days": days,
-        "train_days": train_used,
-        "lookback_days": [d for d in lookback if d in usable],
-        "skipped_days": skipped,
-        "rows": stream.num_rows,
-        "lists": counts,
-        "vocab": vocab_sizes(cfg),
-        "fingerprints": {d: fingerprints[d] for d in days},
-    }
     with atomic.atomic_dir(out) as tmp:
-        pq.write_table(stream, tmp / STREAM, compression="zstd")
-        pq.write_table(pa.table(lists), tmp / LISTS, compression="zstd")
+        if shards == 1:
+            reading = track(days, f"dataset {ds}: reading {len(days)} days", unit="days")
+            tables = [_read_day(usable[day], day) for day in reading]
+            raw = pa.concat_tables(tables)
+            del tables
+            part = _build(cfg, raw, split_of_day)
+            del raw
+            pq.write_table(part.stream, tmp / STREAM, compression="zstd")
+            parts, rows = [part.without_stream()], part.stream.num_rows
+        else:
+            log.info("dataset %s: %d impressions > shard_rows %d: building %d user shards", ds, window_rows,
+                     cfg.dataset.shard_rows, shards)  # fmt: skip
+            parts, rows = _build_sharded(cfg, ds, days, usable, split_of_day, shards, tmp)
+        lists = _assign_validation(_concat(parts), cfg.dataset.val_fraction)
+        counts = {name: int(np.sum(lists["split"] == code)) for name, code in SPLITS.items() if name != "history"}
+        if counts["train"] == 0 or counts["test"] == 0:
+            raise BadInput(f"dataset {ds}: no lists to train on or to test ({counts})")
+        meta = {
+            "ds": ds,
+            "channels": list(cfg.channels),
+            "list_len": cfg.list_len,
+            "days": days,
+            "train_days": train_used,
+            "lookback_days": [d for d in lookback if d in usable],
+            "skipped_days": skipped,
+            "rows": rows,
+            "lists": counts,
+            "shards": shards,
+            "vocab": vocab_sizes(cfg),
+            "fingerprints": {d: fingerprints[d] for d in days},
+        }
+        pq.write_table(pa.table({k: lists[k] for k in LIST_COLUMNS}), tmp / LISTS, compression="zstd")
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
     seconds = time.perf_counter() - t0
-    log.info("dataset %s: %d rows, lists %s in %.1fs", ds, stream.num_rows, counts, seconds)
-    return DatasetResult(ds, out, stream.num_rows, counts, train_used, skipped, seconds)
+    log.info("dataset %s: %d rows in %d shard(s), lists %s in %.1fs", ds, rows, shards, counts, seconds)
+    return DatasetResult(ds, out, rows, counts, train_used, skipped, seconds)
+
+
+def _row_count(folder: Path) -> int:
+    """Impressions of a day folder, from the Parquet footers (nothing is read)."""
+    return pads.dataset(folder, format="parquet").count_rows()
+
+
+def _read_day(folder: Path, day: str) -> pa.Table:
+    t = pq.read_table(folder, columns=READ_COLUMNS)
+    return t.append_column("day", pa.array(np.full(t.num_rows, _day_number(day), np.int32)))
+
+
+def shard_of(user_id: np.ndarray, shards: int) -> np.ndarray:
+    """The shard (0..shards-1) of each raw user id: a user's rows always land in one shard."""
+    return _stable_hash(user_id, shards + 1, SHARD_SALT) - 1
+
+
+def _build_sharded(
+    cfg: Config, ds: str, days: list[str], usable: dict[str, Path], split_of_day: dict[str, int], shards: int,
+    tmp: Path,
+) -> tuple[list[_Built], int]:  # fmt: skip
+    """Split the days by user into `shards` scratch folders, build each, append each to tmp/STREAM.
+
+    One day and then one shard are in memory at a time. The scratch lives inside
+    the step's temporary output folder, so a crash leaves nothing that the next
+    run of the step does not remove.
+    """
+    scratch = tmp / ".shards"
+    try:
+        for day in track(days, f"dataset {ds}: splitting {len(days)} days into {shards} shards", unit="days"):
+            table = _read_day(usable[day], day)
+            shard = shard_of(_ints(table, "user_id"), shards)
+            order = np.argsort(shard, kind="stable")
+            bounds = np.searchsorted(shard[order], np.arange(shards + 1))
+            table = table.take(pa.array(order))
+            for s in range(shards):
+                if bounds[s + 1] > bounds[s]:
+                    (scratch / f"{s:05d}").mkdir(parents=True, exist_ok=True)
+                    piece = table.slice(bounds[s], bounds[s + 1] - bounds[s])
+                    pq.write_table(piece, scratch / f"{s:05d}" / f"{day}.parquet", compression="lz4")
+            del table
+        parts: list[_Built] = []
+        base = 0
+        writer: pq.ParquetWriter | None = None
+        try:
+            for s in track(range(shards), f"dataset {ds}: building {shards} shards", unit="shards"):
+                folder = scratch / f"{s:05d}"
+                if not folder.is_dir():
+                    continue
+                raw = pa.concat_tables([pq.read_table(f) for f in sorted(folder.glob("*.parquet"))])
+                shutil.rmtree(folder)
+                part = _build(cfg, raw, split_of_day)
+                del raw
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp / STREAM, part.stream.schema, compression="zstd")
+                writer.write_table(part.stream)
+                parts.append(part.without_stream().rebased(base))
+                base += part.stream.num_rows
+                del part
+        finally:
+            if writer is not None:
+                writer.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return parts, base
 
 
 def _day_number(ds: str) -> int:
@@ -179,7 +319,8 @@ def vocab_sizes(cfg: Config) -> dict[str, int]:
     }
 
 
-def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa.Table, dict[str, np.ndarray]]:
+def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> _Built:
+    """Features, labels and list index of the rows of `raw` (whole users: a state reads only its user's rows)."""
     d = cfg.dataset
 
     def column(name: str) -> np.ndarray:
@@ -271,22 +412,16 @@ def _build(cfg: Config, raw: pa.Table, split_of_day: dict[str, int]) -> tuple[pa
     # One row per list: where it starts, how long it is, where its user starts.
     starts_idx = np.flatnonzero(new_list)
     lengths = np.diff(np.r_[starts_idx, n])
-    split = split_rows[starts_idx]
-    train_idx = np.flatnonzero(split == SPLITS["train"])
-    if len(train_idx):
-        # The latest lists of the window (by time) are the validation slice.
-        times = micros[starts_idx[train_idx]]
-        n_val = max(1, round(len(train_idx) * cfg.dataset.val_fraction))
-        val = train_idx[np.argsort(times, kind="stable")[-n_val:]]
-        split[val] = SPLITS["val"]
     lists = {
         "offset": starts_idx.astype(np.int64),
         "length": lengths.astype(np.int32),
         "user_start": user_start[starts_idx].astype(np.int64),
-        "split": split.astype(np.int8),
+        "split": split_rows[starts_idx].astype(np.int8),
         "day": day_number[starts_idx].astype(np.int32),
     }
-    return stream, lists
+    return _Built(
+        stream, lists, micros[starts_idx], list_time[list_id[starts_idx]], user_id[starts_idx], session[starts_idx]
+    )
 
 
 def _ints(table: pa.Table, name: str) -> np.ndarray:
