@@ -120,7 +120,9 @@ def test_a_sharded_build_is_the_unsharded_build_in_another_user_order(trained_wo
     result = dataset.run(ws, ds)
     meta = json.loads((ws.layout.dataset_day(ds) / build.META).read_text())
     assert meta["shards"] > 3 and result.rows == whole.cat.shape[0]
-    assert not list(ws.layout.dataset_day(ds).parent.glob(".*"))  # no scratch left behind
+    built = ws.layout.dataset_day(ds)
+    assert not list(built.parent.glob(".*"))  # no scratch left behind, beside the output or in it
+    assert sorted(p.name for p in built.iterdir()) == sorted([build.STREAM, build.LISTS, build.META])
     sharded = batches.load(ws.layout.dataset_day(ds))
     assert not torch.equal(sharded.cat, whole.cat)  # the rows really moved
 

@@ -41,7 +41,7 @@ FEEDBACK_CODES = 4
 
 @dataclass
 class Stream:
-    """A dataset in memory: per-row features and labels, and the list index."""
+    """A loaded dataset: per-row features and labels (file-backed maps, see `load`), and the list index."""
 
     cat: torch.Tensor  # (N, F) int64 categorical ids, columns = cat_columns
     dense: torch.Tensor  # (N, 2C) float32 cumulative channel features
