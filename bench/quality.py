@@ -86,6 +86,9 @@ def list_of_rows(stream: batches.Stream) -> np.ndarray:
 TRAINING_CODE = ("models", "train", "candidates.py", "metrics.py", "layout.py", "workspace.py")
 TRAINING_SETTINGS = {"profile", "seed", "channels", "list_len", "dataset", "model", "train", "profiles"}
 NOT_TRAINING = ("models", "threads")  # train.* keys that choose what or how fast, not the numbers
+# dataset.* keys whose effect reaches a unit only through the built files, which the data fingerprint digests
+# (shard_rows bounds the build's memory; it changes the row order, and so the files, only when it shards)
+NOT_SETTINGS_OF_DATA = ("shard_rows",)
 
 
 def code_fingerprint() -> str:
@@ -122,6 +125,8 @@ def unit_fingerprint(code: str, data: str, cfg: config.Config) -> str:
     settings = cfg.model_dump(mode="json", include=TRAINING_SETTINGS | {"ds"})
     for key in NOT_TRAINING:
         settings["train"].pop(key, None)
+    for key in NOT_SETTINGS_OF_DATA:
+        settings["dataset"].pop(key, None)
     device = {"cuda": torch.cuda.is_available(), "torch": torch.__version__}  # device and precision resolve on it
     text = json.dumps({"code": code, "data": data, "settings": settings, "device": device}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

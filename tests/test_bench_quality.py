@@ -91,3 +91,14 @@ def test_the_paired_bootstrap_of_kept_aucs() -> None:
     rng = np.random.default_rng(7)
     probs = LABELS + 0.2 * rng.normal(size=LABELS.size)
     assert r["boot"]["hrlrec"][0] == pytest.approx(quality.metrics.auc(LABELS[i], probs.astype(np.float32)[i]))
+
+
+def test_a_units_fingerprint_follows_training_settings_not_the_shard_size() -> None:
+    from hrlrec import config
+
+    base = quality.unit_fingerprint("code", "data", config.load(None, []))
+    # shard_rows reaches a unit only through the built files, which the data fingerprint digests
+    assert quality.unit_fingerprint("code", "data", config.load(None, ["dataset.shard_rows=5000"])) == base
+    assert quality.unit_fingerprint("code", "data", config.load(None, ["dataset.max_tags=2"])) != base
+    assert quality.unit_fingerprint("code", "data", config.load(None, ["train.learning_rate=0.01"])) != base
+    assert quality.unit_fingerprint("code", "other data", config.load(None, [])) != base
