@@ -38,3 +38,29 @@ def test_write_text_fsyncs_the_file_and_its_folder(tmp_path: Path, monkeypatch: 
     atomic.write_text(tmp_path / "a.json", "{}\n")
     assert (tmp_path / "a.json").read_text() == "{}\n"
     assert synced == ["file", "dir"]
+
+
+def test_a_scratch_folder_is_removed_after_use_and_a_dead_runs_is_cleared_but_not_a_live_ones(tmp_path: Path) -> None:
+    import fcntl
+
+    final = tmp_path / "ds=2026-11-08"
+    dead = tmp_path / ".ds=2026-11-08.scratch-dead0000"
+    live = tmp_path / ".ds=2026-11-08.scratch-live0000"
+    dead.mkdir()
+    live.mkdir()
+    (dead / "half.parquet").write_bytes(b"x")
+    held = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # another run, still working in it
+    try:
+        with atomic.scratch_dir(final) as scratch:
+            assert scratch.parent == tmp_path and scratch.name.startswith(".ds=2026-11-08.scratch-")
+            (scratch / "big.bin").write_bytes(b"y")
+            assert not dead.exists() and live.is_dir()
+        assert not scratch.exists()
+        with pytest.raises(RuntimeError), atomic.scratch_dir(final) as failed:
+            raise RuntimeError("the build broke")
+        assert not failed.exists()
+        # A live run's folder is kept; and nothing else is created beside the output.
+        assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
+    finally:
+        os.close(held)

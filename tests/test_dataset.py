@@ -164,21 +164,23 @@ def test_the_validation_slice_is_the_latest_lists_of_every_shard_together() -> N
     assert tied.tolist() == [2, 1]
 
 
-def _mapped_file(address: int) -> str:
-    """The file behind the mapping of this process that holds `address` ("" for anonymous memory)."""
+def _mapping(address: int) -> tuple[str, str]:
+    """(permissions, file) of the mapping of this process that holds `address` (file "" if anonymous)."""
     for line in Path("/proc/self/maps").read_text().splitlines():
-        span, *_, path = line.split(maxsplit=5) if len(line.split()) > 5 else [*line.split(), ""]
-        lo, hi = (int(x, 16) for x in span.split("-"))
+        fields = line.split(maxsplit=5)
+        lo, hi = (int(x, 16) for x in fields[0].split("-"))
         if lo <= address < hi:
-            return path
-    return ""
+            return fields[1], fields[5] if len(fields) > 5 else ""
+    return "", ""
 
 
 def test_a_loaded_stream_maps_the_parquet_values_and_never_writes_back(trained_workspace: Path) -> None:
     folder = workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1])
     before = sorted(os.listdir(folder.parent))
     stream = batches.load(folder)
-    assert _mapped_file(stream.cat.data_ptr()).startswith(str(folder.parent))  # file-backed, not process memory
+    perms, backing = _mapping(stream.cat.data_ptr())
+    assert backing.startswith(str(folder.parent))  # file-backed, not process memory ...
+    assert perms == "rw-p"  # ... and private: writes are copied on write, never written back
     table = pq.read_table(folder / build.STREAM)
     for i, name in enumerate(stream.cat_columns):
         assert (stream.cat[:, i].numpy() == table.column(name).to_numpy()).all(), name
@@ -191,3 +193,56 @@ def test_a_loaded_stream_maps_the_parquet_values_and_never_writes_back(trained_w
     again = batches.load(folder)
     assert not torch.isnan(again.dense[0, 0])
     assert sorted(os.listdir(folder.parent)) == before  # the scratch files have no name
+
+
+def test_a_stream_that_cannot_be_mapped_is_loaded_into_memory_with_a_warning(
+    trained_workspace: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = workspace(trained_workspace).layout.dataset_day(TRAIN_DAYS[-1])
+    mapped = batches.load(folder)
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(batches.tempfile, "TemporaryFile", no_space)
+    in_memory = batches.load(folder)
+    assert "cannot write the stream's mapped copy" in caplog.text and "No space left" in caplog.text
+    assert _mapping(in_memory.cat.data_ptr())[1] in ("", "[heap]")
+    for name in ("cat", "dense", "clicked", "dwell"):
+        assert torch.equal(getattr(in_memory, name), getattr(mapped, name)), name
+    assert np.array_equal(in_memory.session_id, mapped.session_id)
+
+
+def test_the_global_validation_slice_is_the_old_one_on_lists_in_stream_order() -> None:
+    """The old rule: a stable argsort of the lists' first times, the lists in stream order
+    (user, start time, day, session). Crafted with many ties in every key."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    user, start, day, session = (rng.integers(0, k, n) for k in (40, 6, 3, 5000))
+    first = start + rng.integers(0, 2, n)  # a list's first row is not always its earliest
+    order = np.lexsort((session, day, start, user))  # stream order
+    user, start, day, session, first = (a[order] for a in (user, start, day, session, first))
+    lists = {
+        "offset": np.arange(n, dtype=np.int64),
+        "length": np.ones(n, np.int32),
+        "user_start": np.zeros(n, np.int64),
+        "split": np.where(rng.random(n) < 0.8, build.SPLITS["train"], build.SPLITS["history"]).astype(np.int8),
+        "day": day.astype(np.int32),
+    }
+    built = build._Built(None, lists, first, start, user, session)
+    for fraction in (0.1, 0.37):
+        new = build._assign_validation(built, fraction)["split"]
+        old = lists["split"].copy()
+        train_idx = np.flatnonzero(old == build.SPLITS["train"])
+        n_val = max(1, round(len(train_idx) * fraction))
+        old[train_idx[np.argsort(first[train_idx], kind="stable")[-n_val:]]] = build.SPLITS["val"]
+        assert np.array_equal(new, old)
+        # Sharded: the same lists in shard order (users split in two), offsets rebased.
+        in_shard = user % 2
+        parts = [
+            build._Built(None, {k: v[in_shard == s] for k, v in lists.items()}, first[in_shard == s],
+                         start[in_shard == s], user[in_shard == s], session[in_shard == s])
+            for s in (0, 1)
+        ]  # fmt: skip
+        sharded = build._assign_validation(build._concat(parts), fraction)["split"]
+        assert np.array_equal(np.concatenate([new[in_shard == 0], new[in_shard == 1]]), sharded)

@@ -122,6 +122,38 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         _fsync_dir(final.parent)
 
 
+@contextmanager
+def scratch_dir(final: Path) -> Iterator[Path]:
+    """A private working folder beside `final` for work too big for memory, removed when the block ends.
+
+    It is not under `final`'s writer lock (which covers the whole parent folder,
+    so holding it through long work would make every sibling's writer wait), so
+    it holds a lock of its own, on itself: a scratch folder whose lock can be
+    taken belongs to a run that died, and is removed here; a live one is left.
+    Being a sibling, its files can be renamed into `atomic_dir`'s temporary folder.
+    """
+    with locked(final):  # briefly: no other run creates or clears a scratch folder of `final` meanwhile
+        for stale in final.parent.glob(f".{final.name}.scratch-*"):
+            stale_fd = os.open(stale, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(stale_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # another run is working in it
+            else:
+                shutil.rmtree(stale, ignore_errors=True)
+            finally:
+                os.close(stale_fd)
+        scratch = _hidden_sibling(final, "scratch")
+        scratch.mkdir()
+        fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new and unseen by others: never blocks
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        os.close(fd)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write `text` to `path` atomically (temporary file in the same folder, then rename)."""
     write_bytes(path, text.encode("utf-8"))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ import pyarrow.parquet as pq
 import torch
 
 from hrlrec.data.build import LISTS, META, SPLITS, STREAM
+
+log = logging.getLogger(__name__)
 
 # Feedback codes of a behaviour in a state sequence.
 NOT_CLICKED, CLICKED, UNKNOWN, PAD = 0, 1, 2, 3
@@ -91,11 +94,15 @@ def load(folder: Path) -> Stream:
     (`_mapped_rows`), so loading never holds more than one row group in memory.
     """
     meta = json.loads((folder / META).read_text())
-    source = pq.ParquetFile(folder / STREAM)
-    names = source.schema_arrow.names
-    dense_cols = [n for n in names if n.startswith("recent_")]
-    cat_cols = [n for n in names if n not in dense_cols and n not in ("clicked", "dwell", "session_id", "day")]
-    rows = _mapped_rows(source, cat_cols, dense_cols, folder.parent)
+    with pq.ParquetFile(folder / STREAM) as source:
+        names = source.schema_arrow.names
+        dense_cols = [n for n in names if n.startswith("recent_")]
+        cat_cols = [n for n in names if n not in dense_cols and n not in ("clicked", "dwell", "session_id", "day")]
+        try:
+            rows = _mapped_rows(source, cat_cols, dense_cols, folder.parent)
+        except OSError as exc:  # a read-only or full disk beside the dataset: it still loads, in memory
+            log.warning("%s: cannot write the stream's mapped copy beside it (%s); loading it into memory", folder, exc)
+            rows = _rows_in_memory(source, cat_cols, dense_cols)
     lists = pq.read_table(folder / LISTS)
     return Stream(
         cat=torch.from_numpy(rows["cat"]),
@@ -129,26 +136,44 @@ def _mapped_rows(
     n = source.metadata.num_rows
     widths = {"cat": len(cat_cols), "dense": len(dense_cols)}
     shapes = {name: (n, widths[name]) if name in widths else (n,) for name in ROW_ARRAYS}
-    if any(0 in shape for shape in shapes.values()):  # mmap refuses an empty file
+    if n == 0:  # mmap refuses an empty file
         return {name: np.zeros(shapes[name], dtype) for name, dtype in ROW_ARRAYS.items()}
     with contextlib.ExitStack() as files:
         fh = {name: files.enter_context(tempfile.TemporaryFile(dir=where, prefix=".stream-")) for name in ROW_ARRAYS}
-        for i in range(source.num_row_groups):
-            group = source.read_row_group(i)
-            chunks = {
-                "cat": np.stack([group.column(c).to_numpy() for c in cat_cols], axis=1),
-                "dense": np.stack([group.column(c).to_numpy() for c in dense_cols], axis=1),
-                "clicked": group.column("clicked").to_numpy(),
-                "dwell": group.column("dwell").to_numpy(),
-                "session_id": group.column("session_id").to_numpy(),
-            }
+        for chunks in _row_group_arrays(source, cat_cols, dense_cols):
             for name, chunk in chunks.items():
-                fh[name].write(np.ascontiguousarray(chunk, dtype=ROW_ARRAYS[name]).tobytes())
+                fh[name].write(chunk.tobytes())
         mapped = {}
         for name, dtype in ROW_ARRAYS.items():
             fh[name].flush()  # the map holds its own reference to the file, which outlives the handle
             mapped[name] = np.memmap(fh[name], dtype=dtype, mode="c", shape=shapes[name])
         return mapped
+
+
+def _rows_in_memory(source: pq.ParquetFile, cat_cols: list[str], dense_cols: list[str]) -> dict[str, np.ndarray]:
+    """The same arrays as `_mapped_rows`, in process memory."""
+    groups = list(_row_group_arrays(source, cat_cols, dense_cols))
+    if not groups:
+        n = 0
+        shapes = {"cat": (n, len(cat_cols)), "dense": (n, len(dense_cols))}
+        return {name: np.zeros(shapes.get(name, (n,)), dtype) for name, dtype in ROW_ARRAYS.items()}
+    return {name: np.concatenate([g[name] for g in groups]) for name in ROW_ARRAYS}
+
+
+def _row_group_arrays(
+    source: pq.ParquetFile, cat_cols: list[str], dense_cols: list[str]
+) -> Iterator[dict[str, np.ndarray]]:
+    """Per Parquet row group, the `ROW_ARRAYS` of its rows (C-contiguous, in their dtypes)."""
+    for i in range(source.num_row_groups):
+        group = source.read_row_group(i)
+        chunks = {
+            "cat": np.stack([group.column(c).to_numpy() for c in cat_cols], axis=1),
+            "dense": np.stack([group.column(c).to_numpy() for c in dense_cols], axis=1),
+            "clicked": group.column("clicked").to_numpy(),
+            "dwell": group.column("dwell").to_numpy(),
+            "session_id": group.column("session_id").to_numpy(),
+        }
+        yield {name: np.ascontiguousarray(chunk, dtype=ROW_ARRAYS[name]) for name, chunk in chunks.items()}
 
 
 @dataclass

@@ -21,7 +21,8 @@ another and the rows are the same as an unsharded build's; only the order of
 the users in the stream changes. The validation slice (the window's latest
 lists) is chosen over all shards at once, so it is the same slice too. Peak
 memory then follows `shard_rows`, not the number of days (issue 15, item 1).
-K = 1 is the in-memory build as before, byte for byte.
+K = 1 is the in-memory build as before: the same stream and lists files, byte
+for byte (meta.json says "shards": 1).
 
 Outputs under `data/datasets/ds=D/` (written atomically):
     stream.parquet   one row per impression, features + labels (one or more row groups per shard)
@@ -36,6 +37,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -193,7 +195,10 @@ def build(
     window_rows = sum(_row_count(usable[day]) for day in days)
     shards = max(1, math.ceil(window_rows / cfg.dataset.shard_rows))
 
-    with atomic.atomic_dir(out) as tmp:
+    # The build runs outside the writer's lock of data/datasets (other days' builds may run meanwhile);
+    # only the finished files are moved in under it.
+    with atomic.scratch_dir(out) as scratch:
+        stream: pa.Table | None = None
         if shards == 1:
             reading = track(days, f"dataset {ds}: reading {len(days)} days", unit="days")
             tables = [_read_day(usable[day], day) for day in reading]
@@ -201,12 +206,11 @@ def build(
             del tables
             part = _build(cfg, raw, split_of_day)
             del raw
-            pq.write_table(part.stream, tmp / STREAM, compression="zstd")
-            parts, rows = [part.without_stream()], part.stream.num_rows
+            stream, parts, rows = part.stream, [part.without_stream()], part.stream.num_rows
         else:
             log.info("dataset %s: %d impressions > shard_rows %d: building %d user shards", ds, window_rows,
                      cfg.dataset.shard_rows, shards)  # fmt: skip
-            parts, rows = _build_sharded(cfg, ds, days, usable, split_of_day, shards, tmp)
+            parts, rows = _build_sharded(cfg, ds, days, usable, split_of_day, shards, scratch)
         lists = _assign_validation(_concat(parts), cfg.dataset.val_fraction)
         counts = {name: int(np.sum(lists["split"] == code)) for name, code in SPLITS.items() if name != "history"}
         if counts["train"] == 0 or counts["test"] == 0:
@@ -225,8 +229,13 @@ def build(
             "vocab": vocab_sizes(cfg),
             "fingerprints": {d: fingerprints[d] for d in days},
         }
-        pq.write_table(pa.table({k: lists[k] for k in LIST_COLUMNS}), tmp / LISTS, compression="zstd")
-        (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
+        with atomic.atomic_dir(out) as tmp:
+            if stream is not None:
+                pq.write_table(stream, tmp / STREAM, compression="zstd")
+            else:
+                os.rename(scratch / STREAM, tmp / STREAM)  # siblings: the same filesystem
+            pq.write_table(pa.table({k: lists[k] for k in LIST_COLUMNS}), tmp / LISTS, compression="zstd")
+            (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
     seconds = time.perf_counter() - t0
     log.info("dataset %s: %d rows in %d shard(s), lists %s in %.1fs", ds, rows, shards, counts, seconds)
     return DatasetResult(ds, out, rows, counts, train_used, skipped, seconds)
@@ -249,51 +258,48 @@ def shard_of(user_id: np.ndarray, shards: int) -> np.ndarray:
 
 def _build_sharded(
     cfg: Config, ds: str, days: list[str], usable: dict[str, Path], split_of_day: dict[str, int], shards: int,
-    tmp: Path,
+    scratch: Path,
 ) -> tuple[list[_Built], int]:  # fmt: skip
-    """Split the days by user into `shards` scratch folders, build each, append each to tmp/STREAM.
+    """Split the days by user into `shards` folders under `scratch`, build each, append each to scratch/STREAM.
 
-    One day and then one shard are in memory at a time. The scratch lives inside
-    the step's temporary output folder, so a crash leaves nothing that the next
-    run of the step does not remove.
+    One day and then one shard are in memory at a time; a shard's split files
+    are deleted as soon as it is built, so the scratch holds about one copy of
+    the window at a time.
     """
-    scratch = tmp / ".shards"
+    pieces = scratch / "shards"
+    for day in track(days, f"dataset {ds}: splitting {len(days)} days into {shards} shards", unit="days"):
+        table = _read_day(usable[day], day)
+        shard = shard_of(_ints(table, "user_id"), shards)
+        order = np.argsort(shard, kind="stable")
+        bounds = np.searchsorted(shard[order], np.arange(shards + 1))
+        table = table.take(pa.array(order))
+        for s in range(shards):
+            if bounds[s + 1] > bounds[s]:
+                (pieces / f"{s:05d}").mkdir(parents=True, exist_ok=True)
+                piece = table.slice(bounds[s], bounds[s + 1] - bounds[s])
+                pq.write_table(piece, pieces / f"{s:05d}" / f"{day}.parquet", compression="lz4")
+        del table
+    parts: list[_Built] = []
+    base = 0
+    writer: pq.ParquetWriter | None = None
     try:
-        for day in track(days, f"dataset {ds}: splitting {len(days)} days into {shards} shards", unit="days"):
-            table = _read_day(usable[day], day)
-            shard = shard_of(_ints(table, "user_id"), shards)
-            order = np.argsort(shard, kind="stable")
-            bounds = np.searchsorted(shard[order], np.arange(shards + 1))
-            table = table.take(pa.array(order))
-            for s in range(shards):
-                if bounds[s + 1] > bounds[s]:
-                    (scratch / f"{s:05d}").mkdir(parents=True, exist_ok=True)
-                    piece = table.slice(bounds[s], bounds[s + 1] - bounds[s])
-                    pq.write_table(piece, scratch / f"{s:05d}" / f"{day}.parquet", compression="lz4")
-            del table
-        parts: list[_Built] = []
-        base = 0
-        writer: pq.ParquetWriter | None = None
-        try:
-            for s in track(range(shards), f"dataset {ds}: building {shards} shards", unit="shards"):
-                folder = scratch / f"{s:05d}"
-                if not folder.is_dir():
-                    continue
-                raw = pa.concat_tables([pq.read_table(f) for f in sorted(folder.glob("*.parquet"))])
-                shutil.rmtree(folder)
-                part = _build(cfg, raw, split_of_day)
-                del raw
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp / STREAM, part.stream.schema, compression="zstd")
-                writer.write_table(part.stream)
-                parts.append(part.without_stream().rebased(base))
-                base += part.stream.num_rows
-                del part
-        finally:
-            if writer is not None:
-                writer.close()
+        for s in track(range(shards), f"dataset {ds}: building {shards} shards", unit="shards"):
+            folder = pieces / f"{s:05d}"
+            if not folder.is_dir():
+                continue
+            raw = pa.concat_tables([pq.read_table(f) for f in sorted(folder.glob("*.parquet"))])
+            shutil.rmtree(folder)
+            part = _build(cfg, raw, split_of_day)
+            del raw
+            if writer is None:
+                writer = pq.ParquetWriter(scratch / STREAM, part.stream.schema, compression="zstd")
+            writer.write_table(part.stream)
+            parts.append(part.without_stream().rebased(base))
+            base += part.stream.num_rows
+            del part
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if writer is not None:
+            writer.close()
     return parts, base
 
 
