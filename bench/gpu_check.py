@@ -135,7 +135,7 @@ def main() -> None:
     for step in ("land", "ingest", "validate", "dataset"):
         timed(step, out, pipeline.run, step, ws, args.ds)
     meta = json.loads((ws.layout.dataset_day(args.ds) / "meta.json").read_text())
-    out["dataset"] = {"rows": meta["rows"], "lists": meta["lists"], "days": meta["days"]}
+    out["dataset"] = {"rows": meta["rows"], "lists": meta["lists"], "days": meta["days"], "shards": meta["shards"]}
     out["training"] = [timed(f"train {p}", out, train_once, root, overrides, args.ds, p, device)
                        for p in ("fp32", "bf16")]  # fmt: skip
     for t in out["training"]:
