@@ -54,9 +54,9 @@ def _workspace(root: Path, overrides: list[str]) -> Workspace:
 
 
 class PeakMemory:
-    """Peaks of VmRSS, RssAnon and RssFile (MB) of this process, sampled by a daemon thread."""
+    """Peaks of RssAnon and RssFile (MB) of this process, sampled by a daemon thread, beside ru_maxrss."""
 
-    FIELDS = ("VmRSS", "RssAnon", "RssFile")
+    FIELDS = ("RssAnon", "RssFile")
 
     def __init__(self, every_s: float = 0.1) -> None:
         self.peaks = dict.fromkeys(self.FIELDS, 0.0)
@@ -101,10 +101,8 @@ def _dataset(root: Path, overrides: list[str]) -> dict:
     t0 = time.perf_counter()
     result = dataset.run(ws, ws.cfg.ds)
     seconds = time.perf_counter() - t0
-    from hrlrec.layout import DATASET_META
-
-    shards = json.loads((ws.layout.dataset_day(ws.cfg.ds) / DATASET_META).read_text())["shards"]
-    return {"rows": result.rows, "shards": shards, "seconds": seconds, "train_days": result.train_days, **memory.stop()}
+    return {"rows": result.rows, "shards": result.shards, "seconds": seconds, "train_days": result.train_days,
+            **memory.stop()}  # fmt: skip
 
 
 def _train(root: Path, overrides: list[str], steps: int) -> dict:

@@ -98,11 +98,14 @@ def load(folder: Path) -> Stream:
         names = source.schema_arrow.names
         dense_cols = [n for n in names if n.startswith("recent_")]
         cat_cols = [n for n in names if n not in dense_cols and n not in ("clicked", "dwell", "session_id", "day")]
+        n = source.metadata.num_rows
+        shapes = {"cat": (n, len(cat_cols)), "dense": (n, len(dense_cols)), "clicked": (n,), "dwell": (n,),
+                  "session_id": (n,)}  # fmt: skip
         try:
-            rows = _mapped_rows(source, cat_cols, dense_cols, folder.parent)
+            rows = _mapped_rows(source, cat_cols, dense_cols, shapes, folder.parent)
         except OSError as exc:  # a read-only or full disk beside the dataset: it still loads, in memory
             log.warning("%s: cannot write the stream's mapped copy beside it (%s); loading it into memory", folder, exc)
-            rows = _rows_in_memory(source, cat_cols, dense_cols)
+            rows = _rows_in_memory(source, cat_cols, dense_cols, shapes)
     lists = pq.read_table(folder / LISTS)
     return Stream(
         cat=torch.from_numpy(rows["cat"]),
@@ -124,7 +127,7 @@ ROW_ARRAYS = {"cat": np.int64, "dense": np.float32, "clicked": np.float32, "dwel
 
 
 def _mapped_rows(
-    source: pq.ParquetFile, cat_cols: list[str], dense_cols: list[str], where: Path
+    source: pq.ParquetFile, cat_cols: list[str], dense_cols: list[str], shapes: dict[str, tuple[int, ...]], where: Path
 ) -> dict[str, np.ndarray]:
     """The stream's per-row arrays (`ROW_ARRAYS`), written to unnamed scratch files and mapped copy-on-write.
 
@@ -133,10 +136,7 @@ def _mapped_rows(
     a crash. Copy-on-write: code that edits a loaded stream (a test poisoning a
     value) changes its own pages only, never the file's.
     """
-    n = source.metadata.num_rows
-    widths = {"cat": len(cat_cols), "dense": len(dense_cols)}
-    shapes = {name: (n, widths[name]) if name in widths else (n,) for name in ROW_ARRAYS}
-    if n == 0:  # mmap refuses an empty file
+    if shapes["clicked"][0] == 0:  # mmap refuses an empty file
         return {name: np.zeros(shapes[name], dtype) for name, dtype in ROW_ARRAYS.items()}
     with contextlib.ExitStack() as files:
         fh = {name: files.enter_context(tempfile.TemporaryFile(dir=where, prefix=".stream-")) for name in ROW_ARRAYS}
@@ -150,14 +150,15 @@ def _mapped_rows(
         return mapped
 
 
-def _rows_in_memory(source: pq.ParquetFile, cat_cols: list[str], dense_cols: list[str]) -> dict[str, np.ndarray]:
+def _rows_in_memory(
+    source: pq.ParquetFile, cat_cols: list[str], dense_cols: list[str], shapes: dict[str, tuple[int, ...]]
+) -> dict[str, np.ndarray]:
     """The same arrays as `_mapped_rows`, in process memory."""
     groups = list(_row_group_arrays(source, cat_cols, dense_cols))
-    if not groups:
-        n = 0
-        shapes = {"cat": (n, len(cat_cols)), "dense": (n, len(dense_cols))}
-        return {name: np.zeros(shapes.get(name, (n,)), dtype) for name, dtype in ROW_ARRAYS.items()}
-    return {name: np.concatenate([g[name] for g in groups]) for name in ROW_ARRAYS}
+    return {
+        name: np.concatenate([g[name] for g in groups]) if groups else np.zeros(shapes[name], dtype)
+        for name, dtype in ROW_ARRAYS.items()
+    }
 
 
 def _row_group_arrays(

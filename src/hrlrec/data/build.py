@@ -85,6 +85,7 @@ class DatasetResult:
     train_days: list[str]
     skipped_days: dict[str, str]
     seconds: float
+    shards: int = 1  # user-hash shards the window was built in (dataset.shard_rows)
 
 
 LIST_COLUMNS = ["offset", "length", "user_start", "split", "day"]
@@ -238,7 +239,7 @@ def build(
             (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
     seconds = time.perf_counter() - t0
     log.info("dataset %s: %d rows in %d shard(s), lists %s in %.1fs", ds, rows, shards, counts, seconds)
-    return DatasetResult(ds, out, rows, counts, train_used, skipped, seconds)
+    return DatasetResult(ds, out, rows, counts, train_used, skipped, seconds, shards)
 
 
 def _row_count(folder: Path) -> int:
