@@ -106,3 +106,19 @@ def test_lr_weight_decay_is_scikit_learns_penalty_for_the_windows_size(trained_w
     assert _weight_decay(factory.build("fm", spec, features), cfg, stream) == 0.001  # the others: train.weight_decay
     unset = model_config("train.lr_c=null", "train.weight_decay=0.001")
     assert _weight_decay(factory.build("lr", spec, features), unset, stream) == 0.001
+
+
+def test_lr_takes_its_own_step_size_and_the_others_keep_theirs(trained_workspace: Path) -> None:
+    from hrlrec.models import factory
+    from hrlrec.models.spec import ModelSpec
+    from hrlrec.train import features_of
+    from hrlrec.train.loop import _learning_rate
+
+    cfg = model_config("train.lr_learning_rate=0.02", "train.learning_rate=0.005")
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
+    spec, features = ModelSpec.of(cfg), features_of(stream)
+    assert _learning_rate(factory.build("lr", spec, features), cfg) == 0.02
+    for other in ("fm", "hrlrec"):
+        assert _learning_rate(factory.build(other, spec, features), cfg) == 0.005
+    unset = model_config("train.lr_learning_rate=null", "train.learning_rate=0.005")
+    assert _learning_rate(factory.build("lr", spec, features), unset) == 0.005

@@ -236,6 +236,7 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(ge=0)  # Adam weight decay
     baseline_epochs: int = Field(ge=1)  # epoch budget of the CTR baselines (they stop early); HRL-Rec: the profile's
     lr_c: float | None = Field(gt=0)  # LR's L2 as scikit-learn's C: weight decay 1 / (C x impressions)
+    lr_learning_rate: float | None = Field(gt=0)  # LR's own Adam step; null: `learning_rate`
     patience: int = Field(ge=0)  # epochs without validation improvement before stopping
     device: str  # auto (CUDA when present), cpu or cuda
     precision: Literal["auto", "fp32", "bf16"]  # auto: bf16 autocast on CUDA, fp32 on the CPU
