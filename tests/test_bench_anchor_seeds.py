@@ -92,6 +92,7 @@ def test_units_are_read_from_several_runs_files(tmp_path: Path) -> None:
     assert anchors.units([first, second, tmp_path / "absent.jsonl"]) == units
 
 
+@pytest.mark.slow
 def test_a_unit_refits_each_arm_from_one_training_and_its_control_is_the_gates_own_record(ws: Path) -> None:
     from hrlrec import stability
     from tests.conftest import TRAIN_DAYS, model_config, workspace
