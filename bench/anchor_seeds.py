@@ -41,6 +41,7 @@ import argparse
 import copy
 import json
 import logging
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -52,6 +53,7 @@ import torch
 from hrlrec import config, pipeline, stability, train
 from hrlrec.candidates import load_candidate
 from hrlrec.evaluation.truth import DayValue
+from hrlrec.serving.memo import code_fingerprint
 from hrlrec.serving.ranker import day_requests
 from hrlrec.train import channel_mix
 from hrlrec.workspace import Workspace
@@ -75,6 +77,24 @@ def units(paths: list[Path]) -> list[dict[str, Any]]:
         if path.exists():
             out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return out
+
+
+def current(records: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
+    """The units trained by this code; the rule compares arms under one code, so others are left out, loudly."""
+    mine = [r for r in records if r.get("code") == code]
+    if len(mine) < len(records):
+        others = sorted({str(r.get("code")) for r in records} - {code})
+        print(f"left out {len(records) - len(mine)} units of other code ({', '.join(others)}; this code: {code})")
+    return mine
+
+
+def cpu() -> str:
+    """The CPU's model name: a model's bytes, hence its id, differ across kinds of CPU (docs/results.md)."""
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.exists() else []:
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return platform.processor() or "unknown"
 
 
 def refitted(model: torch.nn.Module, stream: Any, hours: int, fit: str, seed: int) -> torch.nn.Module:
@@ -118,7 +138,9 @@ def measure_unit(ws: Workspace, day: str, seed: int) -> dict[str, Any]:
             "clicks_ratio_to_logs": float(clicks.mean() / logged_clicks),
             "spearman": value.state_dependence(lists),
         }
-    return {"seed": seed, "day": day, "model_sha256": candidate.sha256, "logged_proportions": logged.tolist(),
+    return {"seed": seed, "day": day, "code": code_fingerprint()[:16], "cpu": cpu(),
+            "alpha": ws.cfg.model.policy_temperature, "model_sha256": candidate.sha256,
+            "logged_proportions": logged.tolist(),
             "logged_clicks_per_list": logged_clicks, "arms": arms,
             "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
 
@@ -238,9 +260,9 @@ def main() -> None:
     paths = args.runs or [root / "anchor-seeds.jsonl"]
     if not args.judge_only:
         root.mkdir(parents=True, exist_ok=True)
-        done = {(u["seed"], u["day"]) for u in units(paths)}
+        done = {(u["seed"], u["day"]) for u in current(units(paths), code_fingerprint()[:16])}
         run_units(root, args.days.split(","), [int(s) for s in args.seeds.split(",")], paths[0], done)
-    judge(units(paths), config.load(None).gates.stability.min_share)
+    judge(current(units(paths), code_fingerprint()[:16]), config.load(None).gates.stability.min_share)
 
 
 if __name__ == "__main__":

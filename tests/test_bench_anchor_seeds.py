@@ -109,3 +109,13 @@ def test_a_unit_refits_each_arm_from_one_training_and_its_control_is_the_gates_o
         np.testing.assert_allclose(np.nansum(shares, axis=1), 1.0, atol=1e-9)
         assert np.isfinite(arm["tracking_error"]) and arm["clicks_per_list"] > 0
         assert set(arm["spearman"]) == set(seeded.cfg.channels)
+    assert unit["code"] == anchors.code_fingerprint()[:16] and unit["cpu"]
+
+
+def test_units_of_other_code_are_left_out_and_said(capsys: pytest.CaptureFixture[str]) -> None:
+    units = _units({WINDOW: 0.0, BUCKETS: 0.0})
+    for i, u in enumerate(units):
+        u["code"] = "new" if i % 2 else "old"
+    kept = anchors.current(units, "new")
+    assert len(kept) == len(units) // 2 and all(u["code"] == "new" for u in kept)
+    assert "left out 4 units of other code (old; this code: new)" in capsys.readouterr().out
