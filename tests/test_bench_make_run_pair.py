@@ -25,6 +25,8 @@ def test_the_summary_line_and_the_published_ids_are_read() -> None:
     got = pair.parsed(OUTPUT)
     assert (got["days_ran"], got["days_asked"], got["airflow_seconds"]) == (2, 2, 578)
     assert got["published"] == {"2026-11-01": "2026-11-01-e508a86c"}  # 11-02 published nothing
+    assert got["verdicts"] == {"2026-11-01": "PASS PASS PASS* PASS success",
+                               "2026-11-02": "PASS FAIL PASS* PASS success"}  # fmt: skip
 
 
 def test_a_run_that_never_reached_its_summary_says_so() -> None:
@@ -40,3 +42,20 @@ def test_ratios_and_differing_ids() -> None:
     assert got["wall_ratio"] == 0.48 and got["airflow_ratio"] == round(578 / 1200, 3)
     assert got["ids_differ"] == ["2026-11-01"]
     assert pair.compared(new, new)["ids_differ"] == []
+
+
+def test_days_whose_verdicts_differ_are_named_with_both_sides() -> None:
+    new = pair.parsed(OUTPUT)
+    old = pair.parsed(OUTPUT.replace("FAIL PASS* PASS", "PASS WARN  PASS").replace("success (282s)", "failed (90s)"))
+    got = pair.compared(new, old)
+    assert got["verdicts_differ"] == {"2026-11-02": ["PASS FAIL PASS* PASS success", "PASS PASS WARN PASS failed"]}
+    assert "wall_ratio" not in got  # saved logs carry no wall time
+    assert pair.compared(new, new)["verdicts_differ"] == {}
+
+
+def test_two_saved_logs_are_compared_without_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "new.log").write_text(OUTPUT)
+    (tmp_path / "old.log").write_text(OUTPUT.replace("in 578s", "in 1156s"))
+    assert pair.main(["--logs", str(tmp_path / "new.log"), str(tmp_path / "old.log")]) == 0
+    out = capsys.readouterr().out
+    assert '"airflow_ratio": 0.5' in out and '"verdicts_differ": {}' in out
