@@ -146,12 +146,17 @@ def measure_unit(ws: Workspace, day: str, seed: int) -> dict[str, Any]:
 
 
 def run_units(root: Path, days: list[str], seeds: list[int], out: Path, done: set[tuple[int, str]]) -> None:
-    """Measure every (seed, day) not in `done`, appending each unit to `out` as it ends."""
+    """Measure every (seed, day) not in `done`, appending each unit to `out` as it ends.
+
+    Seed by seed over all days (the days' data built first), so a stopped bench leaves whole seeds:
+    each with both ends of its week-over-week change.
+    """
     for day in days:
         ws = Workspace(root, config.load(None, [f"ds={day}"]))
         for step in ("land", "ingest", "validate", "dataset"):
             pipeline.run(step, ws, day)
-        for seed in seeds:
+    for seed in seeds:
+        for day in days:
             if (seed, day) in done:
                 continue
             seeded = Workspace(root, config.load(None, [f"ds={day}", f"train.seed={seed}"]))
