@@ -15,7 +15,8 @@ What it does: for every training seed s and validation day D (its window landed,
 ingested, validated and built once, in the world of params' `seed`), trains HRL-Rec once
 with the defaults and `train.seed=s`. The anchors differ only in the mix offsets fitted
 after training (`channel_mix.calibrate`; AUC and every weight are the same), so each arm
-is the trained model with its offsets refitted, and all arms are measured on the same
+is the trained model with its offsets refitted (the arm params train is checked to refit
+bit for bit, then used as trained), and all arms are measured on the same
 requests: the stability gate's record (its ranking of the day's sample), the tracking
 error against the same day's logged mix, the simulator's true clicks per list and the
 state dependence (Spearman per channel). One JSON line per (seed, day) goes to `--runs`
@@ -23,7 +24,8 @@ state dependence (Spearman per channel). One JSON line per (seed, day) goes to `
 stopped bench resumes, and several runs files (one per worker) can be judged together.
 
 The rule (fixed in docs/results.md before any run of this bench):
-  - the default arm is the control; another arm is **eligible** when on every unit its
+  - the daily anchor on the validation slice (params' default when the rule was written) is
+    the control; another arm is **eligible** when on every unit its
     true clicks per list are >= 1.05x the logs' and every channel's Spearman is >= 0.3,
     and the lower end of the 95 % interval of its paired relative clicks difference from
     the control is >= -1 %;
@@ -60,7 +62,7 @@ from hrlrec.workspace import Workspace
 
 CONTROL = "daily, validation slice"
 ARMS: dict[str, tuple[int, str]] = {  # name: (model.channel_mix_hours, model.channel_mix_fit)
-    CONTROL: (24, "validation"),  # params' default
+    CONTROL: (24, "validation"),  # params' default until the comparison chose the 4-hour anchor
     "daily, whole window": (24, "window"),
     "4-hour buckets": (4, "validation"),  # buckets always fit on the window sample (channel_mix.calibration_lists)
 }
@@ -104,17 +106,29 @@ def refitted(model: torch.nn.Module, stream: Any, hours: int, fit: str, seed: in
     return arm
 
 
+def configured_arm(hours: int, fit: str) -> str:
+    """The arm that training itself makes under params' (channel_mix_hours, channel_mix_fit).
+
+    Per-bucket offsets always fit on the window sample, so `fit` only names the daily arms.
+    """
+    for name, (arm_hours, arm_fit) in ARMS.items():
+        if arm_hours == hours and (hours != 24 or arm_fit == fit):
+            return name
+    raise ValueError(f"no arm is model.channel_mix_hours={hours}, model.channel_mix_fit={fit}; ARMS: {ARMS}")
+
+
 def measure_unit(ws: Workspace, day: str, seed: int) -> dict[str, Any]:
     """Train once under `seed`, refit each arm's offsets, and measure every arm on the same requests."""
     t0 = time.perf_counter()
     train.run(ws, day, models=["hrlrec"], progress=False)
     candidate = load_candidate(ws, day)
     stream, spec = candidate.stream, candidate.spec
-    hours, fit = ARMS[CONTROL]
+    trained = configured_arm(ws.cfg.model.channel_mix_hours, ws.cfg.model.channel_mix_fit)
+    hours, fit = ARMS[trained]
     again = refitted(candidate.model, stream, hours, fit, ws.cfg.training_seed)
     if not torch.equal(again.policy.mix_offset, candidate.model.policy.mix_offset):
         raise RuntimeError(
-            f"{day}, seed {seed}: refitting the control's offsets does not give the trained ones; "
+            f"{day}, seed {seed}: refitting the {trained!r} offsets does not give the trained ones; "
             "this bench no longer mirrors train/step.py and its arms would not be what training makes"
         )
     g = ws.cfg.gates.stability
@@ -125,7 +139,7 @@ def measure_unit(ws: Workspace, day: str, seed: int) -> dict[str, Any]:
     arms: dict[str, Any] = {}
     for name, (hours, fit) in ARMS.items():
         model = candidate.model
-        if name != CONTROL:
+        if name != trained:
             model = refitted(candidate.model, stream, hours, fit, ws.cfg.training_seed)
         record = stability.record_of(ws, day, model, spec, candidate.sha256, stream, sample, pool, "candidate")
         served = np.array(record["proportions"])

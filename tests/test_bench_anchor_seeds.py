@@ -93,7 +93,7 @@ def test_units_are_read_from_several_runs_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_unit_refits_each_arm_from_one_training_and_its_control_is_the_gates_own_record(ws: Path) -> None:
+def test_a_unit_refits_each_arm_from_one_training_and_the_trained_arm_is_the_gates_own_record(ws: Path) -> None:
     from hrlrec import stability
     from tests.conftest import TRAIN_DAYS, model_config, workspace
 
@@ -102,7 +102,8 @@ def test_a_unit_refits_each_arm_from_one_training_and_its_control_is_the_gates_o
     unit = anchors.measure_unit(seeded, day, 3)  # raises when refitting does not reproduce training's offsets
     assert set(unit["arms"]) == set(anchors.ARMS)
     gate = stability.build_record(seeded, day)  # the pipeline's record of the same candidate
-    assert unit["arms"][anchors.CONTROL]["proportions"] == gate["proportions"]
+    trained = anchors.configured_arm(seeded.cfg.model.channel_mix_hours, seeded.cfg.model.channel_mix_fit)
+    assert unit["arms"][trained]["proportions"] == gate["proportions"]
     assert unit["model_sha256"] == gate["model_sha256"]
     for arm in unit["arms"].values():
         shares = np.array(arm["proportions"])
@@ -119,3 +120,11 @@ def test_units_of_other_code_are_left_out_and_said(capsys: pytest.CaptureFixture
     kept = anchors.current(units, "new")
     assert len(kept) == len(units) // 2 and all(u["code"] == "new" for u in kept)
     assert "left out 4 units of other code (old; this code: new)" in capsys.readouterr().out
+
+
+def test_the_trained_arm_is_the_one_params_name() -> None:
+    assert anchors.configured_arm(24, "validation") == anchors.CONTROL
+    assert anchors.configured_arm(24, "window") == WINDOW
+    assert anchors.configured_arm(4, "validation") == BUCKETS == anchors.configured_arm(4, "window")
+    with pytest.raises(ValueError, match="channel_mix_hours=6"):
+        anchors.configured_arm(6, "validation")

@@ -96,13 +96,31 @@ def test_trained_model_respects_exhausted_channels(trained) -> None:
     assert (r.propensities[:, n:] == 0).all() and (r.channels[:, n:] == 0).all()
 
 
-def test_mix_anchoring_set_offsets_and_the_card_records_them(trained) -> None:
-    mix = trained.loaded.card["channel_mix"]
+def test_daily_mix_anchoring_sets_one_set_of_offsets_and_the_card_records_them(trained_workspace: Path, tmp_path):
+    root = tmp_path / "ws"
+    shutil.copytree(trained_workspace, root)
+    ws = workspace(root, model_config("model.channel_mix_hours=24"))
+    train_step.run(ws, TRAIN_DAYS[-1], models=["hrlrec"], progress=False)
+    daily = load_candidate(ws, TRAIN_DAYS[-1])
+    mix = daily.loaded.card["channel_mix"]
     assert mix is not None and mix["hours"] == 24 and len(mix["offset"]) == 1
-    assert len(mix["offset"][0]) == len(trained.spec.channels)
+    assert len(mix["offset"][0]) == len(daily.spec.channels)
     np.testing.assert_allclose(mix["served"], mix["target"], atol=1e-4)
-    table = trained.model.policy.mix_offset.numpy()  # (24, C): the day's offsets in every hour
+    table = daily.model.policy.mix_offset.numpy()  # (24, C): the day's offsets in every hour
     np.testing.assert_allclose(table, np.repeat(mix["offset"], 24, axis=0), atol=1e-6)
+
+
+def test_the_default_anchors_each_4_hour_bucket_and_thin_buckets_keep_the_days_offsets(trained) -> None:
+    mix = trained.loaded.card["channel_mix"]
+    assert mix is not None and mix["hours"] == 4 and len(mix["offset"]) == 6
+    table = trained.model.policy.mix_offset.numpy()
+    np.testing.assert_allclose(table, np.repeat(mix["offset"], 4, axis=0), atol=1e-6)
+    thin = [b for b, fitted in enumerate(mix["fitted"]) if not fitted]
+    for b in set(range(6)) - set(thin):
+        np.testing.assert_allclose(mix["served"][b], mix["target"][b], atol=1e-4)
+    for b in thin:  # buckets thinner than MIN_BUCKET_STATES all keep one set: the day's offsets
+        assert mix["states"][b] < channel_mix.MIN_BUCKET_STATES
+        np.testing.assert_allclose(mix["offset"][b], mix["offset"][thin[0]], atol=1e-9)
 
 
 def test_hourly_mix_anchoring_pins_each_bucket_and_serves_by_the_requests_hour(trained_workspace: Path, tmp_path):
