@@ -55,6 +55,7 @@ import torch
 from hrlrec import config, pipeline, stability, train
 from hrlrec.candidates import load_candidate
 from hrlrec.evaluation.truth import DayValue
+from hrlrec.models.channel_policy import HOURS
 from hrlrec.serving.memo import code_fingerprint
 from hrlrec.serving.ranker import day_requests
 from hrlrec.train import channel_mix
@@ -112,7 +113,7 @@ def configured_arm(hours: int, fit: str) -> str:
     Per-bucket offsets always fit on the window sample, so `fit` only names the daily arms.
     """
     for name, (arm_hours, arm_fit) in ARMS.items():
-        if arm_hours == hours and (hours != 24 or arm_fit == fit):
+        if arm_hours == hours and (hours < HOURS or arm_fit == fit):
             return name
     raise ValueError(f"no arm is model.channel_mix_hours={hours}, model.channel_mix_fit={fit}; ARMS: {ARMS}")
 

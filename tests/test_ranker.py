@@ -42,12 +42,17 @@ def setup(trained_workspace: Path):
     return stream, cfg, model, Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len), test, pool
 
 
+def _workspace_copy(source: Path, parent: Path, *overrides: str):
+    """A writable copy of the read-only fixture workspace `source`, under `parent`, with `overrides`."""
+    root = parent / "ws"
+    shutil.copytree(source, root)
+    return workspace(root, model_config(*overrides))
+
+
 @pytest.fixture(scope="module")
 def trained(trained_workspace: Path, tmp_path_factory: pytest.TempPathFactory):
     """A tiny HRL-Rec trained for real (one epoch) on the fixture's days, its mix anchored to the logs."""
-    root = tmp_path_factory.mktemp("ranker-ws") / "ws"
-    shutil.copytree(trained_workspace, root)
-    ws = workspace(root)
+    ws = _workspace_copy(trained_workspace, tmp_path_factory.mktemp("ranker-ws"))
     train_step.run(ws, TRAIN_DAYS[-1], models=["hrlrec"], progress=False)
     return load_candidate(ws, TRAIN_DAYS[-1])
 
@@ -97,9 +102,7 @@ def test_trained_model_respects_exhausted_channels(trained) -> None:
 
 
 def test_daily_mix_anchoring_sets_one_set_of_offsets_and_the_card_records_them(trained_workspace: Path, tmp_path):
-    root = tmp_path / "ws"
-    shutil.copytree(trained_workspace, root)
-    ws = workspace(root, model_config("model.channel_mix_hours=24"))
+    ws = _workspace_copy(trained_workspace, tmp_path, "model.channel_mix_hours=24")
     train_step.run(ws, TRAIN_DAYS[-1], models=["hrlrec"], progress=False)
     daily = load_candidate(ws, TRAIN_DAYS[-1])
     mix = daily.loaded.card["channel_mix"]
@@ -124,9 +127,7 @@ def test_the_default_anchors_each_4_hour_bucket_and_thin_buckets_keep_the_days_o
 
 
 def test_hourly_mix_anchoring_pins_each_bucket_and_serves_by_the_requests_hour(trained_workspace: Path, tmp_path):
-    root = tmp_path / "ws"
-    shutil.copytree(trained_workspace, root)
-    ws = workspace(root, model_config("model.channel_mix_hours=4"))
+    ws = _workspace_copy(trained_workspace, tmp_path, "model.channel_mix_hours=4")
     with pytest.MonkeyPatch.context() as mp:  # the tiny world's buckets are too thin for the production minimum
         mp.setattr(channel_mix, "MIN_BUCKET_STATES", 30)
         train_step.run(ws, TRAIN_DAYS[-1], models=["hrlrec"], progress=False)
