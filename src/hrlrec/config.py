@@ -210,6 +210,10 @@ class ModelConfig(_Strict):
     # latest lists, i.e. the last day's last hours), or `window`, a sample of the whole window's lists (every
     # hour). Per-bucket offsets always use the window sample.
     channel_mix_fit: Literal["validation", "window"]
+    # Context ids (hour, weekday, device, position) that no training row holds, e.g. the test day's weekday
+    # in a window shorter than a week: `keep` their random initial rows; `mean`: set them to the mean of the
+    # trained rows after training (hrlrec.train.unseen_context).
+    unseen_context: Literal["keep", "mean"]
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:

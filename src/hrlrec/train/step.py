@@ -32,7 +32,7 @@ from hrlrec.errors import BadInput
 from hrlrec.models.factory import MODELS, build
 from hrlrec.models.hrlrec import HRLRec
 from hrlrec.models.spec import Features, ModelSpec
-from hrlrec.train import channel_mix, summary
+from hrlrec.train import channel_mix, summary, unseen_context
 from hrlrec.train.device import resolve_device
 from hrlrec.train.loop import Dist, FitResult, Predictions, fit, predict
 from hrlrec.train.warm_start import warm_start
@@ -91,6 +91,7 @@ def run(
     fitted: dict[str, tuple[FitResult, Predictions]] = {}
     warm: dict[str, str | None] = {}
     mixes: dict[str, dict[str, Any] | None] = {}
+    unseen: dict[str, dict[str, list[int]]] = {}
     for name in names:
         torch.manual_seed(cfg.training_seed)
         model = build(name, spec, features).to(dev)
@@ -104,6 +105,8 @@ def run(
         result = fit(name, model, cfg, stream, dev, rank, progress)
         mixes[name] = None
         if isinstance(model, HRLRec):
+            if spec.model.unseen_context == "mean":
+                unseen[name] = unseen_context.fill_unseen_context(model, stream)
             if spec.model.channel_mix == "logged":
                 hours = spec.model.channel_mix_hours
                 lists = channel_mix.calibration_lists(stream, hours, cfg.training_seed, spec.model.channel_mix_fit)
@@ -135,6 +138,7 @@ def run(
                     "metrics": report[name],
                     "warm_start": warm.get(name),
                     "channel_mix": mixes.get(name),
+                    "unseen_context_filled": unseen.get(name),
                 }
                 checkpoints.save(tmp / f"{name}.pt", result.state, card)
             (tmp / summary.CANDIDATE_SUMMARY).write_text(json.dumps(body, indent=2) + "\n")
