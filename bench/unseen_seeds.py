@@ -8,9 +8,10 @@ served policy reads on the test day keep the training seed's random initialisati
 (hrlrec.train.unseen_context). This bench measures the two settings of `model.unseen_context` on
 the same trained model: `keep` (the rows as trained) and `mean` (those rows set to the mean of the
 trained ones, then the mix offsets refitted as training does). Each (training seed, validation day)
-unit trains HRL-Rec once with the defaults; params must train `keep` (checked), and the `mean` arm is
-that model filled. Measured per arm on the same requests: the stability gate's record, the tracking
-error against the day's logged mix, true clicks per list, Spearman per channel and the test-day AUC.
+unit trains HRL-Rec once with the defaults and `model.unseen_context=keep` (the default when the rule
+was written), and the `mean` arm is that model filled. Measured per arm on the same requests: the
+stability gate's record, the tracking error against the day's logged mix, true clicks per list,
+Spearman per channel and the test-day AUC.
 
 The rule (fixed in docs/results.md before any run of this bench):
   - `keep` is the control; `mean` is **eligible** when on every unit its true clicks per list are
@@ -109,7 +110,8 @@ def run_units(root: Path, days: list[str], seeds: list[int], out: Path, done: se
         for day in days:
             if (seed, day) in done:
                 continue
-            unit = measure_unit(Workspace(root, config.load(None, [f"ds={day}", f"train.seed={seed}"])), day, seed)
+            overrides = [f"ds={day}", f"train.seed={seed}", f"model.unseen_context={CONTROL}"]
+            unit = measure_unit(Workspace(root, config.load(None, overrides)), day, seed)
             with out.open("a") as f:
                 f.write(json.dumps(unit) + "\n")
             summary = {arm: (round(v["tracking_error"], 4), round(v["auc"], 4)) for arm, v in unit["arms"].items()}
