@@ -60,6 +60,11 @@ def test_the_test_days_weekday_is_never_read_in_a_short_window_and_gets_the_mean
             torch.testing.assert_close(after[key], value, rtol=0, atol=0)
 
 
+def test_mean_is_the_shipped_default() -> None:
+    """Chosen by bench/unseen_seeds.py's rule on validation days (docs/results.md)."""
+    assert model_config().model.unseen_context == "mean"
+
+
 def test_training_with_mean_fills_the_saved_weights_and_says_so_on_the_card(ws: Path) -> None:
     w = workspace(ws, model_config("model.unseen_context=mean"))
     result = train.run(w, DS, models=["hrlrec"], progress=False)
@@ -71,7 +76,7 @@ def test_training_with_mean_fills_the_saved_weights_and_says_so_on_the_card(ws: 
     assert keys
     for key in keys:
         torch.testing.assert_close(state[key][_weekday_id(DS)], state[key][seen].mean(0))
-    kept = train.run(workspace(ws), DS, models=["hrlrec"], progress=False)  # params' default: keep
+    kept = train.run(workspace(ws, model_config("model.unseen_context=keep")), DS, models=["hrlrec"], progress=False)
     _, card = checkpoints.load(kept.out_dir / "hrlrec.pt")
     assert card["unseen_context_filled"] is None
     assert np.isfinite(card["metrics"]["auc"])
