@@ -1,12 +1,17 @@
 """Benchmark: serving latency and throughput, onnxruntime vs PyTorch eager, same ranking code.
 
-    python bench/serve.py [--workspace DIR] [--requests 300] [--device cpu|cuda] [-S key=value ...]
+    python bench/serve.py [--workspace DIR] [--requests 300] [--device cpu|cuda] [--pool-per-request]
+                          [-S key=value ...]
 
 Needs a workspace whose candidate for `ds` is trained and exported (default:
 the `make run` workspace .work/demo; `hrlrec export --ds D` makes one). Each
 request is one user with 4 channels x 200 candidates, ranked into a 10-item
 list step by step (hrlrec.serving.ranker) with the serving policy of params.yaml
-(`serving.channel_choice`, `serving.epsilon`). Latency: one request at a time, one
+(`serving.channel_choice`, `serving.epsilon`). The pool is the day's, prepared
+once per runtime (Ranker.prepare: its item-tower half and channel tables), as a
+server holding the day's pool would; `--pool-per-request` prepares it inside
+every timed request instead, as the ranker did before 2026-12-06, to separate
+that saving from the rest. Latency: one request at a time, one
 intra-op thread for both runtimes, p50 and p99 over `--requests` requests
 after a warm-up. Throughput: batches of 256 requests with the machine's
 default threads. Prints one table.
@@ -26,9 +31,11 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
-def _latency(ranker, requests, pool, policy, draws, n: int) -> list[float]:
+def _latency(ranker, requests, pool, policy, draws, n: int, per_request: bool) -> list[float]:
+    ranked = pool if per_request else ranker.prepare(pool)  # a raw pool is prepared inside every call
+
     def one(i: int):
-        return ranker.rank(requests.take(slice(i, i + 1)), pool, policy, draws.take(slice(i, i + 1)))
+        return ranker.rank(requests.take(slice(i, i + 1)), ranked, policy, draws.take(slice(i, i + 1)))
 
     for i in range(5):  # warm-up: allocators, ORT's first-run graph work
         one(i)
@@ -41,6 +48,7 @@ def _latency(ranker, requests, pool, policy, draws, n: int) -> list[float]:
 
 
 def _throughput(ranker, requests, pool, policy, draws, batch: int) -> float:
+    pool = ranker.prepare(pool)
     ranker.rank(requests.take(slice(0, batch)), pool, policy, draws.take(slice(0, batch)))  # warm-up
     t0 = time.perf_counter()
     done = 0
@@ -56,6 +64,7 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=Path(".work/demo"))
     parser.add_argument("--requests", type=int, default=300, help="requests timed one at a time")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--pool-per-request", action="store_true", help="prepare the pool inside each timed request")
     parser.add_argument("-S", dest="overrides", action="append", default=[])
     args = parser.parse_args()
 
@@ -76,7 +85,8 @@ def main() -> None:
     draws = Draws.seeded(cfg.seed, requests.size, spec.list_len)
     per_channel = np.bincount(pool[:, stream.column("channel")])[1:]
     print(f"workspace {ws.root}, day {ds}: pool {len(pool)} candidates ({'/'.join(map(str, per_channel))} per channel)")
-    print(f"serving policy: channel {policy.channel_choice}, epsilon {policy.epsilon}")
+    print(f"serving policy: channel {policy.channel_choice}, epsilon {policy.epsilon}; pool prepared "
+          f"{'in every request' if args.pool_per_request else 'once per runtime'}")  # fmt: skip
 
     default_threads = torch.get_num_threads()
     rows = []
@@ -89,7 +99,9 @@ def main() -> None:
         for name, backend in backends.items():
             ranker = Ranker(backend, stream.cat_columns, spec.list_len)
             if threads == 1:
-                p50, p99 = _percentiles(_latency(ranker, requests, pool, policy, draws, args.requests))
+                p50, p99 = _percentiles(
+                    _latency(ranker, requests, pool, policy, draws, args.requests, args.pool_per_request)
+                )
                 rows.append((name, backend.name, p50, p99, None))
             else:
                 rows.append((name, backend.name, None, None, _throughput(ranker, requests, pool, policy, draws, 256)))

@@ -168,6 +168,20 @@ def test_a_channel_head_that_prefers_one_channel_serves_that_channel(setup) -> N
     assert (r_sample.channels == 3).all()
 
 
+def test_a_prepared_pool_ranks_as_the_raw_pool_and_belongs_to_its_ranker(setup) -> None:
+    stream, cfg, model, ranker, test, pool = setup
+    requests = _requests(stream, cfg, test[:48])
+    draws = Draws.seeded(6, 48, cfg.list_len)
+    policy = ServingPolicy("sample", 0.2)
+    raw = ranker.rank(requests, pool, policy, draws)
+    prepared = ranker.rank(requests, ranker.prepare(pool), policy, draws)
+    for field in ("items", "channels", "explored", "scores", "margins", "propensities", "channel_probs"):
+        assert np.array_equal(getattr(raw, field), getattr(prepared, field)), field
+    other = Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len)
+    with pytest.raises(ValueError, match="prepared by another ranker's backend"):
+        other.rank(requests, ranker.prepare(pool))
+
+
 def test_sampled_channel_shares_follow_the_policy(setup) -> None:
     stream, cfg, _model, ranker, test, pool = setup
     requests = _requests(stream, cfg, test[:200])

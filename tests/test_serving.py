@@ -80,6 +80,28 @@ def test_step_by_step_states_equal_the_training_encoder(trained_workspace: Path)
                 h = g[encoder](*step, placed, h)
 
 
+def test_the_fused_step_is_the_encoders_then_the_channel_policy(trained_workspace: Path) -> None:
+    """`advance` gives bit for bit what lra_encoder, hra_encoder and channel_policy give called in turn."""
+    cfg = model_config()
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
+    torch.manual_seed(5)
+    model = factory.build("hrlrec", ModelSpec.of(cfg), train.features_of(stream)).eval()
+    g = graphs(model)
+    lists = stream.lists("test")[:16]
+    batch = batches.list_batch(stream, lists, cfg.active.history_len, cfg.list_len)
+    m = cfg.active.history_len
+    context = batch.seq_cat[torch.arange(len(lists)), batch.hist_len]
+    context[:, stream.column("position")] = 4
+    with torch.no_grad():
+        h_low, h_high = g["initial_state"](context)
+        history = (batch.seq_cat[:, :m], batch.seq_dense[:, :m], batch.feedback[:, :m], batch.hist_len)
+        low, high, logits = g["advance"](*history, h_low, h_high, context)
+        want_low = g["lra_encoder"](*history, h_low)
+        want_high = g["hra_encoder"](*history, h_high)
+        want_logits = g["channel_policy"](want_low, context)
+    assert torch.equal(low, want_low) and torch.equal(high, want_high) and torch.equal(logits, want_logits)
+
+
 def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
     result = json.loads(workspace(exported).layout.result("export").read_text())
     assert result["ds"] == DS and result["verdict"] == PASS, result["reason"]
@@ -91,7 +113,7 @@ def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
     folder = _export(exported)
     assert json.loads((folder / "export.json").read_text()) == result  # the folder and its verdict, together
     manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
-    graphs = {"initial_state", "lra_encoder", "hra_encoder", "channel_policy", "pool_items", "item_logits"}
+    graphs = {"initial_state", "lra_encoder", "hra_encoder", "channel_policy", "pool_items", "item_logits", "advance"}
     assert set(manifest["graphs"]) == graphs
     # One list of graph names for the ranker (SERVING_GRAPHS), the builder and the exporter's signatures.
     assert set(SERVING_GRAPHS) == set(SIGNATURES) == set(DYNAMIC_AXES) == graphs

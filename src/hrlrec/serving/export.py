@@ -74,6 +74,7 @@ SIGNATURES: dict[str, tuple[list[str], list[str]]] = {
         "channel_policy": ["logits"],
         "pool_items": ["item_part"],
         "item_logits": ["click_logit"],
+        "advance": ["h_low_next", "h_high_next", "logits"],
     }.items()
 }
 DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
@@ -89,6 +90,10 @@ DYNAMIC_AXES: dict[str, dict[str, dict[int, str]]] = {
                     "channel": {0: "batch"}, "click_logit": {0: "batch", 1: "candidates"}},
 }  # fmt: skip
 DYNAMIC_AXES["hra_encoder"] = DYNAMIC_AXES["lra_encoder"]
+DYNAMIC_AXES["advance"] = {
+    **{k: v for k, v in DYNAMIC_AXES["lra_encoder"].items() if k not in ("h", "h_next")},
+    **{name: {0: "batch"} for name in ("h_low", "h_high", "context", "h_low_next", "h_high_next", "logits")},
+}
 
 
 def graph_inputs(
@@ -112,6 +117,7 @@ def graph_inputs(
         "hra_encoder": (*history, h_high),
         "channel_policy": (h_low, requests.context),
         "pool_items": (pool,),
+        "advance": (*history, h_low, h_high, requests.context),
         "item_logits": (
             candidates_of(item_part, pool[:, channel_col], channel),
             requests.context,

@@ -18,6 +18,8 @@ Graphs (B requests, T behaviours, N candidates, F id columns, D dense features):
     pool_items     pool (N, F)                             -> item_part (N, H)
     item_logits    candidates_part (B, N, H), context (B, F), context_dense (B, D), h_low, h_high (B, S),
                    channel (B)                             -> click_logit (B, N)
+    advance        cat, dense, feedback, length as the encoders, h_low, h_high (B, S), context (B, F)
+                                                           -> h_low, h_high (B, S), logits (B, C)
 
 `channel_policy` is the served channel policy (models/channel_policy.py) and
 `item_logits` the click head f(a_l, a_h(c), d) of every candidate, with the
@@ -30,6 +32,14 @@ one graph (d, B x N x A floats, never leaves it). Its candidates are each
 request's own (B, N, H): the ranker passes only the items of the channel the
 policy chose (the hard constraint), a quarter of the pool with four channels,
 and replay scores one logged item per request.
+
+`advance` is one ranking step's state work in one graph: both encoders'
+chunks, then the channel policy at the next position's context. The ranker
+calls it for the history and after each placed item, so a 10-item list costs
+one initial_state, ten advance and ten item_logits calls; serving one request
+is mostly per-call overhead at these sizes (see docs/results.md), so three
+calls fused into one are most of what fusion can save. The separate graphs stay:
+replay and the export proofs read each agent on its own.
 """
 
 from __future__ import annotations
@@ -184,6 +194,33 @@ class ItemLogits(nn.Module):
         return torch.einsum("bna,ba->bn", d, folded) + per_request.unsqueeze(1)
 
 
+class Advance(nn.Module):
+    """Both agents' states after `length` more behaviours, then the channel policy's logits at `context`.
+
+    The same function as lra_encoder, hra_encoder and channel_policy called in
+    turn (the ranker's step), in one graph so a step is one session call.
+    """
+
+    def __init__(self, model: HRLRec) -> None:
+        super().__init__()
+        self.low, self.high = EncoderChunk(model.low_encoder), EncoderChunk(model.high_encoder)
+        self.policy = ChannelPolicyGraph(model)
+
+    def forward(
+        self,
+        seq_cat: torch.Tensor,
+        seq_dense: torch.Tensor,
+        feedback: torch.Tensor,
+        length: torch.Tensor,
+        h_low: torch.Tensor,
+        h_high: torch.Tensor,
+        context: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h_low = self.low(seq_cat, seq_dense, feedback, length, h_low)
+        h_high = self.high(seq_cat, seq_dense, feedback, length, h_high)
+        return h_low, h_high, self.policy(h_low, context)
+
+
 def graphs(model: HRLRec) -> dict[str, nn.Module]:
     """Every graph serving needs, by file stem, in eval mode."""
     model = model.eval()
@@ -194,5 +231,6 @@ def graphs(model: HRLRec) -> dict[str, nn.Module]:
         "channel_policy": ChannelPolicyGraph(model),
         "pool_items": PoolItems(model),
         "item_logits": ItemLogits(model),
+        "advance": Advance(model),
     }
     return {name: g.eval() for name, g in found.items()}

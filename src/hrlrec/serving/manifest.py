@@ -24,6 +24,7 @@ GRAPH_INPUTS: dict[str, tuple[str, ...]] = {
     "channel_policy": ("h_low", "context"),
     "pool_items": ("pool",),
     "item_logits": ("candidates_part", "context", "context_dense", "h_low", "h_high", "channel"),
+    "advance": ("seq_ids", "seq_dense", "feedback", "length", "h_low", "h_high", "context"),
 }
 SERVING_GRAPHS = tuple(GRAPH_INPUTS)
 

@@ -26,7 +26,11 @@ apart as a float-level tie or a real disagreement.
 
 The loop is numpy over a backend that runs the serving graphs (PyTorch eager
 or onnxruntime, see hrlrec.serving.backends), so the stability gate, export
-parity and the serving benchmark all rank with the same code.
+parity and the serving benchmark all rank with the same code. One position
+costs two graph calls: `item_logits` for the chosen channel's candidates, then
+`advance` (both encoders with the placed item and the next position's channel
+policy, fused). What depends on the pool alone is computed once by
+`Ranker.prepare`; a channel's remaining entries are counted, not searched.
 """
 
 from __future__ import annotations
@@ -188,6 +192,28 @@ def candidates_of(item_part: np.ndarray, pool_channel: np.ndarray, channel: np.n
     return item_part[members_of(channel_members(pool_channel), channel).clip(min=0)]
 
 
+@dataclass(frozen=True)
+class PreparedPool:
+    """A candidate pool with everything that depends on it alone, computed once for every request ranked on it.
+
+    In serving the pool is the day's; a request arrives one at a time, so the
+    pool's half of the item tower (the `pool_items` graph over N candidates),
+    each channel's member table and its size would otherwise be recomputed per
+    request. Made by `Ranker.prepare` with that ranker's backend.
+    """
+
+    rows: np.ndarray  # (N, F) candidate rows
+    channel: np.ndarray  # (N,) channel id of each entry
+    members: np.ndarray  # channel_members(channel)
+    item_part: np.ndarray  # (N, H) `pool_items` of the rows
+    backend: Backend  # the backend whose `pool_items` made item_part
+
+    def sizes(self, n_channels: int) -> np.ndarray:
+        """(C,) entries per channel id 1..C (ids outside that range are never chosen)."""
+        return np.bincount(self.channel[(self.channel > 0) & (self.channel <= n_channels)] - 1,
+                           minlength=n_channels)  # fmt: skip
+
+
 class Ranker:
     """Ranks a candidate pool for a batch of requests with the graphs of `backend`."""
 
@@ -197,56 +223,59 @@ class Ranker:
         self.col = {c: i for i, c in enumerate(cat_columns)}
         self.item_cols = [self.col[c] for c in ITEM_COLUMNS] + [i for c, i in self.col.items() if c.startswith("tag")]
 
+    def prepare(self, pool: np.ndarray) -> PreparedPool:
+        """`pool` (N, F) with its item-tower half and channel tables, for ranking many requests on it."""
+        channel = pool[:, self.col["channel"]].astype(np.int64)
+        (item_part,) = self.backend.run("pool_items", pool)
+        return PreparedPool(pool, channel, channel_members(channel), item_part, self.backend)
+
     def rank(
-        self, requests: Requests, pool: np.ndarray, policy: ServingPolicy | None = None, draws: Draws | None = None
+        self,
+        requests: Requests,
+        pool: np.ndarray | PreparedPool,
+        policy: ServingPolicy | None = None,
+        draws: Draws | None = None,
     ) -> Ranking:
-        """Rank `pool` (N, F) for every request; returns (B, K) placements.
+        """Rank `pool` (N, F, or prepared by `prepare`) for every request; returns (B, K) placements.
 
         A stochastic `policy` needs `draws` (B, K) (see `Draws.seeded`); argmax with epsilon 0 needs none.
         """
         policy = policy or ServingPolicy()
+        prepared = pool if isinstance(pool, PreparedPool) else self.prepare(pool)
+        if prepared.backend is not self.backend:
+            raise ValueError("the pool was prepared by another ranker's backend; prepare it with this ranker")
         run, K = self.backend.run, self.K
-        B, N = requests.size, pool.shape[0]
+        B, N = requests.size, prepared.rows.shape[0]
         if policy.stochastic and (draws is None or draws.channel.shape != (B, K)):
             raise ValueError(f"a stochastic serving policy needs draws of shape {(B, K)}")
         rows = np.arange(B)
-        pool_channel = pool[:, self.col["channel"]]
-        channel_ids = np.unique(pool_channel[pool_channel > 0])
         available = np.ones((B, N), dtype=bool)
-        h_low, h_high = self.encode(requests)
-        (item_part,) = run("pool_items", pool)  # the pool's half of the item tower, once for all positions
-        members = channel_members(pool_channel)  # each channel's pool entries: only those are scored
         # Every candidate is seen under the request's context at the position being filled.
         context = requests.context.copy()
-        out: Ranking | None = None
+        context[:, self.col["position"]] = 1  # position ids start at 1 (0 is padding)
+        h_low, h_high, logits = self.begin(requests, context)  # logits (B, C): channel id c at column c - 1
+        out = _empty_ranking(B, K, logits.shape[1])
+        left = np.broadcast_to(prepared.sizes(logits.shape[1]), logits.shape).copy()  # entries still available
         for t in range(K):
-            context[:, self.col["position"]] = t + 1  # position ids start at 1 (0 is padding)
-            (logits,) = run("channel_policy", h_low, context)  # (B, C), channel id c at column c - 1
-            if out is None:
-                out = _empty_ranking(B, K, logits.shape[1])
-            left = np.zeros_like(logits, dtype=bool)  # channels with a candidate still available
-            for c in channel_ids:
-                if c - 1 < logits.shape[1]:
-                    left[:, c - 1] = (available & (pool_channel == c)[None, :]).any(1)
-            has_any = left.any(1)
-            probs = _softmax(np.where(left, logits, -np.inf))
+            has_any = (left > 0).any(1)
+            masked = np.where(left > 0, logits, -np.inf)
+            probs = _softmax(masked)
             if policy.channel_choice == "sample":
                 index, channel_gap = _draw(probs, draws.channel[:, t])
             else:
-                masked = np.where(left, logits, -np.inf)
                 index = _first_best(masked)
                 channel_gap = _runner_up_gap(masked)
             channel = np.where(has_any, index + 1, 0).astype(np.int64)
-            cand = members_of(members, channel)  # (B, W) pool entries of the chosen channel, -1 padding
-            (logit,) = run("item_logits", item_part[cand.clip(min=0)], context, requests.context_dense, h_low, h_high,
-                           channel)  # fmt: skip
+            cand = members_of(prepared.members, channel)  # (B, W) pool entries of the chosen channel, -1 padding
+            (logit,) = run("item_logits", prepared.item_part[cand.clip(min=0)], context, requests.context_dense, h_low,
+                           h_high, channel)  # fmt: skip
             allowed = (cand >= 0) & available[rows[:, None], cand.clip(min=0)]
             high = np.where(allowed, logit, -np.inf)
             pick = _first_best(high)  # the hard channel constraint; column of `cand`
             out.margins[:, t] = np.minimum(channel_gap, _runner_up_gap(high))
-            n_allowed = allowed.sum(1)
             p_item = np.ones(B)
             if policy.epsilon > 0:
+                n_allowed = allowed.sum(1)
                 explore = draws.explore[:, t] < policy.epsilon
                 kth = np.minimum((draws.pick[:, t] * n_allowed).astype(np.int64), np.maximum(n_allowed - 1, 0))
                 random_pick = np.argmax(np.cumsum(allowed, 1) > kth[:, None], axis=1)
@@ -265,11 +294,30 @@ class Ranker:
             out.propensities[:, t] = np.where(has_any, p_channel * p_item, 0.0)
             out.scores[:, t] = np.where(has_any, 1.0 / (1.0 + np.exp(-logit[rows, pick])), 0.0)
             available[rows[has_any], safe[has_any]] = False
+            left[rows[has_any], index[has_any]] -= 1
             if t + 1 == K:
                 break
-            h_low, h_high = self.advance(h_low, h_high, requests, context, pool[safe], has_any)
-        assert out is not None  # K >= 1
+            h_low, h_high, logits = self.step(h_low, h_high, requests, context, prepared.rows[safe], has_any, t + 2)
         return out
+
+    def begin(self, requests: Requests, context: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Both levels' states after each request's history and the channel logits at `context`: two calls."""
+        h_low, h_high = self.backend.run("initial_state", requests.context)
+        history = (requests.seq_cat, requests.seq_dense, requests.feedback, requests.hist_len)
+        h_low, h_high, logits = self.backend.run("advance", *history, h_low, h_high, context)
+        return h_low, h_high, logits
+
+    def step(
+        self, h_low: np.ndarray, h_high: np.ndarray, requests: Requests, context: np.ndarray, items: np.ndarray,
+        active: np.ndarray, position: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """`advance` and the channel logits for the next `position` in one call (`context`'s position column
+        is set to it in place)."""
+        placed, feedback = self._placed(requests, context, items)
+        context[:, self.col["position"]] = position
+        step = (placed[:, None, :], requests.context_dense[:, None, :], feedback, np.asarray(active).astype(np.int64))
+        h_low, h_high, logits = self.backend.run("advance", *step, h_low, h_high, context)
+        return h_low, h_high, logits
 
     def encode(self, requests: Requests) -> tuple[np.ndarray, np.ndarray]:
         """Both levels' states after each request's behaviour history."""
@@ -289,13 +337,17 @@ class Ranker:
         A request whose `active` is False (nothing placed) keeps its states (sequence length 0).
         """
         run = self.backend.run
-        placed = context.copy()
-        placed[:, self.item_cols] = items[:, self.item_cols]
-        feedback = np.full((requests.size, 1), UNKNOWN, dtype=np.int64)
+        placed, feedback = self._placed(requests, context, items)
         step = (placed[:, None, :], requests.context_dense[:, None, :], feedback, np.asarray(active).astype(np.int64))
         (h_low,) = run("lra_encoder", *step, h_low)
         (h_high,) = run("hra_encoder", *step, h_high)
         return h_low, h_high
+
+    def _placed(self, requests: Requests, context: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The behaviour row of placing `items` under `context` (its item columns), and its unknown feedback."""
+        placed = context.copy()
+        placed[:, self.item_cols] = items[:, self.item_cols]
+        return placed, np.full((requests.size, 1), UNKNOWN, dtype=np.int64)
 
 
 def day_requests(stream: Stream, seed: int, max_requests: int, per_channel: int) -> tuple[np.ndarray, np.ndarray]:
@@ -320,8 +372,9 @@ def rank_lists(ranker: Ranker, stream: Stream, lists: np.ndarray, pool: np.ndarr
     policy = policy or ServingPolicy()
     draws = Draws.seeded(seed, len(lists), ranker.K) if policy.stochastic else None
     starts = batch_starts(len(lists), batch, f"ranking {len(lists)} requests", "requests")
+    prepared = ranker.prepare(pool)
     parts = [
-        ranker.rank(requests_from_lists(stream, lists[i : i + batch], history_len), pool, policy,
+        ranker.rank(requests_from_lists(stream, lists[i : i + batch], history_len), prepared, policy,
                     draws.take(slice(i, i + batch)) if draws else None)
         for i in starts
     ]  # fmt: skip
