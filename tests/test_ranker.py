@@ -15,6 +15,7 @@ from hrlrec.models import factory
 from hrlrec.models.spec import ModelSpec
 from hrlrec.serving.backends import TorchBackend
 from hrlrec.serving.ranker import (
+    FIELDS,
     Draws,
     Ranker,
     ServingPolicy,
@@ -175,7 +176,7 @@ def test_a_prepared_pool_ranks_as_the_raw_pool_and_belongs_to_its_ranker(setup) 
     policy = ServingPolicy("sample", 0.2)
     raw = ranker.rank(requests, pool, policy, draws)
     prepared = ranker.rank(requests, ranker.prepare(pool), policy, draws)
-    for field in ("items", "channels", "explored", "scores", "margins", "propensities", "channel_probs"):
+    for field in FIELDS:
         assert np.array_equal(getattr(raw, field), getattr(prepared, field)), field
     other = Ranker(TorchBackend(model), stream.cat_columns, cfg.list_len)
     with pytest.raises(ValueError, match="prepared by another ranker's backend"):

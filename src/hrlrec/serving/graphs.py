@@ -36,9 +36,10 @@ and replay scores one logged item per request.
 `advance` is one ranking step's state work in one graph: both encoders'
 chunks, then the channel policy at the next position's context. The ranker
 calls it for the history and after each placed item, so a 10-item list costs
-one initial_state, ten advance and ten item_logits calls; serving one request
-is mostly per-call overhead at these sizes (see docs/results.md), so three
-calls fused into one are most of what fusion can save. The separate graphs stay:
+one initial_state, ten advance and ten item_logits calls instead of 41. A
+session call's own overhead measured only a few microseconds, so this saves
+little for one request; most of its gain is in batches (docs/results.md,
+"Serving, side by side"). The separate graphs stay:
 replay and the export proofs read each agent on its own.
 """
 

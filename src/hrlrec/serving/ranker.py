@@ -313,9 +313,8 @@ class Ranker:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """`advance` and the channel logits for the next `position` in one call (`context`'s position column
         is set to it in place)."""
-        placed, feedback = self._placed(requests, context, items)
+        step = self._placed(requests, context, items, active)
         context[:, self.col["position"]] = position
-        step = (placed[:, None, :], requests.context_dense[:, None, :], feedback, np.asarray(active).astype(np.int64))
         h_low, h_high, logits = self.backend.run("advance", *step, h_low, h_high, context)
         return h_low, h_high, logits
 
@@ -337,17 +336,20 @@ class Ranker:
         A request whose `active` is False (nothing placed) keeps its states (sequence length 0).
         """
         run = self.backend.run
-        placed, feedback = self._placed(requests, context, items)
-        step = (placed[:, None, :], requests.context_dense[:, None, :], feedback, np.asarray(active).astype(np.int64))
+        step = self._placed(requests, context, items, active)
         (h_low,) = run("lra_encoder", *step, h_low)
         (h_high,) = run("hra_encoder", *step, h_high)
         return h_low, h_high
 
-    def _placed(self, requests: Requests, context: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The behaviour row of placing `items` under `context` (its item columns), and its unknown feedback."""
+    def _placed(
+        self, requests: Requests, context: np.ndarray, items: np.ndarray, active: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """The one-behaviour chunk an encoder reads for placing `items` under `context` (their item columns),
+        feedback unknown: ids, dense, feedback, length (0 where `active` is False)."""
         placed = context.copy()
         placed[:, self.item_cols] = items[:, self.item_cols]
-        return placed, np.full((requests.size, 1), UNKNOWN, dtype=np.int64)
+        feedback = np.full((requests.size, 1), UNKNOWN, dtype=np.int64)
+        return placed[:, None, :], requests.context_dense[:, None, :], feedback, np.asarray(active).astype(np.int64)
 
 
 def day_requests(stream: Stream, seed: int, max_requests: int, per_channel: int) -> tuple[np.ndarray, np.ndarray]:
