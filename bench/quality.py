@@ -325,7 +325,11 @@ def train_unit(ws: Workspace, ds: str, seed: int, label: str, n_boot: int) -> di
 
 
 def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], root: Path, args: Any) -> None:
-    """The table: mean AUC per model and paired-bootstrap differences from LR and from the best baseline."""
+    """The table: mean AUC per model and paired-bootstrap differences from LR, the best baseline and HRL-Rec.
+
+    The HRL-Rec column is Table 4's: an ablation variant's effect is its paired difference from the
+    full model trained on the same day and seed, not the gap between two differences from a baseline.
+    """
     t0 = time.perf_counter()
     names = common_models(runs)
     mean_auc = {m: float(np.mean([r["auc"][m] for r in runs])) for m in names}
@@ -333,25 +337,27 @@ def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], roo
     best = max(baselines, key=mean_auc.__getitem__)
     vs_lr = paired_bootstrap(runs, names, "lr")
     vs_best = paired_bootstrap(runs, names, best)
+    vs_full = paired_bootstrap(runs, names, "hrlrec") if "hrlrec" in names else None
     print(f"\n# Quality over {len(seeds)} seeds x {len(days)} test days ({', '.join(days)}), workspace {root}\n")
     print(f"Best baseline by mean AUC: {best}. Differences: mean [95 % paired bootstrap]; 'no difference' when "
           "the interval holds 0.\n")  # fmt: skip
     # Converged: early stopping chose an epoch before the budget's last in every run.
     budget = {m: max(r["epochs"][m][1] for r in runs) for m in names}
     at_last = {m: sum(r["epochs"][m][0] == r["epochs"][m][1] for r in runs) for m in names}
-    print("| model | mean AUC | minus LR | minus best baseline | epochs run (max) | runs whose best epoch was the "
-          "last |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
+    tables = [vs_lr, vs_best] + ([vs_full] if vs_full else [])
+    heads = ["minus LR", "minus best baseline"] + (["minus HRL-Rec"] if vs_full else [])
+    print(f"| model | mean AUC | {' | '.join(heads)} | epochs run (max) | runs whose best epoch was the last |")
+    print("|---|---|" + "---|" * len(heads) + "---|---|")
     for m in sorted(names, key=mean_auc.__getitem__):
         cells = []
-        for table in (vs_lr, vs_best):
+        for table in tables:
             v, lo, hi = table[m]
             cells.append(f"{v:+.4f} [{lo:+.4f}, {hi:+.4f}]" + (" (no difference)" if lo <= 0 <= hi else ""))
-        print(f"| {m} | {mean_auc[m]:.4f} | {cells[0]} | {cells[1]} | {budget[m]} | {at_last[m]} of {len(runs)} |")
+        print(f"| {m} | {mean_auc[m]:.4f} | {' | '.join(cells)} | {budget[m]} | {at_last[m]} of {len(runs)} |")
     print(f"\nSummary in {time.perf_counter() - t0:.0f} s.")
     if args.json:
         args.json.write_text(json.dumps({"days": days, "seeds": seeds, "mean_auc": mean_auc, "best_baseline": best,
-                                         "minus_lr": vs_lr, "minus_best": vs_best,
+                                         "minus_lr": vs_lr, "minus_best": vs_best, "minus_hrlrec": vs_full,
                                          "epochs": [{"day": r["day"], "seed": r["seed"], "best_and_run": r["epochs"]}
                                                     for r in runs]}, indent=2) + "\n")  # fmt: skip
 
