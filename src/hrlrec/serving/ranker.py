@@ -221,7 +221,8 @@ class Ranker:
         self.backend = backend
         self.K = list_len
         self.col = {c: i for i, c in enumerate(cat_columns)}
-        self.item_cols = [self.col[c] for c in ITEM_COLUMNS] + [i for c, i in self.col.items() if c.startswith("tag")]
+        self.item_cols = np.array([self.col[c] for c in ITEM_COLUMNS]
+                                  + [i for c, i in self.col.items() if c.startswith("tag")])  # fmt: skip
 
     def prepare(self, pool: np.ndarray) -> PreparedPool:
         """`pool` (N, F) with its item-tower half and channel tables, for ranking many requests on it."""
@@ -249,6 +250,7 @@ class Ranker:
         if policy.stochastic and (draws is None or draws.channel.shape != (B, K)):
             raise ValueError(f"a stochastic serving policy needs draws of shape {(B, K)}")
         rows = np.arange(B)
+        rows_col = rows[:, None]
         available = np.ones((B, N), dtype=bool)
         # Every candidate is seen under the request's context at the position being filled.
         context = requests.context.copy()
@@ -256,10 +258,13 @@ class Ranker:
         h_low, h_high, logits = self.begin(requests, context)  # logits (B, C): channel id c at column c - 1
         out = _empty_ranking(B, K, logits.shape[1])
         left = np.broadcast_to(prepared.sizes(logits.shape[1]), logits.shape).copy()  # entries still available
+        # Per position the loop is a few dozen small numpy operations: at one request each costs its call
+        # overhead, so none is repeated (`np.maximum(x, 0)`, not `clip`, whose Python wrapper costs more).
         for t in range(K):
-            has_any = (left > 0).any(1)
-            masked = np.where(left > 0, logits, -np.inf)
-            probs = _softmax(masked)
+            is_left = left > 0
+            has_any = is_left.any(1)
+            masked = np.where(is_left, logits, -np.inf)
+            probs = _softmax(masked)  # all zero where nothing is left
             if policy.channel_choice == "sample":
                 index, channel_gap = _draw(probs, draws.channel[:, t])
             else:
@@ -267,13 +272,14 @@ class Ranker:
                 channel_gap = _runner_up_gap(masked)
             channel = np.where(has_any, index + 1, 0).astype(np.int64)
             cand = members_of(prepared.members, channel)  # (B, W) pool entries of the chosen channel, -1 padding
-            (logit,) = run("item_logits", prepared.item_part[cand.clip(min=0)], context, requests.context_dense, h_low,
+            cand_entry = np.maximum(cand, 0)
+            (logit,) = run("item_logits", prepared.item_part[cand_entry], context, requests.context_dense, h_low,
                            h_high, channel)  # fmt: skip
-            allowed = (cand >= 0) & available[rows[:, None], cand.clip(min=0)]
+            allowed = (cand >= 0) & available[rows_col, cand_entry]
             high = np.where(allowed, logit, -np.inf)
             pick = _first_best(high)  # the hard channel constraint; column of `cand`
             out.margins[:, t] = np.minimum(channel_gap, _runner_up_gap(high))
-            p_item = np.ones(B)
+            p_item = 1.0
             if policy.epsilon > 0:
                 n_allowed = allowed.sum(1)
                 explore = draws.explore[:, t] < policy.epsilon
@@ -285,16 +291,17 @@ class Ranker:
                 p_item = np.where(pick == greedy, 1.0 - policy.epsilon, 0.0) + share
                 out.explored[:, t] = explore & has_any
             item = np.where(has_any, cand[rows, pick], -1)
-            safe = item.clip(min=0)
+            safe = np.maximum(item, 0)
             out.items[:, t] = item
             out.channels[:, t] = channel
-            out.channel_probs[:, t] = np.where(has_any[:, None], probs, 0.0)
+            out.channel_probs[:, t] = probs
             # The channel's share of the propensity: pi(c | s) when drawn, 1 when taken by argmax.
             p_channel = probs[rows, index] if policy.channel_choice == "sample" else 1.0
             out.propensities[:, t] = np.where(has_any, p_channel * p_item, 0.0)
             out.scores[:, t] = np.where(has_any, 1.0 / (1.0 + np.exp(-logit[rows, pick])), 0.0)
-            available[rows[has_any], safe[has_any]] = False
-            left[rows[has_any], index[has_any]] -= 1
+            # A request with nothing left changes nothing: its entry is masked with itself, its count less 0.
+            available[rows, safe] &= ~has_any
+            left[rows, index] -= has_any
             if t + 1 == K:
                 break
             h_low, h_high, logits = self.step(h_low, h_high, requests, context, prepared.rows[safe], has_any, t + 2)
@@ -349,7 +356,7 @@ class Ranker:
         placed = context.copy()
         placed[:, self.item_cols] = items[:, self.item_cols]
         feedback = np.full((requests.size, 1), UNKNOWN, dtype=np.int64)
-        return placed[:, None, :], requests.context_dense[:, None, :], feedback, np.asarray(active).astype(np.int64)
+        return placed[:, None, :], requests.context_dense[:, None, :], feedback, np.asarray(active, dtype=np.int64)
 
 
 def day_requests(stream: Stream, seed: int, max_requests: int, per_channel: int) -> tuple[np.ndarray, np.ndarray]:
@@ -401,7 +408,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     top = np.where(np.isfinite(top), top, 0.0)
     e = np.exp(logits - top)
     total = e.sum(1, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return e / np.where(total > 0, total, 1)  # an all -inf row has e = 0 throughout: 0 / 1
 
 
 def _draw(probs: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -411,9 +418,10 @@ def _draw(probs: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     of the cumulative distribution (how far the draw was from going another way).
     """
     cdf = np.cumsum(probs, 1)
-    last = np.where(probs > 0, np.arange(probs.shape[1])[None, :], -1).max(1).clip(min=0)
+    column, positive = np.arange(probs.shape[1]), probs > 0
+    last = np.maximum(np.where(positive, column, -1).max(1), 0)
     index = np.minimum((cdf <= u[:, None]).sum(1), last)  # never a zero-probability column past the mass
-    inner = np.where((probs > 0) & (np.arange(probs.shape[1])[None, :] < last[:, None]), cdf, np.inf)
+    inner = np.where(positive & (column < last[:, None]), cdf, np.inf)
     gap = np.abs(inner - u[:, None]).min(1)
     return index, gap
 
@@ -423,9 +431,8 @@ def _runner_up_gap(scores: np.ndarray) -> np.ndarray:
     if scores.shape[1] < 2:
         return np.full(scores.shape[0], np.inf, dtype=np.float32)
     top2 = -np.partition(-scores, 1, axis=1)[:, :2]
-    with np.errstate(invalid="ignore"):
-        gap = top2[:, 0] - top2[:, 1]
-    return np.where(np.isfinite(gap), gap, np.inf)
+    rival = np.isfinite(top2[:, 1])  # then the best is finite too; without one, -inf - -inf is never formed
+    return np.where(rival, top2[:, 0] - np.where(rival, top2[:, 1], 0), np.inf)
 
 
 def _first_best(scores: np.ndarray) -> np.ndarray:
