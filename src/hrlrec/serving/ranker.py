@@ -271,7 +271,9 @@ class Ranker:
                 index = _first_best(masked)
                 channel_gap = _runner_up_gap(masked)
             channel = np.where(has_any, index + 1, 0).astype(np.int64)
-            cand = members_of(prepared.members, channel)  # (B, W) pool entries of the chosen channel, -1 padding
+            # (B, W) pool entries of the chosen channel, -1 padding: a chosen channel has entries left, so its
+            # row exists (0: none chosen, the empty row); no range check as `members_of` makes for any id
+            cand = prepared.members[channel]
             cand_entry = np.maximum(cand, 0)
             (logit,) = run("item_logits", prepared.item_part[cand_entry], context, requests.context_dense, h_low,
                            h_high, channel)  # fmt: skip
