@@ -32,12 +32,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from hrlrec.evaluation.intervals import t_interval
 
 # A latency row: runtime, backend (provider), p50, p99; a throughput row: runtime, backend, requests/s.
 LATENCY = re.compile(r"^(onnxruntime|pytorch eager)\s+(\S+)\s+([\d.]+)\s+([\d.]+)\s*$", re.MULTILINE)
 THROUGHPUT = re.compile(r"^(onnxruntime|pytorch eager)\s+(\S+)\s+(\d+)\s*$", re.MULTILINE)
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
 
 def parsed(output: str) -> dict[str, float]:
@@ -51,15 +50,6 @@ def parsed(output: str) -> dict[str, float]:
             "ort_rps": throughput["onnxruntime"], "torch_rps": throughput["pytorch eager"]}  # fmt: skip
 
 
-def interval(ratios: list[float]) -> tuple[float, float, float]:
-    """Mean and 95 % t-interval of per-round ratios (the interval is the mean alone for one round)."""
-    x = np.asarray(ratios, dtype=float)
-    if len(x) < 2:
-        return float(x.mean()), float(x.mean()), float(x.mean())
-    half = T975.get(len(x) - 1, 1.96) * x.std(ddof=1) / np.sqrt(len(x))
-    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
-
-
 def verdict(mean_lo_hi: tuple[float, float, float], target: float, at_most: bool) -> str:
     """'met' when the whole interval is on the target's good side, 'not met' when all of it is on the other."""
     _, lo, hi = mean_lo_hi
@@ -71,8 +61,8 @@ def verdict(mean_lo_hi: tuple[float, float, float], target: float, at_most: bool
 def summary(rounds: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
     """The paired ratios over rounds, with intervals and verdicts against the item's targets."""
     keys = ("ort_p50", "ort_p99", "ort_rps")
-    new_old = {key: interval([r["new"][key] / r["old"][key] for r in rounds]) for key in keys}
-    torch_ort = interval([r["new"]["torch_p50"] / r["new"]["ort_p50"] for r in rounds])
+    new_old = {key: t_interval([r["new"][key] / r["old"][key] for r in rounds]) for key in keys}
+    torch_ort = t_interval([r["new"]["torch_p50"] / r["new"]["ort_p50"] for r in rounds])
     return {
         "rounds": len(rounds),
         "new_over_old": new_old,

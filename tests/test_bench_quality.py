@@ -122,3 +122,14 @@ def test_the_table_gives_each_ablation_its_paired_difference_from_the_full_model
     assert hi < 0 and f"{point:+.4f} [{lo:+.4f}, {hi:+.4f}] |" in row  # the last difference cell
     table = json.loads(args.json.read_text())
     assert table["minus_hrlrec"]["hrlrec"] == [0.0, 0.0, 0.0] and table["minus_hrlrec"][variant][2] < 0
+
+
+def test_the_spread_over_runs_shows_a_difference_that_a_seed_can_flip() -> None:
+    """Per-run differences -0.004, -0.003, +0.003, -0.004: below in 3 of 4, but the t-interval holds 0."""
+    runs = [{"auc": {"hrlrec": 0.78, "variant": 0.78 + d}} for d in (-0.004, -0.003, 0.003, -0.004)]
+    mean, lo, hi, below = quality.across_runs(runs, ["variant", "hrlrec"], "hrlrec")["variant"]
+    assert mean == pytest.approx(-0.002) and lo < 0 < hi and below == 3
+    assert quality.across_runs(runs, ["hrlrec"], "hrlrec")["hrlrec"] == (0.0, 0.0, 0.0, 0.0)
+    steady = [{"auc": {"hrlrec": 0.78, "variant": 0.78 + d}} for d in (-0.004, -0.003, -0.0035, -0.004)]
+    _, lo, hi, below = quality.across_runs(steady, ["variant"], "hrlrec")["variant"]
+    assert hi < 0 and below == 4

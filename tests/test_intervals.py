@@ -1,0 +1,27 @@
+"""Student-t intervals: quantiles against known values, the interval against a hand computation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hrlrec.evaluation.intervals import t_interval, t_quantile
+
+
+def test_t_quantiles_match_published_values_and_tend_to_the_normal() -> None:
+    assert t_quantile(1) == 12.706 and t_quantile(4) == 2.776 and t_quantile(8) == 2.306 and t_quantile(30) == 2.042
+    assert t_quantile(200) == 1.960
+    with pytest.raises(ValueError, match="at least two values"):
+        t_quantile(0)
+
+
+def test_the_interval_is_the_mean_plus_minus_t_times_the_standard_error() -> None:
+    values = [1.0, 2.0, 3.0, 4.0, 5.0]  # mean 3, sample sd sqrt(2.5)
+    mean, lo, hi = t_interval(values)
+    half = 2.776 * math.sqrt(2.5) / math.sqrt(5)
+    assert (mean, lo, hi) == pytest.approx((3.0, 3.0 - half, 3.0 + half))
+    assert t_interval(np.full(4, 0.7)) == pytest.approx((0.7, 0.7, 0.7))
+    one = t_interval([0.5])
+    assert one[0] == 0.5 and math.isnan(one[1]) and math.isnan(one[2])
