@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
-import statistics
 import tempfile
 from pathlib import Path
 
 from hrlrec import config, pipeline, train
+from hrlrec.evaluation.intervals import t_interval
 from hrlrec.workspace import Workspace
-
-T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776}  # two-sided t quantiles by sample size
 
 
 def main() -> None:
@@ -43,9 +40,8 @@ def main() -> None:
         aucs.append(result.models["hrlrec"]["auc"])
         oracle = result.oracle_auc
         print(f"seed {seed}: AUC {aucs[-1]:.4f} ({result.seconds:.0f} s)", flush=True)
-    mean = statistics.mean(aucs)
-    half = T95.get(len(aucs), 2.0) * statistics.stdev(aucs) / math.sqrt(len(aucs)) if len(aucs) > 1 else math.nan
-    print(f"\n{args.ds}: mean AUC {mean:.4f}, 95 % interval [{mean - half:.4f}, {mean + half:.4f}] over "
+    mean, low, high = t_interval(aucs)  # one seed: no interval (nan)
+    print(f"\n{args.ds}: mean AUC {mean:.4f}, 95 % interval [{low:.4f}, {high:.4f}] over "
           f"{len(aucs)} seeds; oracle {oracle if oracle is None else format(oracle, '.4f')}")  # fmt: skip
 
 
