@@ -30,5 +30,5 @@ def t_interval(values: np.ndarray | list[float]) -> tuple[float, float, float]:
     mean = float(x.mean())
     if x.size == 1:
         return mean, float("nan"), float("nan")
-    half = t_quantile(x.size - 1) * float(x.std(ddof=1)) / np.sqrt(x.size)
+    half = t_quantile(x.size - 1) * float(x.std(ddof=1)) / float(np.sqrt(x.size))
     return mean, mean - half, mean + half
