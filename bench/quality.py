@@ -341,6 +341,11 @@ def train_unit(ws: Workspace, ds: str, seed: int, label: str, n_boot: int) -> di
     return summarised(ds, seed, group, labels, probs, epochs, n_boot)
 
 
+def _difference(v: float, lo: float, hi: float) -> str:
+    """A table cell: the difference and its interval, marked "no difference" when the interval holds 0."""
+    return f"{v:+.4f} [{lo:+.4f}, {hi:+.4f}]" + (" (no difference)" if lo <= 0 <= hi else "")
+
+
 def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], root: Path, args: Any) -> None:
     """The table: mean AUC per model and paired-bootstrap differences from LR, the best baseline and HRL-Rec.
 
@@ -369,15 +374,14 @@ def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], roo
         cells = []
         for table in tables:
             v, lo, hi = table[m]
-            cells.append(f"{v:+.4f} [{lo:+.4f}, {hi:+.4f}]" + (" (no difference)" if lo <= 0 <= hi else ""))
+            cells.append(_difference(v, lo, hi))
         print(f"| {m} | {mean_auc[m]:.4f} | {' | '.join(cells)} | {budget[m]} | {at_last[m]} of {len(runs)} |")
     spread = {b: across_runs(runs, names, b) for b in (best, "hrlrec") if b in names}
     print(f"\nOver the {len(runs)} runs, mean [95 % t-interval of the per-run differences] (k: runs below):\n")
     print("| model | " + " | ".join(f"minus {b}" for b in spread) + " |")
     print("|---|" + "---|" * len(spread))
     for m in sorted(names, key=mean_auc.__getitem__):
-        cells = [f"{v:+.4f} [{lo:+.4f}, {hi:+.4f}]" + (" (no difference)" if lo <= 0 <= hi else "")
-                 + f" (k {below:.0f})" for v, lo, hi, below in (spread[b][m] for b in spread)]  # fmt: skip
+        cells = [f"{_difference(v, lo, hi)} (k {below:.0f})" for v, lo, hi, below in (spread[b][m] for b in spread)]
         print(f"| {m} | {' | '.join(cells)} |")
     print(f"\nSummary in {time.perf_counter() - t0:.0f} s.")
     if args.json:
