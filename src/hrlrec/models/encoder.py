@@ -44,11 +44,15 @@ class StateEncoder(nn.Module):
     def behaviours(
         self, seq_cat: torch.Tensor, seq_dense: torch.Tensor, feedback: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-behaviour vectors f_i (B, T, n*d) and the field matrix (B, T, n, d)."""
-        B, T = seq_cat.shape[:2]
+        """Per-behaviour vectors f_i (B, T, n*d) and the field matrix (B, T, n, d).
+
+        Reshaped with the model's field count and size, not sizes read from the
+        matrix: an exported graph computes every size it reads, at every call.
+        """
+        n, d = self.fields.n_fields, self.fields.dim
         matrix = self.fields(seq_cat, seq_dense, {"feedback": feedback})  # (B, T, n, d)
-        f = self.attention(matrix.reshape(B * T, *matrix.shape[2:]))  # (B*T, n*d), eq. (1)
-        return f.reshape(B, T, -1), matrix
+        f = self.attention(matrix.reshape(-1, n, d))  # (B*T, n*d), eq. (1)
+        return f.reshape(seq_cat.shape[0], -1, n * d), matrix
 
     def initial_state(self, matrix: torch.Tensor) -> torch.Tensor:
         """h_0 from the user profile fields of the first behaviour: (B, state_dim)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,7 @@ class FieldEmbedding(nn.Module):
     ) -> None:
         super().__init__()
         self.fields = list(fields)
+        self.dim = dim
         self.extra = dict(extra or {})
         self.tag_cols = [i for i, c in enumerate(cat_columns) if c.startswith("tag")]
         self.col = {c: i for i, c in enumerate(cat_columns)}
@@ -112,13 +114,20 @@ def self_attention(attn: nn.MultiheadAttention, x: torch.Tensor) -> torch.Tensor
     was the largest single cost of an HRL-Rec training step (profile in
     docs/results.md). One view and `unbind` give the same numbers (tests check
     against nn.MultiheadAttention) and the same state dict.
+
+    Sizes are never read from `x` but for the field count and size, which the
+    model fixes (Python ints here), and the scale is passed, not derived from
+    q's shape: in an exported graph every size read from a tensor is a chain of
+    Shape, Gather, Unsqueeze and Concat nodes run at every call. The same
+    numbers either way (1 / sqrt(head size) is SDPA's own default).
     """
-    n, length, dim = x.shape
+    length, dim = (int(size) for size in x.shape[-2:])
     heads = attn.num_heads
-    qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(n, length, 3, heads, dim // heads)
+    qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(-1, length, 3, heads, dim // heads)
     q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (n, heads, length, dim / heads)
-    mixed = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.dropout if attn.training else 0.0)
-    return attn.out_proj(mixed.transpose(1, 2).reshape(n, length, dim))
+    dropout = attn.dropout if attn.training else 0.0
+    mixed = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=1.0 / math.sqrt(dim // heads))
+    return attn.out_proj(mixed.transpose(1, 2).reshape(-1, length, dim))
 
 
 class FieldSelfAttention(nn.Module):
@@ -141,8 +150,8 @@ class FieldSelfAttention(nn.Module):
     def forward(self, fields: torch.Tensor) -> torch.Tensor:
         """(N, n, d) -> (N, n * d)."""
         if not self.enabled:
-            return self.dense(fields.flatten(-2))
-        return self.norm(fields + self_attention(self.attn, fields)).flatten(-2)
+            return self.dense(fields.reshape(-1, self.out_dim))
+        return self.norm(fields + self_attention(self.attn, fields)).reshape(-1, self.out_dim)
 
 
 def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:

@@ -93,7 +93,7 @@ class EncoderChunk(nn.Module):
         f, _ = self.encoder.behaviours(seq_cat, seq_dense, feedback)
         out, _ = self.encoder.gru(f, h.unsqueeze(0))  # (B, T, S), causal
         outs = torch.cat([h.unsqueeze(1), out], 1)  # index i = after i behaviours
-        idx = length.clamp(min=0, max=outs.shape[1] - 1).view(-1, 1, 1).expand(-1, 1, outs.shape[2])
+        idx = length.clamp(min=0, max=outs.shape[1] - 1).view(-1, 1, 1).expand(-1, 1, self.encoder.state_dim)
         # [:, 0], not squeeze(1): the TorchScript exporter guards a squeeze of a dimension it cannot prove is 1
         # with an If on the runtime shape, a subgraph per call; indexing exports as one Gather.
         return outs.gather(1, idx)[:, 0]
