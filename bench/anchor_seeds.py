@@ -22,6 +22,8 @@ error against the same day's logged mix, the simulator's true clicks per list an
 state dependence (Spearman per channel). One JSON line per (seed, day) goes to `--runs`
 (default WORKSPACE/anchor-seeds.jsonl); a unit already there is not run again, so a
 stopped bench resumes, and several runs files (one per worker) can be judged together.
+A unit counts as done only for the code that made it (any edit to the package changes its
+fingerprint); `--judge-only` judges the recorded units of each code version on their own.
 
 The rule (fixed in docs/results.md before any run of this bench):
   - the daily anchor on the validation slice (params' default when the rule was written) is
@@ -89,6 +91,28 @@ def current(records: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
         others = sorted({str(r.get("code")) for r in records} - {code})
         print(f"left out {len(records) - len(mine)} units of other code ({', '.join(others)}; this code: {code})")
     return mine
+
+
+def by_code(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The units grouped by the code that made them, the largest group first.
+
+    For `--judge-only`: units committed with the results were made by an older package (any edit to
+    it changes the fingerprint), and the rule compares arms under one code, so each version's units
+    are judged on their own instead of none being judged.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(str(r.get("code")), []).append(r)
+    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+
+
+def judge_recorded(records: list[dict[str, Any]], min_share: float, judge_one: Any) -> dict[str, str]:
+    """`judge_one` on each code version's units (see `by_code`); the chosen arm per version."""
+    chosen = {}
+    for code, group in by_code(records).items():
+        print(f"\n## units made by code {code} ({len(group)})")
+        chosen[code] = judge_one(group, min_share)
+    return chosen
 
 
 def cpu() -> str:
@@ -272,17 +296,21 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, action="append", default=[],
                         help="JSON lines of units; the first is written (default WORKSPACE/anchor-seeds.jsonl), "
                         "all are judged together")  # fmt: skip
-    parser.add_argument("--judge-only", action="store_true", help="judge the recorded units, train nothing")
+    parser.add_argument("--judge-only", action="store_true",
+                        help="judge the recorded units, each code version's on their own; train nothing")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     root = (args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-anchors-"))).resolve()
     paths = args.runs or [root / "anchor-seeds.jsonl"]
-    if not args.judge_only:
-        root.mkdir(parents=True, exist_ok=True)
-        done = {(u["seed"], u["day"]) for u in current(units(paths), code_fingerprint()[:16])}
-        run_units(root, args.days.split(","), [int(s) for s in args.seeds.split(",")], paths[0], done)
-    judge(current(units(paths), code_fingerprint()[:16]), config.load(None).gates.stability.min_share)
+    min_share = config.load(None).gates.stability.min_share
+    if args.judge_only:
+        judge_recorded(units(paths), min_share, judge)
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    done = {(u["seed"], u["day"]) for u in current(units(paths), code_fingerprint()[:16])}
+    run_units(root, args.days.split(","), [int(s) for s in args.seeds.split(",")], paths[0], done)
+    judge(current(units(paths), code_fingerprint()[:16]), min_share)
 
 
 if __name__ == "__main__":

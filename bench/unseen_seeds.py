@@ -12,6 +12,7 @@ unit trains HRL-Rec once with the defaults and `model.unseen_context=keep` (the 
 was written), and the `mean` arm is that model filled. Measured per arm on the same requests: the
 stability gate's record, the tracking error against the day's logged mix, true clicks per list,
 Spearman per channel and the test-day AUC.
+Units resume and are judged as anchor_seeds' are (`--judge-only`: each code version's on their own).
 
 The rule (fixed in docs/results.md before any run of this bench):
   - `keep` is the control; `mean` is **eligible** when on every unit its true clicks per list are
@@ -178,18 +179,21 @@ def main() -> None:
         default=[],
         help="JSON lines of units; the first is written (default WORKSPACE/unseen-seeds.jsonl)",
     )
-    parser.add_argument("--judge-only", action="store_true", help="judge the recorded units, train nothing")
+    parser.add_argument("--judge-only", action="store_true",
+                        help="judge the recorded units, each code version's on their own; train nothing")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     root = (args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-unseen-"))).resolve()
     paths = args.runs or [root / "unseen-seeds.jsonl"]
-    code = code_fingerprint()[:16]
-    if not args.judge_only:
-        root.mkdir(parents=True, exist_ok=True)
-        done = {(u["seed"], u["day"]) for u in anchors.current(anchors.units(paths), code)}
-        run_units(root, args.days.split(","), [int(s) for s in args.seeds.split(",")], paths[0], done)
-    judge(anchors.current(anchors.units(paths), code), config.load(None).gates.stability.min_share)
+    code, min_share = code_fingerprint()[:16], config.load(None).gates.stability.min_share
+    if args.judge_only:
+        anchors.judge_recorded(anchors.units(paths), min_share, judge)
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    done = {(u["seed"], u["day"]) for u in anchors.current(anchors.units(paths), code)}
+    run_units(root, args.days.split(","), [int(s) for s in args.seeds.split(",")], paths[0], done)
+    judge(anchors.current(anchors.units(paths), code), min_share)
 
 
 if __name__ == "__main__":

@@ -128,3 +128,19 @@ def test_the_trained_arm_is_the_one_params_name() -> None:
     assert anchors.configured_arm(4, "validation") == BUCKETS == anchors.configured_arm(4, "window")
     with pytest.raises(ValueError, match="channel_mix_hours=6"):
         anchors.configured_arm(6, "validation")
+
+
+def test_judge_only_judges_each_code_versions_units_on_their_own(capsys: pytest.CaptureFixture[str]) -> None:
+    """Committed units outlive the package version that made them: --judge-only still judges them."""
+    better = _units({WINDOW: -0.004, BUCKETS: -0.008})
+    same = _units({WINDOW: -0.001, BUCKETS: -0.001}, spread=0.01)
+    for u in better:
+        u["code"] = "old"
+    for u in same[:-1]:
+        u["code"] = "older"
+    chosen = anchors.judge_recorded(better + same[:-1], 0.02, anchors.judge)
+    assert chosen == {"old": BUCKETS, "older": anchors.CONTROL}
+    assert list(chosen) == ["old", "older"]  # the largest group first
+    out = capsys.readouterr().out
+    assert f"## units made by code old ({len(better)})" in out
+    assert f"## units made by code older ({len(same) - 1})" in out
