@@ -192,8 +192,7 @@ def run_units(root: Path, days: list[str], seeds: list[int], out: Path, done: se
     """
     for day in days:
         ws = Workspace(root, config.load(None, [f"ds={day}"]))
-        for step in ("land", "ingest", "validate", "dataset"):
-            pipeline.run(step, ws, day)
+        pipeline.build_data(ws, day)
     for seed in seeds:
         for day in days:
             if (seed, day) in done:

@@ -30,8 +30,7 @@ def main() -> None:
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     root = (args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-auc-"))).resolve()
     ws = Workspace(root, config.load(None, [*args.overrides, f"ds={args.ds}"]))
-    for step in ("land", "ingest", "validate", "dataset"):
-        pipeline.run(step, ws, args.ds)
+    pipeline.build_data(ws, args.ds)
     aucs = []
     oracle = None
     for seed in (int(s) for s in args.seeds.split(",")):

@@ -132,7 +132,7 @@ def main() -> None:
     out: dict[str, Any] = {"facts": info, "profile": profile, "train_days": args.train_days, "steps": steps,
                            "workspace": str(root)}  # fmt: skip
     ws = Workspace(root, config.load(None, overrides))
-    for step in ("land", "ingest", "validate", "dataset"):
+    for step in pipeline.DATA_STEPS:
         timed(step, out, pipeline.run, step, ws, args.ds)
     meta = json.loads((ws.layout.dataset_day(args.ds) / "meta.json").read_text())
     out["dataset"] = {"rows": meta["rows"], "lists": meta["lists"], "days": meta["days"], "shards": meta["shards"]}

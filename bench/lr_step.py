@@ -56,8 +56,7 @@ def run_grid(root: Path, days: list[str], steps: list[float], seeds: list[int], 
     done = {(f["day"], f["seed"], f["step"]) for f in fits(out)}
     for day in days:
         ws = Workspace(root, config.load(None, [f"ds={day}"]))
-        for step in ("land", "ingest", "validate", "dataset"):
-            pipeline.run(step, ws, day)
+        pipeline.build_data(ws, day)
         for seed in seeds:
             for lr_step in steps:
                 if (day, seed, lr_step) in done:

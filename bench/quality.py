@@ -298,8 +298,7 @@ def main() -> None:
     code, data = code_fingerprint(), {}
     for ds in days:  # each day's data once, before any training
         base = Workspace(root, config.load(None, [*args.overrides, f"ds={ds}"]))
-        for step in ("land", "ingest", "validate", "dataset"):
-            pipeline.run(step, base, ds)
+        pipeline.build_data(base, ds)
         data[ds] = dataset_fingerprint(base, ds)
     runs: list[dict[str, Any]] = []
     for seed in seeds:  # seed by seed over all days: a stopped bench has covered every day first

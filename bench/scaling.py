@@ -102,8 +102,7 @@ def main() -> None:
     root = (args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-scaling-"))).resolve()
     overrides = ["profile=small", f"profiles.small.train_days={args.train_days}", "train.models=[hrlrec]"]
     ws = Workspace(root, config.load(None, overrides))
-    for step in ("land", "ingest", "validate", "dataset"):
-        pipeline.run(step, ws, args.ds)
+    pipeline.build_data(ws, args.ds)
     found: dict[str, Any] = {"ds": args.ds, "train_days": args.train_days, "cpu_count": os.cpu_count()}
     found["footprint"] = fp = footprint(ws, args.ds)
     print(f"# Footprint of {args.ds} (small profile, {fp['impressions']:,} impressions)\n")

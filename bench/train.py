@@ -35,8 +35,7 @@ def _prepare(root: Path, overrides: list[str]) -> None:
     from hrlrec.workspace import Workspace
 
     ws = Workspace(root, config.load(None, overrides))
-    for step in ("land", "ingest", "validate", "dataset"):  # the window is backfilled, as in the pipeline
-        pipeline.run(step, ws, ws.cfg.ds)
+    pipeline.build_data(ws, ws.cfg.ds)  # the window is backfilled, as in the pipeline
 
 
 def _train(root: Path, model: str, device: str, overrides: list[str]) -> dict:

@@ -91,3 +91,9 @@ def test_simulating_is_its_own_step_never_inside_ingest() -> None:
     source = (ROOT / "src" / "hrlrec" / "ingest.py").read_text()
     assert "simulator" not in source
     assert pipeline.STEPS[0].name == "land" and pipeline.STEPS[1].name == "ingest"
+
+
+def test_the_data_steps_are_the_tables_first_steps_up_to_the_dataset() -> None:
+    """What benches build before training (`build_data`) is the pipeline's own order, not a copy of it."""
+    names = [s.name for s in pipeline.STEPS]
+    assert list(pipeline.DATA_STEPS) == names[: names.index("dataset") + 1]

@@ -83,6 +83,7 @@ STEPS: tuple[Step, ...] = (
 
 BY_NAME = {s.name: s for s in STEPS}
 GATES = tuple(s.name for s in STEPS if s.gate)
+DATA_STEPS = ("land", "ingest", "validate", "dataset")  # the first steps: a day's training data (`build_data`)
 
 
 def step(name: str) -> Step:
@@ -100,3 +101,9 @@ def run(name: str, ws: Workspace, ds: str, **options: Any) -> Any:
     function = step(name).function()
     with workspace_lock(ws.root, name, ds):
         return function(ws, ds, **options)
+
+
+def build_data(ws: Workspace, ds: str) -> None:
+    """Day `ds`'s dataset, its window landed, ingested and validated first: what every training starts from."""
+    for name in DATA_STEPS:
+        run(name, ws, ds)
