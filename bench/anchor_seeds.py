@@ -48,6 +48,7 @@ import logging
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,9 @@ def by_code(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
 
 
-def judge_recorded(records: list[dict[str, Any]], min_share: float, judge_one: Any) -> dict[str, str]:
+def judge_recorded(
+    records: list[dict[str, Any]], min_share: float, judge_one: Callable[[list[dict[str, Any]], float], str]
+) -> dict[str, str]:
     """`judge_one` on each code version's units (see `by_code`); the chosen arm per version."""
     chosen = {}
     for code, group in by_code(records).items():
