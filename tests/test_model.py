@@ -126,7 +126,7 @@ def test_target_networks_lag_the_online_ones(stream: batches.Stream) -> None:
 @pytest.mark.parametrize(
     "ablation",
     ["model.use_gru=false", "model.use_attention=false", "profiles.small.gamma=0", "model.use_similarity_loss=false",
-     "model.use_supervised_loss=false"],
+     "model.use_supervised_loss=false", "model.shared_encoder=true"],
 )  # fmt: skip
 def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablation: str) -> None:
     _, model = _model(stream, ablation)
@@ -138,6 +138,34 @@ def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablatio
         assert float(logs["similarity"]) == 0.0
     if ablation.startswith("model.use_supervised"):
         assert float(logs["supervised"]) == 0.0
+
+
+def test_a_shared_encoder_is_one_module_whose_states_both_agents_read_and_train(stream: batches.Stream) -> None:
+    _, separate = _model(stream)
+    _, shared = _model(stream, "model.shared_encoder=true")
+    assert shared.low_encoder is shared.high_encoder
+    encoder = {id(p) for p in shared.high_encoder.parameters()}
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(shared) == count(separate) - count(separate.low_encoder)
+    b = batches.list_batch(stream, stream.lists("train")[:32], M, K)
+    out = shared(b, noise=False)
+    assert torch.equal(out.s_low, out.s_high)
+    # the LRA's actor alone reaches the shared encoder: both agents train it
+    shared.lra.act(out.s_low[:, :-1]).sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared.parameters() if id(p) in encoder)
+    # its state dict names the one module twice and loads back into a fresh shared model
+    _, again = _model(stream, "model.shared_encoder=true")
+    again.load_state_dict(shared.state_dict())
+    assert again.low_encoder is again.high_encoder
+    torch.testing.assert_close(again(b, noise=False).logits, shared(b, noise=False).logits, rtol=0, atol=0)
+
+
+def test_the_default_model_keeps_two_encoders_built_in_the_papers_order(stream: batches.Stream) -> None:
+    """The LRA's encoder is built first: the option must not redraw the default model's initial weights."""
+    _, model = _model(stream)
+    assert model.low_encoder is not model.high_encoder
+    names = [name.split(".")[0] for name, _ in model.named_parameters()]
+    assert names.index("low_encoder") < names.index("high_encoder")
 
 
 def test_all_losses_decrease_on_a_tiny_dataset(stream: batches.Stream) -> None:

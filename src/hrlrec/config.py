@@ -193,6 +193,9 @@ class ModelConfig(_Strict):
     tau: float = Field(gt=0, le=1)  # soft update rate of the target networks
     use_gru: bool  # ablation: False replaces the GRU by mean pooling + a dense layer
     use_attention: bool  # ablation: False replaces field self-attention by a dense layer
+    # Departure from the paper's two encoders (3.2, 3.3), off by default: True runs one state encoder over the
+    # HRA's fields and gives both agents its states (one field attention and one GRU per step, not two).
+    shared_encoder: bool
     use_similarity_loss: bool  # ablation: drop L_s
     use_supervised_loss: bool  # ablation: drop L_c
     # The served channel policy (departure from eq. 3's cosine pick, see models/hrlrec.py):

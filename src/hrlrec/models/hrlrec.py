@@ -1,5 +1,7 @@
 """HRL-Rec (paper section 3): two state encoders, two agents, an item tower and a click head.
 
+(`model.shared_encoder` departs from the two encoders: see HRLRec.__init__ and docs/results.md.)
+
 Shapes: B lists, K positions, T = m + K behaviours, S state size, A = item_dim, C channels.
 
 What is served (hrlrec.serving.ranker) and why it departs from eqs. (3) and (6):
@@ -107,8 +109,15 @@ class HRLRec(nn.Module):
             emb = FieldEmbedding(vocab, cat_columns, fields, dense_dim, spec.field_dim, extra=extra)
             return StateEncoder(emb, spec.attention_heads, spec.field_dim, spec.state_dim, m.use_attention, m.use_gru)
 
-        self.low_encoder = encoder(LRA_FIELDS)
-        self.high_encoder = encoder(HRA_FIELDS)
+        # `model.shared_encoder` (a departure, off by default): the LRA reads the HRA's encoder, so one
+        # field attention and one GRU run per step instead of two; the two names are one module.
+        # (The LRA's is built first otherwise: the order draws the initial weights.)
+        self.shared_encoder = m.shared_encoder
+        if m.shared_encoder:
+            self.low_encoder = self.high_encoder = encoder(HRA_FIELDS)
+        else:
+            self.low_encoder = encoder(LRA_FIELDS)
+            self.high_encoder = encoder(HRA_FIELDS)
         self.items = ItemTower(vocab, cat_columns, dense_dim, spec.field_dim, spec.item_dim)
         self.lra = ChannelSelector(spec.state_dim, spec.item_dim)
         self.hra = ItemRecommender(spec.state_dim, spec.item_dim)
@@ -125,6 +134,9 @@ class HRLRec(nn.Module):
     def states(self, batch: ListBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """LRA and HRA states before each list position: 2 x (B, K + 1, S)."""
         args = (batch.seq_cat, batch.seq_dense, batch.feedback, batch.hist_len, batch.list_len, self.list_len)
+        if self.shared_encoder:
+            states = self.high_encoder(*args)
+            return states, states
         return self.low_encoder(*args), self.high_encoder(*args)
 
     def click_logit(self, a_low: torch.Tensor, a_high: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
