@@ -102,6 +102,35 @@ def test_the_fused_step_is_the_encoders_then_the_channel_policy(trained_workspac
     assert torch.equal(low, want_low) and torch.equal(high, want_high) and torch.equal(logits, want_logits)
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_shared_encoder_runs_once_per_step_and_keeps_the_graph_inputs(
+    trained_workspace: Path, tmp_path: Path, shared: bool
+) -> None:
+    """With model.shared_encoder `advance` runs one GRU, not two, gives both agents its state, and takes the
+    inputs every advance takes (the exporter would drop an unread h_low)."""
+    cfg = model_config(f"model.shared_encoder={str(shared).lower()}")
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
+    torch.manual_seed(5)
+    model = factory.build("hrlrec", ModelSpec.of(cfg), train.features_of(stream)).eval()
+    g = graphs(model)
+    lists = stream.lists("test")[:16]
+    batch = batches.list_batch(stream, lists, cfg.active.history_len, cfg.list_len)
+    m = cfg.active.history_len
+    context = batch.seq_cat[torch.arange(len(lists)), batch.hist_len]
+    history = (batch.seq_cat[:, :m], batch.seq_dense[:, :m], batch.feedback[:, :m], batch.hist_len)
+    with torch.no_grad():
+        h_low, h_high = g["initial_state"](context)
+        low, high, _ = g["advance"](*history, h_low, h_high, context)
+        assert torch.equal(low, g["lra_encoder"](*history, h_low))
+        assert torch.equal(high, g["hra_encoder"](*history, h_high))
+    assert torch.equal(h_low, h_high) == shared and torch.equal(low, high) == shared
+    example = tuple(x.numpy() for x in (*history, h_low, h_high, context))
+    export.export_graph("advance", g["advance"], example, tmp_path / "advance.onnx", GATE.opset)
+    graph = onnx.load(str(tmp_path / "advance.onnx")).graph
+    assert [i.name for i in graph.input] == SIGNATURES["advance"][0]
+    assert sum(node.op_type == "GRU" for node in graph.node) == (1 if shared else 2)
+
+
 def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:
     result = json.loads(workspace(exported).layout.result("export").read_text())
     assert result["ds"] == DS and result["verdict"] == PASS, result["reason"]

@@ -61,16 +61,17 @@ class InitialState(nn.Module):
     def __init__(self, model: HRLRec) -> None:
         super().__init__()
         self.low, self.high = model.low_encoder, model.high_encoder
+        self.shared = model.shared_encoder  # one encoder: one state, given to both agents
 
     def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         row = context.unsqueeze(1)  # (B, 1, F): one behaviour
         dense = torch.zeros(row.shape[0], 1, self.low.fields.dense.in_features, dtype=torch.float32)
         feedback = torch.zeros(row.shape[:2], dtype=torch.long)
         out = []
-        for enc in (self.low, self.high):
+        for enc in (self.high,) if self.shared else (self.low, self.high):
             matrix = enc.fields(row, dense, {"feedback": feedback})  # profile fields ignore dense/feedback
             out.append(enc.initial_state(matrix))
-        return out[0], out[1]
+        return out[0], out[-1]
 
 
 class EncoderChunk(nn.Module):
@@ -208,6 +209,10 @@ class Advance(nn.Module):
         super().__init__()
         self.low, self.high = EncoderChunk(model.low_encoder), EncoderChunk(model.high_encoder)
         self.policy = ChannelPolicyGraph(model)
+        # One encoder (model.shared_encoder): both states are its state, so the chunk runs once. h_low equals
+        # h_high by construction (initial_state returns one state twice); it enters as 0 * h_low only so the
+        # graph keeps the input every advance takes (the TorchScript exporter drops an unused input).
+        self.shared = model.shared_encoder
 
     def forward(
         self,
@@ -219,8 +224,8 @@ class Advance(nn.Module):
         h_high: torch.Tensor,
         context: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h_low = self.low(seq_cat, seq_dense, feedback, length, h_low)
         h_high = self.high(seq_cat, seq_dense, feedback, length, h_high)
+        h_low = h_high + 0.0 * h_low if self.shared else self.low(seq_cat, seq_dense, feedback, length, h_low)
         return h_low, h_high, self.policy(h_low, context)
 
 
