@@ -126,7 +126,7 @@ def test_target_networks_lag_the_online_ones(stream: batches.Stream) -> None:
 @pytest.mark.parametrize(
     "ablation",
     ["model.use_gru=false", "model.use_attention=false", "profiles.small.gamma=0", "model.use_similarity_loss=false",
-     "model.use_supervised_loss=false", "model.shared_encoder=true"],
+     "model.use_supervised_loss=false", "model.encoder_sharing=attention", "model.encoder_sharing=all"],
 )  # fmt: skip
 def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablation: str) -> None:
     _, model = _model(stream, ablation)
@@ -140,9 +140,9 @@ def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablatio
         assert float(logs["supervised"]) == 0.0
 
 
-def test_a_shared_encoder_is_one_module_whose_states_both_agents_read_and_train(stream: batches.Stream) -> None:
+def test_one_shared_encoder_is_one_module_whose_states_both_agents_read_and_train(stream: batches.Stream) -> None:
     _, separate = _model(stream)
-    _, shared = _model(stream, "model.shared_encoder=true")
+    _, shared = _model(stream, "model.encoder_sharing=all")
     assert shared.low_encoder is shared.high_encoder
     encoder = {id(p) for p in shared.high_encoder.parameters()}
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
@@ -154,10 +154,26 @@ def test_a_shared_encoder_is_one_module_whose_states_both_agents_read_and_train(
     shared.lra.act(out.s_low[:, :-1]).sum().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared.parameters() if id(p) in encoder)
     # its state dict names the one module twice and loads back into a fresh shared model
-    _, again = _model(stream, "model.shared_encoder=true")
+    _, again = _model(stream, "model.encoder_sharing=all")
     again.load_state_dict(shared.state_dict())
     assert again.low_encoder is again.high_encoder
     torch.testing.assert_close(again(b, noise=False).logits, shared(b, noise=False).logits, rtol=0, atol=0)
+
+
+def test_a_shared_attention_feeds_both_grus_the_hra_behaviour_vectors(stream: batches.Stream) -> None:
+    _, model = _model(stream, "model.encoder_sharing=attention")
+    low, high = model.low_encoder, model.high_encoder
+    assert low is not high and low.attention is high.attention and low.fields is high.fields
+    assert low.gru is not high.gru and low.profile is not high.profile
+    b = batches.list_batch(stream, stream.lists("train")[:32], M, K)
+    s_low, s_high = model.states(b)
+    args = (b.seq_cat, b.seq_dense, b.feedback, b.hist_len, b.list_len, K)
+    torch.testing.assert_close(s_low, low(*args), rtol=0, atol=0)
+    torch.testing.assert_close(s_high, high(*args), rtol=0, atol=0)
+    assert not torch.equal(s_low, s_high)
+    _, again = _model(stream, "model.encoder_sharing=attention")
+    again.load_state_dict(model.state_dict())
+    torch.testing.assert_close(again.states(b)[0], s_low, rtol=0, atol=0)
 
 
 def test_the_default_model_keeps_two_encoders_built_in_the_papers_order(stream: batches.Stream) -> None:

@@ -102,13 +102,13 @@ def test_the_fused_step_is_the_encoders_then_the_channel_policy(trained_workspac
     assert torch.equal(low, want_low) and torch.equal(high, want_high) and torch.equal(logits, want_logits)
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_a_shared_encoder_runs_once_per_step_and_keeps_the_graph_inputs(
-    trained_workspace: Path, tmp_path: Path, shared: bool
+@pytest.mark.parametrize(("sharing", "grus", "attentions"), [("none", 2, 2), ("attention", 2, 1), ("all", 1, 1)])
+def test_shared_encoders_run_once_per_step_and_keep_the_graph_inputs(
+    trained_workspace: Path, tmp_path: Path, sharing: str, grus: int, attentions: int
 ) -> None:
-    """With model.shared_encoder `advance` runs one GRU, not two, gives both agents its state, and takes the
-    inputs every advance takes (the exporter would drop an unread h_low)."""
-    cfg = model_config(f"model.shared_encoder={str(shared).lower()}")
+    """Under model.encoder_sharing `advance` gives what the separate graphs give, runs each shared part once,
+    and takes the inputs every advance takes (the exporter would drop an unread h_low)."""
+    cfg = model_config(f"model.encoder_sharing={sharing}")
     stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
     torch.manual_seed(5)
     model = factory.build("hrlrec", ModelSpec.of(cfg), train.features_of(stream)).eval()
@@ -123,12 +123,13 @@ def test_a_shared_encoder_runs_once_per_step_and_keeps_the_graph_inputs(
         low, high, _ = g["advance"](*history, h_low, h_high, context)
         assert torch.equal(low, g["lra_encoder"](*history, h_low))
         assert torch.equal(high, g["hra_encoder"](*history, h_high))
-    assert torch.equal(h_low, h_high) == shared and torch.equal(low, high) == shared
+    assert torch.equal(h_low, h_high) == (sharing == "all") and torch.equal(low, high) == (sharing == "all")
     example = tuple(x.numpy() for x in (*history, h_low, h_high, context))
     export.export_graph("advance", g["advance"], example, tmp_path / "advance.onnx", GATE.opset)
     graph = onnx.load(str(tmp_path / "advance.onnx")).graph
     assert [i.name for i in graph.input] == SIGNATURES["advance"][0]
-    assert sum(node.op_type == "GRU" for node in graph.node) == (1 if shared else 2)
+    assert sum(node.op_type == "GRU" for node in graph.node) == grus
+    assert sum(node.op_type == "Softmax" for node in graph.node) == attentions
 
 
 def test_export_writes_checked_graphs_and_passes_parity(exported: Path) -> None:

@@ -26,10 +26,15 @@ class StateEncoder(nn.Module):
         state_dim: int,
         use_attention: bool = True,
         use_gru: bool = True,
+        attention: FieldSelfAttention | None = None,
     ) -> None:
+        """`attention`: another encoder's (with `fields` its embedding too) when both read one set of
+        behaviour vectors (`model.encoder_sharing: attention`); by default a new one."""
         super().__init__()
         self.fields = fields
-        self.attention = FieldSelfAttention(fields.n_fields, field_dim, heads, enabled=use_attention)
+        if attention is None:
+            attention = FieldSelfAttention(fields.n_fields, field_dim, heads, enabled=use_attention)
+        self.attention = attention
         self.use_gru = use_gru
         profile_idx = [fields.fields.index(f) for f in PROFILE_FIELDS if f in fields.fields]
         self.register_buffer("profile_idx", torch.tensor(profile_idx, dtype=torch.long), persistent=False)
@@ -70,6 +75,12 @@ class StateEncoder(nn.Module):
     ) -> torch.Tensor:
         """States before each of `positions` + 1 steps of the list: (B, positions + 1, state_dim)."""
         f, matrix = self.behaviours(seq_cat, seq_dense, feedback)
+        return self.sequence(f, matrix, hist_len, list_len, positions)
+
+    def sequence(
+        self, f: torch.Tensor, matrix: torch.Tensor, hist_len: torch.Tensor, list_len: torch.Tensor, positions: int
+    ) -> torch.Tensor:
+        """`forward` from the behaviour vectors and field matrix `behaviours` gave (of this encoder's fields)."""
         h0 = self.initial_state(matrix)  # (B, S)
         # A request with no history and nothing placed yet reads its state at index 0, i.e. h0.
         if self.use_gru:

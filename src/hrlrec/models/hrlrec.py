@@ -1,6 +1,6 @@
 """HRL-Rec (paper section 3): two state encoders, two agents, an item tower and a click head.
 
-(`model.shared_encoder` departs from the two encoders: see HRLRec.__init__ and docs/results.md.)
+(`model.encoder_sharing` departs from the two encoders: see HRLRec.__init__ and docs/results.md.)
 
 Shapes: B lists, K positions, T = m + K behaviours, S state size, A = item_dim, C channels.
 
@@ -105,19 +105,25 @@ class HRLRec(nn.Module):
         extra = {"feedback": FEEDBACK_CODES}
         vocab, cat_columns, dense_dim = features.vocab, features.cat_columns, features.dense_dim
 
-        def encoder(fields: list[str]) -> StateEncoder:
-            emb = FieldEmbedding(vocab, cat_columns, fields, dense_dim, spec.field_dim, extra=extra)
-            return StateEncoder(emb, spec.attention_heads, spec.field_dim, spec.state_dim, m.use_attention, m.use_gru)
+        def encoder(fields: list[str], behaviours: StateEncoder | None = None) -> StateEncoder:
+            emb = behaviours.fields if behaviours else FieldEmbedding(vocab, cat_columns, fields, dense_dim,
+                                                                      spec.field_dim, extra=extra)  # fmt: skip
+            return StateEncoder(emb, spec.attention_heads, spec.field_dim, spec.state_dim, m.use_attention, m.use_gru,
+                                attention=behaviours.attention if behaviours else None)  # fmt: skip
 
-        # `model.shared_encoder` (a departure, off by default): the LRA reads the HRA's encoder, so one
-        # field attention and one GRU run per step instead of two; the two names are one module.
-        # (The LRA's is built first otherwise: the order draws the initial weights.)
-        self.shared_encoder = m.shared_encoder
-        if m.shared_encoder:
-            self.low_encoder = self.high_encoder = encoder(HRA_FIELDS)
-        else:
+        # `model.encoder_sharing` (a departure, `none` by default, the paper's two encoders): `attention` gives
+        # the LRA's encoder the HRA's field embedding and attention (one per step, two GRUs); `all` makes the
+        # two names one module (one attention, one GRU). For `none` the LRA's is built first: the order draws
+        # the initial weights.
+        self.encoder_sharing = m.encoder_sharing
+        if m.encoder_sharing == "none":
             self.low_encoder = encoder(LRA_FIELDS)
             self.high_encoder = encoder(HRA_FIELDS)
+        elif m.encoder_sharing == "attention":
+            self.high_encoder = encoder(HRA_FIELDS)
+            self.low_encoder = encoder(HRA_FIELDS, behaviours=self.high_encoder)
+        else:
+            self.low_encoder = self.high_encoder = encoder(HRA_FIELDS)
         self.items = ItemTower(vocab, cat_columns, dense_dim, spec.field_dim, spec.item_dim)
         self.lra = ChannelSelector(spec.state_dim, spec.item_dim)
         self.hra = ItemRecommender(spec.state_dim, spec.item_dim)
@@ -134,9 +140,13 @@ class HRLRec(nn.Module):
     def states(self, batch: ListBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """LRA and HRA states before each list position: 2 x (B, K + 1, S)."""
         args = (batch.seq_cat, batch.seq_dense, batch.feedback, batch.hist_len, batch.list_len, self.list_len)
-        if self.shared_encoder:
+        if self.encoder_sharing == "all":
             states = self.high_encoder(*args)
             return states, states
+        if self.encoder_sharing == "attention":
+            f, matrix = self.high_encoder.behaviours(batch.seq_cat, batch.seq_dense, batch.feedback)
+            rest = (batch.hist_len, batch.list_len, self.list_len)
+            return self.low_encoder.sequence(f, matrix, *rest), self.high_encoder.sequence(f, matrix, *rest)
         return self.low_encoder(*args), self.high_encoder(*args)
 
     def click_logit(self, a_low: torch.Tensor, a_high: torch.Tensor, item: torch.Tensor) -> torch.Tensor:

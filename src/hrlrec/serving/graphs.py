@@ -61,7 +61,7 @@ class InitialState(nn.Module):
     def __init__(self, model: HRLRec) -> None:
         super().__init__()
         self.low, self.high = model.low_encoder, model.high_encoder
-        self.shared = model.shared_encoder  # one encoder: one state, given to both agents
+        self.shared = model.encoder_sharing == "all"  # one encoder: one state, given to both agents
 
     def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         row = context.unsqueeze(1)  # (B, 1, F): one behaviour
@@ -92,6 +92,10 @@ class EncoderChunk(nn.Module):
         h: torch.Tensor,
     ) -> torch.Tensor:
         f, _ = self.encoder.behaviours(seq_cat, seq_dense, feedback)
+        return self.advance(f, length, h)
+
+    def advance(self, f: torch.Tensor, length: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """`forward` from the behaviour vectors f (B, T, n*d) `behaviours` gave."""
         out, _ = self.encoder.gru(f, h.unsqueeze(0))  # (B, T, S), causal
         outs = torch.cat([h.unsqueeze(1), out], 1)  # index i = after i behaviours
         idx = length.clamp(min=0, max=outs.shape[1] - 1).view(-1, 1, 1).expand(-1, 1, self.encoder.state_dim)
@@ -209,10 +213,11 @@ class Advance(nn.Module):
         super().__init__()
         self.low, self.high = EncoderChunk(model.low_encoder), EncoderChunk(model.high_encoder)
         self.policy = ChannelPolicyGraph(model)
-        # One encoder (model.shared_encoder): both states are its state, so the chunk runs once. h_low equals
-        # h_high by construction (initial_state returns one state twice); it enters as 0 * h_low only so the
-        # graph keeps the input every advance takes (the TorchScript exporter drops an unused input).
-        self.shared = model.shared_encoder
+        # model.encoder_sharing: with `attention` the behaviour vectors are computed once for both GRUs; with
+        # `all` both states are the one encoder's, so its chunk runs once. h_low then equals h_high by
+        # construction (initial_state returns one state twice); it enters as 0 * h_low only so the graph keeps
+        # the input every advance takes (the TorchScript exporter drops an unused input).
+        self.sharing = model.encoder_sharing
 
     def forward(
         self,
@@ -224,8 +229,13 @@ class Advance(nn.Module):
         h_high: torch.Tensor,
         context: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h_high = self.high(seq_cat, seq_dense, feedback, length, h_high)
-        h_low = h_high + 0.0 * h_low if self.shared else self.low(seq_cat, seq_dense, feedback, length, h_low)
+        if self.sharing == "none":
+            h_low = self.low(seq_cat, seq_dense, feedback, length, h_low)
+            h_high = self.high(seq_cat, seq_dense, feedback, length, h_high)
+        else:
+            f, _ = self.high.encoder.behaviours(seq_cat, seq_dense, feedback)
+            h_high = self.high.advance(f, length, h_high)
+            h_low = h_high + 0.0 * h_low if self.sharing == "all" else self.low.advance(f, length, h_low)
         return h_low, h_high, self.policy(h_low, context)
 
 
