@@ -57,6 +57,7 @@ import torch
 
 from hrlrec import config, pipeline, stability, train
 from hrlrec.candidates import load_candidate
+from hrlrec.evaluation.intervals import bootstrap_interval
 from hrlrec.evaluation.truth import DayValue
 from hrlrec.models.channel_policy import HOURS
 from hrlrec.serving.memo import code_fingerprint
@@ -73,7 +74,6 @@ ARMS: dict[str, tuple[int, str]] = {  # name: (model.channel_mix_hours, model.ch
 MIN_CLICKS_RATIO = 1.05  # true clicks per list over the logs', every unit
 MIN_RHO = 0.3  # every channel's state dependence, every unit
 CLICKS_LOWER_FLOOR = -0.01  # lower end of the paired relative clicks difference's 95 % interval
-DRAWS = 10_000
 
 
 def units(paths: list[Path]) -> list[dict[str, Any]]:
@@ -208,13 +208,6 @@ def run_units(root: Path, days: list[str], seeds: list[int], out: Path, done: se
             print(json.dumps({k: unit[k] for k in ("seed", "day", "seconds")} | tracking), flush=True)
 
 
-def interval(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95 % bootstrap interval of the mean of `values` (units resampled with replacement)."""
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (DRAWS, len(values)))].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def paired(records: list[dict[str, Any]], arm: str, key: str, relative: bool = False) -> np.ndarray:
     """Per unit, `key` of `arm` minus the control's (divided by the control's when `relative`)."""
     diffs = []
@@ -233,7 +226,7 @@ def eligible(records: list[dict[str, Any]], arm: str) -> tuple[bool, str]:
         low = {c: v for c, v in a["spearman"].items() if v is None or v < MIN_RHO}
         if low:
             return False, f"seed {r['seed']} {r['day']}: Spearman {low}"
-    lower = interval(paired(records, arm, "clicks_per_list", relative=True))[0]
+    lower = bootstrap_interval(paired(records, arm, "clicks_per_list", relative=True))[0]
     if arm != CONTROL and lower < CLICKS_LOWER_FLOOR:
         return False, f"clicks difference's interval reaches {lower:+.1%}"
     return True, ""
@@ -273,9 +266,9 @@ def judge(records: list[dict[str, Any]], min_share: float) -> str:
             diff_text, clicks_text, verdict = "control", "control", "control"
         else:
             diff = paired(records, arm, "tracking_error")
-            lo, hi = interval(diff)
+            lo, hi = bootstrap_interval(diff)
             rel = paired(records, arm, "clicks_per_list", relative=True)
-            clo, chi = interval(rel)
+            clo, chi = bootstrap_interval(rel)
             better = hi < 0
             diff_text = f"{diff.mean():+.2%} [{lo:+.2%}, {hi:+.2%}]"
             clicks_text = f"{rel.mean():+.2%} [{clo:+.2%}, {chi:+.2%}]"

@@ -27,7 +27,7 @@ The rule (fixed in docs/results.md before any run of this bench):
     are >= 1.05x the logs' and every channel's Spearman is >= 0.3, the lower end of the 95 %
     interval of its paired relative clicks difference is >= -1 %, that of its paired AUC difference
     >= -0.001, and the upper end of that of its paired tracking-error difference <= +1 point.
-    Intervals: units resampled with replacement, 10,000 draws (anchor_seeds.interval).
+    Intervals: units resampled with replacement, 10,000 draws (hrlrec.evaluation.intervals.bootstrap_interval).
   - the week-over-week change between the two days is printed for the record only.
   - eligible is not chosen: the default stays `separate` until Tables 2 and 4 and the 14-day
     chains, measured on the paper's structure, are measured on the shared encoder too.
@@ -48,6 +48,7 @@ import numpy as np
 
 from hrlrec import config, metrics, pipeline, stability, train
 from hrlrec.candidates import load_candidate
+from hrlrec.evaluation.intervals import bootstrap_interval
 from hrlrec.evaluation.truth import DayValue
 from hrlrec.serving.memo import code_fingerprint
 from hrlrec.serving.ranker import day_requests
@@ -145,13 +146,13 @@ def reasons(records: list[dict[str, Any]]) -> list[str]:
         low = {c: v for c, v in a["spearman"].items() if v is None or v < MIN_RHO}
         if low:
             why.append(f"seed {r['seed']} {r['day']}: Spearman {low}")
-    lower_clicks = anchors.interval(paired(records, "clicks_per_list", relative=True))[0]
+    lower_clicks = bootstrap_interval(paired(records, "clicks_per_list", relative=True))[0]
     if lower_clicks < CLICKS_LOWER_FLOOR:
         why.append(f"clicks difference's interval reaches {lower_clicks:+.2%}")
-    lower_auc = anchors.interval(paired(records, "auc"))[0]
+    lower_auc = bootstrap_interval(paired(records, "auc"))[0]
     if lower_auc < AUC_LOWER_FLOOR:
         why.append(f"AUC difference's interval reaches {lower_auc:+.4f}")
-    upper_tracking = anchors.interval(paired(records, "tracking_error"))[1]
+    upper_tracking = bootstrap_interval(paired(records, "tracking_error"))[1]
     if upper_tracking > TRACKING_UPPER_CEILING:
         why.append(f"tracking-error difference's interval reaches {upper_tracking:+.2%}")
     return why
@@ -176,7 +177,7 @@ def judge(records: list[dict[str, Any]], min_share: float) -> str:
     for key, fmt, relative in (("auc", "+.4f", False), ("clicks_per_list", "+.2%", True),
                                ("tracking_error", "+.2%", False)):  # fmt: skip
         diffs = paired(records, key, relative)
-        lo, hi = anchors.interval(diffs)
+        lo, hi = bootstrap_interval(diffs)
         print(f"paired {key} difference ({shared} - separate), mean {diffs.mean():{fmt}} [{lo:{fmt}}, {hi:{fmt}}], "
               f"shared below in {int((diffs < 0).sum())} of {len(diffs)}")  # fmt: skip
     why = reasons(records)

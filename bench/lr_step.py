@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 
 from hrlrec import config, pipeline, train
+from hrlrec.evaluation.intervals import bootstrap_interval
 from hrlrec.workspace import Workspace
 
 MEAN_FLOOR = -0.0005  # mean paired validation-AUC difference from the control
 LOWER_FLOOR = -0.001  # lower end of its 95 % interval
-DRAWS = 10_000
 
 
 def fits(path: Path) -> list[dict[str, Any]]:
@@ -78,16 +78,9 @@ def paired(records: list[dict[str, Any]], control: float, step: float, key: str)
     return np.array([by[(d, s, step)] - by[(d, s, control)] for d, s in pairs])
 
 
-def interval(diffs: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95 % bootstrap interval of the mean of `diffs` (pairs resampled with replacement)."""
-    rng = np.random.default_rng(seed)
-    means = diffs[rng.integers(0, len(diffs), (DRAWS, len(diffs)))].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def eligible(diffs: np.ndarray) -> bool:
     """The rule: mean >= MEAN_FLOOR and the interval's lower end >= LOWER_FLOOR."""
-    return float(diffs.mean()) >= MEAN_FLOOR and interval(diffs)[0] >= LOWER_FLOOR
+    return float(diffs.mean()) >= MEAN_FLOOR and bootstrap_interval(diffs)[0] >= LOWER_FLOOR
 
 
 def judge(records: list[dict[str, Any]], steps: list[float]) -> float:
@@ -104,8 +97,8 @@ def judge(records: list[dict[str, Any]], steps: list[float]) -> float:
         line = f"{step:<8} {len(mine):>5}  "
         if step != control:
             val, test = paired(records, control, step, "val_auc"), paired(records, control, step, "test_auc")
-            lo, hi = interval(val)
-            tlo, thi = interval(test)
+            lo, hi = bootstrap_interval(val)
+            tlo, thi = bootstrap_interval(test)
             ok = eligible(val)
             chosen = step if ok and step > chosen else chosen
             line += f"{val.mean():+.5f} [{lo:+.5f}, {hi:+.5f}]  {test.mean():+.5f} [{tlo:+.5f}, {thi:+.5f}]  "

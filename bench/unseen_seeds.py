@@ -41,6 +41,7 @@ import torch
 
 from hrlrec import config, metrics, pipeline, stability, train
 from hrlrec.candidates import load_candidate
+from hrlrec.evaluation.intervals import bootstrap_interval
 from hrlrec.evaluation.truth import DayValue
 from hrlrec.serving.memo import code_fingerprint
 from hrlrec.serving.ranker import day_requests
@@ -142,7 +143,7 @@ def judge(records: list[dict[str, Any]], min_share: float) -> str:
             why.append(f"seed {r['seed']} {r['day']}: Spearman {low}")
     keys = ("tracking_error", "clicks_per_list", "auc")
     diffs = {k: paired(records, k, relative=(k == "clicks_per_list")) for k in keys}
-    ci = {k: anchors.interval(v) for k, v in diffs.items()}
+    ci = {k: bootstrap_interval(v) for k, v in diffs.items()}
     if ci["clicks_per_list"][0] < CLICKS_LOWER_FLOOR:
         why.append(f"clicks difference's interval reaches {ci['clicks_per_list'][0]:+.2%}")
     if ci["auc"][0] < AUC_LOWER_FLOOR:

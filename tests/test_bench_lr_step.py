@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hrlrec.evaluation.intervals import bootstrap_interval
+
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("bench_lr_step", ROOT / "bench" / "lr_step.py")
 lr_step = importlib.util.module_from_spec(_spec)
@@ -40,14 +42,6 @@ def test_a_pair_missing_its_control_is_left_out() -> None:
     assert len(lr_step.paired(fits, 0.005, 0.02, "val_auc")) == len(DAYS) * (len(SEEDS) - 1)
 
 
-def test_the_interval_covers_the_mean_and_is_a_point_without_spread() -> None:
-    lo, hi = lr_step.interval(np.full(6, -0.0002))
-    assert lo == hi == -0.0002
-    noisy = np.array([-0.002, 0.001, 0.0, -0.001, 0.002, -0.0005])
-    lo, hi = lr_step.interval(noisy)
-    assert lo < noisy.mean() < hi
-
-
 def test_the_largest_eligible_step_is_chosen_and_a_worse_one_is_not() -> None:
     steps = [0.005, 0.01, 0.02]
     assert lr_step.judge(_fits({0.005: 0.0, 0.01: -0.0002, 0.02: -0.0004}), steps) == 0.02
@@ -55,6 +49,6 @@ def test_the_largest_eligible_step_is_chosen_and_a_worse_one_is_not() -> None:
     # mean above the floor, but so noisy that the interval's lower end falls under -0.001
     noisy = _fits({0.005: 0.0, 0.01: 0.0, 0.02: 0.0}, spread=0.004)
     diffs = lr_step.paired(noisy, 0.005, 0.02, "val_auc")
-    assert diffs.mean() >= lr_step.MEAN_FLOOR and lr_step.interval(diffs)[0] < lr_step.LOWER_FLOOR
+    assert diffs.mean() >= lr_step.MEAN_FLOOR and bootstrap_interval(diffs)[0] < lr_step.LOWER_FLOOR
     assert not lr_step.eligible(diffs)
     assert lr_step.judge(_fits({0.005: 0.0, 0.01: -0.001, 0.02: -0.001}), steps) == 0.005  # the control stands

@@ -1,9 +1,11 @@
-"""Student-t intervals for a handful of paired measurements (seeds, days, benchmark rounds).
+"""Intervals for a handful of paired measurements (seeds, days, benchmark rounds).
 
 Benchmarks here repeat a measurement 3 to 12 times; a normal quantile would
 understate those intervals by up to a factor of 2, and scipy is not a runtime
 dependency, so the two-sided 97.5 % t quantiles are tabled (to 3 decimals; the
-normal 1.960 beyond 30 degrees of freedom).
+normal 1.960 beyond 30 degrees of freedom). The benches' rules written before
+their runs (bench/anchor_seeds.py, encoder_seeds.py, lr_step.py) use the
+percentile bootstrap instead, so that is kept here too, once.
 """
 
 from __future__ import annotations
@@ -32,3 +34,21 @@ def t_interval(values: np.ndarray | list[float]) -> tuple[float, float, float]:
         return mean, float("nan"), float("nan")
     half = t_quantile(x.size - 1) * float(x.std(ddof=1)) / float(np.sqrt(x.size))
     return mean, mean - half, mean + half
+
+
+BOOTSTRAP_DRAWS = 10_000
+
+
+def bootstrap_interval(values: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of the mean of `values` (units resampled with replacement).
+
+    The rules of the seed benches name it; with 6-16 paired units it makes no
+    normality assumption about the differences. Seeded, so a judge re-run on the
+    same units gives the same verdict.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        raise ValueError("no values")
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, (draws, x.size))].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
