@@ -4,7 +4,7 @@ Benchmarks here repeat a measurement 3 to 12 times; a normal quantile would
 understate those intervals by up to a factor of 2, and scipy is not a runtime
 dependency, so the two-sided 97.5 % t quantiles are tabled (to 3 decimals; the
 normal 1.960 beyond 30 degrees of freedom). The benches' rules written before
-their runs (bench/anchor_seeds.py, encoder_seeds.py, lr_step.py) use the
+their runs (bench/anchor_seeds.py, encoder_seeds.py, lr_step.py, unseen_seeds.py) use the
 percentile bootstrap instead, so that is kept here too, once.
 """
 
