@@ -23,6 +23,7 @@ Nothing is trained: it reads the two chains' JSON (`bench/policy.py --json`).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -30,7 +31,11 @@ from typing import Any
 
 from hrlrec.evaluation.intervals import t_interval
 
-WEEK = 7
+_spec = importlib.util.spec_from_file_location("policy", Path(__file__).with_name("policy.py"))
+policy = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(policy)
+
+WEEK = 7  # bench/policy.py's first week: no stability baseline a week back yet
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
@@ -97,13 +102,12 @@ def main() -> None:
     args = parser.parse_args()
     new, old = load_rows(args.new), load_rows(args.old)
     for name, rows, path in (("NEW", new, args.new), ("OLD", old, args.old)):
-        week2 = rows[WEEK:]
-        passes = sum(r["stability_verdict"] == "PASS" for r in week2)
-        means = [r["mean_change"] for r in week2 if r["mean_change"] is not None]
-        maxes = [r["max_change"] for r in week2 if r["max_change"] is not None]
+        week = policy.summary(rows)  # the week-2 figures bench/policy.py judges against the targets
         aucs = [r["auc"] for r in rows if r["auc"] is not None]
-        print(f"{name} {path.name}: week 2 PASS on {passes} of {len(week2)}, worst mean change "
-              f"{max(means, default=math.nan):.1%}, worst max {max(maxes, default=math.nan):.1%}, "
+        worst_mean, worst_max = week["week2_worst_mean_change"], week["week2_worst_max_change"]
+        print(f"{name} {path.name}: week 2 PASS on {week['week2_pass']} of {week['week2_days']}, worst mean change "
+              f"{math.nan if worst_mean is None else worst_mean:.1%}, "
+              f"worst max {math.nan if worst_max is None else worst_max:.1%}, "
               f"mean AUC {sum(aucs) / max(len(aucs), 1):.4f}")  # fmt: skip
     try:
         result = paired(new, old)
