@@ -32,6 +32,18 @@ matches and trains only the rest (adding --ablations later trains only the
 variants). Runs go seed by seed over all days, so a stopped bench has covered
 every day before it repeats one. `--summarise` prints the table from the kept
 runs only (what exists so far), training nothing.
+
+`--arm "LABEL=key=value[;key=value]"` measures one HRL-Rec setting against
+the kept tables without training the zoo again (a zoo unit is ~17 min of a
+core): for every day and seed it trains HRL-Rec under the arm's overrides
+(row "HRL-Rec LABEL"), with `--ablations` every ablation on top of them (rows
+"HRL-Rec LABEL, ABLATION", whose paired differences are also given from the
+arm's row: Table 4 for the arm), and a control "HRL-Rec this code" with no
+override. The zoo is read from `--zoo-from` (default `--units`) whatever code
+made it, so the control shows whether this code's HRL-Rec still scores as the
+kept zoo's: when it does to the last digit in every run, the arm's rows
+compare with the kept baselines as if trained beside them. A missing zoo unit
+is an error naming its file, before any training.
 """
 
 from __future__ import annotations
@@ -66,6 +78,31 @@ ABLATIONS = {
     "w/o supervised loss L_c": ["model.use_supervised_loss=false"],
     "paper loss weights 5:5:1:1, beta 1": ["model.loss_weights=[5,5,1,1]", "model.beta=1"],
 }
+CONTROL = "this code"  # an arm run's HRL-Rec without override (row "HRL-Rec this code"), beside the kept zoo's
+
+
+def parse_arm(text: str) -> tuple[str, list[str]]:
+    """`LABEL=key=value[;key=value]` as (label, overrides); a clear error for anything else."""
+    label, sep, rest = text.partition("=")
+    overrides = [o.strip() for o in rest.split(";") if o.strip()]
+    if not sep or not label.strip() or not overrides or any("=" not in o for o in overrides):
+        raise SystemExit(f"--arm {text!r}: expected LABEL=key=value[;key=value], e.g. "
+                         "'shared attention=model.encoder_sharing=attention'")  # fmt: skip
+    if (
+        label.strip() == CONTROL
+        or label.strip() in ABLATIONS
+        or unit_path(Path(), "d", 0, label).name.endswith("_zoo.json")
+    ):
+        raise SystemExit(f"--arm {text!r}: the label {label.strip()!r} is taken; choose another")
+    return label.strip(), overrides
+
+
+def arm_variants(label: str, overrides: list[str], ablations: bool) -> dict[str, list[str]]:
+    """The HRL-Rec trainings of an arm run: the control, the arm, and (with --ablations) each ablation on the arm."""
+    variants = {CONTROL: [], label: overrides}
+    if ablations:
+        variants |= {f"{label}, {name}": [*overrides, *extra] for name, extra in ABLATIONS.items()}
+    return variants
 
 
 def scores(ws: Workspace, ds: str, name: str, stream: batches.Stream) -> tuple[np.ndarray, np.ndarray]:
@@ -205,10 +242,12 @@ def merged(units: list[dict[str, Any]]) -> dict[str, Any]:
     return run
 
 
-def kept_runs(folder: Path) -> list[dict[str, Any]]:
-    """Every kept (day, seed) run in `folder` that has its zoo, whatever code made it (for --summarise)."""
+def kept_runs(folder: Path, zoo_from: Path | None = None) -> list[dict[str, Any]]:
+    """Every kept (day, seed) run in `folder` (and `zoo_from`) that has its zoo, whatever code made it."""
     units: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for path in sorted(folder.glob("[0-9]*_seed*_*.json")):  # not the hidden temporary files of a killed write
+    folders = [folder] + ([zoo_from] if zoo_from is not None and zoo_from.resolve() != folder.resolve() else [])
+    paths = [p for f in folders for p in sorted(f.glob("[0-9]*_seed*_*.json"))]  # not a killed write's temporaries
+    for path in paths:
         unit = kept_unit(path, None)
         if unit is not None:
             units.setdefault((unit["day"], unit["seed"]), []).append(unit)
@@ -274,17 +313,24 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--summarise", action="store_true", help="print the table from the kept runs; train nothing")
+    parser.add_argument("--arm", default=None, help="LABEL=key=value[;key=value]: HRL-Rec under these overrides "
+                        "(and each ablation on it), beside the kept zoo; see above")  # fmt: skip
+    parser.add_argument("--zoo-from", type=Path, default=None, help="with --arm: the folder of the kept zoo units "
+                        "(default --units), so an arm's units can be kept apart from the tables they join")  # fmt: skip
     parser.add_argument("-S", dest="overrides", action="append", default=[])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     root = (args.workspace or Path(tempfile.mkdtemp(prefix="hrlrec-quality-"))).resolve()
     kept = (args.units or root / "quality-runs").resolve()
+    zoo_from = (args.zoo_from or kept).resolve()
     days, seeds = args.days.split(","), [int(s) for s in args.seeds.split(",")]
     t0 = time.perf_counter()
-    variants = {"": [], **(ABLATIONS if args.ablations else {})}
+    arm = parse_arm(args.arm) if args.arm else None
+    variants = arm_variants(*arm, args.ablations) if arm else {"": [], **(ABLATIONS if args.ablations else {})}
+    args.arm_label = arm[0] if arm else None
     if args.summarise:
-        runs = [r for r in kept_runs(kept) if r["day"] in days and r["seed"] in seeds]
+        runs = [r for r in kept_runs(kept, zoo_from) if r["day"] in days and r["seed"] in seeds]
         if not runs:
             raise SystemExit(f"no kept runs for {args.days} x {args.seeds} in {kept}")
         days = sorted({r["day"] for r in runs})
@@ -300,10 +346,15 @@ def main() -> None:
         base = Workspace(root, config.load(None, [*args.overrides, f"ds={ds}"]))
         pipeline.build_data(base, ds)
         data[ds] = dataset_fingerprint(base, ds)
+    if arm:  # the zoo is read, never trained, in an arm run: fail before any training when one is missing
+        zoos = {(ds, seed): kept_unit(unit_path(zoo_from, ds, seed, ""), None) for seed in seeds for ds in days}
+        missing = [str(unit_path(zoo_from, ds, seed, "")) for (ds, seed), unit in zoos.items() if unit is None]
+        if missing:
+            raise SystemExit(f"--arm needs the kept zoo of every day and seed; missing or unreadable: {missing}")
     runs: list[dict[str, Any]] = []
     for seed in seeds:  # seed by seed over all days: a stopped bench has covered every day first
         for ds in days:
-            units, how = [], []
+            units, how = ([zoos[ds, seed]], ["zoo read"]) if arm else ([], [])
             for label, extra in variants.items():
                 cfg = config.load(None, [*args.overrides, f"ds={ds}", f"train.seed={seed}", *extra])
                 fingerprint, path = unit_fingerprint(code, data[ds], cfg), unit_path(kept, ds, seed, label)
@@ -317,6 +368,8 @@ def main() -> None:
                 units.append(unit)
             run = merged(units)
             runs.append(run)
+            if len(run["codes"]) > 1:
+                print(f"{ds} seed {seed}: units of {len(run['codes'])} code versions", flush=True)
             aucs = {m: round(v, 4) for m, v in run["auc"].items()}
             print(f"{ds} seed {seed}: {aucs} [{'; '.join(how)}]", flush=True)
             print(f"  best epoch / epochs run: {run['epochs']}", flush=True)
@@ -359,14 +412,20 @@ def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], roo
     vs_lr = paired_bootstrap(runs, names, "lr")
     vs_best = paired_bootstrap(runs, names, best)
     vs_full = paired_bootstrap(runs, names, "hrlrec") if "hrlrec" in names else None
+    arm = f"HRL-Rec {args.arm_label}" if getattr(args, "arm_label", None) else None
+    vs_arm = paired_bootstrap(runs, names, arm) if arm in names else None
     print(f"\n# Quality over {len(seeds)} seeds x {len(days)} test days ({', '.join(days)}), workspace {root}\n")
     print(f"Best baseline by mean AUC: {best}. Differences: mean [95 % paired bootstrap]; 'no difference' when "
           "the interval holds 0.\n")  # fmt: skip
     # Converged: early stopping chose an epoch before the budget's last in every run.
     budget = {m: max(r["epochs"][m][1] for r in runs) for m in names}
     at_last = {m: sum(r["epochs"][m][0] == r["epochs"][m][1] for r in runs) for m in names}
-    tables = [vs_lr, vs_best] + ([vs_full] if vs_full else [])
-    heads = ["minus LR", "minus best baseline"] + (["minus HRL-Rec"] if vs_full else [])
+    tables = [vs_lr, vs_best] + ([vs_full] if vs_full else []) + ([vs_arm] if vs_arm else [])
+    heads = (
+        ["minus LR", "minus best baseline"]
+        + (["minus HRL-Rec"] if vs_full else [])
+        + ([f"minus {arm}"] if vs_arm else [])
+    )
     print(f"| model | mean AUC | {' | '.join(heads)} | epochs run (max) | runs whose best epoch was the last |")
     print("|---|---|" + "---|" * len(heads) + "---|---|")
     for m in sorted(names, key=mean_auc.__getitem__):
@@ -375,18 +434,25 @@ def summarise(runs: list[dict[str, Any]], days: list[str], seeds: list[int], roo
             v, lo, hi = table[m]
             cells.append(_difference(v, lo, hi))
         print(f"| {m} | {mean_auc[m]:.4f} | {' | '.join(cells)} | {budget[m]} | {at_last[m]} of {len(runs)} |")
-    spread = {b: across_runs(runs, names, b) for b in (best, "hrlrec") if b in names}
+    spread = {b: across_runs(runs, names, b) for b in (best, "hrlrec", arm) if b in names}
     print(f"\nOver the {len(runs)} runs, mean [95 % t-interval of the per-run differences] (k: runs below):\n")
     print("| model | " + " | ".join(f"minus {b}" for b in spread) + " |")
     print("|---|" + "---|" * len(spread))
     for m in sorted(names, key=mean_auc.__getitem__):
         cells = [f"{_difference(v, lo, hi)} (k {below:.0f})" for v, lo, hi, below in (spread[b][m] for b in spread)]
         print(f"| {m} | {' | '.join(cells)} |")
+    control = f"HRL-Rec {CONTROL}"
+    if control in names and "hrlrec" in names:
+        gaps = [abs(r["auc"][control] - r["auc"]["hrlrec"]) for r in runs]
+        same = sum(g == 0 for g in gaps)
+        print(f"\nControl: this code's HRL-Rec scores as the kept zoo's in {same} of {len(runs)} runs (largest AUC "
+              f"gap {max(gaps):.2e}); " + ("the arm's rows compare with the kept baselines." if same == len(runs) else
+              "where they differ, compare the arm with the control, not with the zoo's HRL-Rec."))  # fmt: skip
     print(f"\nSummary in {time.perf_counter() - t0:.0f} s.")
     if args.json:
         args.json.write_text(json.dumps({"days": days, "seeds": seeds, "mean_auc": mean_auc, "best_baseline": best,
                                          "minus_lr": vs_lr, "minus_best": vs_best, "minus_hrlrec": vs_full,
-                                         "over_runs": spread,
+                                         "arm": arm, "minus_arm": vs_arm, "over_runs": spread,
                                          "epochs": [{"day": r["day"], "seed": r["seed"], "best_and_run": r["epochs"]}
                                                     for r in runs]}, indent=2) + "\n")  # fmt: skip
 

@@ -133,3 +133,53 @@ def test_the_spread_over_runs_shows_a_difference_that_a_seed_can_flip() -> None:
     steady = [{"auc": {"hrlrec": 0.78, "variant": 0.78 + d}} for d in (-0.004, -0.003, -0.0035, -0.004)]
     _, lo, hi, below = quality.across_runs(steady, ["variant"], "hrlrec")["variant"]
     assert hi < 0 and below == 4
+
+
+def test_an_arm_is_parsed_with_its_overrides_and_a_taken_or_malformed_label_is_refused() -> None:
+    label, overrides = quality.parse_arm("shared attention=model.encoder_sharing=attention; train.seed=3")
+    assert (label, overrides) == ("shared attention", ["model.encoder_sharing=attention", "train.seed=3"])
+    for bad in ("no overrides", "label=", "label=not-a-setting", "=model.beta=1", "this code=model.beta=1",
+                "Zoo=model.beta=1", "w/o supervised loss L_c=model.beta=1"):  # fmt: skip
+        with pytest.raises(SystemExit, match="--arm"):
+            quality.parse_arm(bad)
+
+
+def test_an_arm_run_trains_the_control_the_arm_and_each_ablation_on_top_of_the_arm() -> None:
+    assert quality.arm_variants("a", ["model.beta=2"], ablations=False) == {"this code": [], "a": ["model.beta=2"]}
+    variants = quality.arm_variants("a", ["model.beta=2"], ablations=True)
+    assert variants["a, w/o GRU (mean pooling + dense)"] == ["model.beta=2", "model.use_gru=false"]
+    assert len(variants) == 2 + len(quality.ABLATIONS)
+    assert all(o[0] == "model.beta=2" for label, o in variants.items() if label != "this code")
+
+
+def test_an_arms_units_kept_apart_join_the_zoo_of_another_folder(tmp_path: Path) -> None:
+    zoo, arm = tmp_path / "zoo", tmp_path / "arm"
+    quality.keep_unit(quality.unit_path(zoo, "2026-11-09", 7, ""), _unit("2026-11-09", 7, {"lr": 0.8}), "f", "old")
+    quality.keep_unit(quality.unit_path(arm, "2026-11-09", 7, "a"), _unit("2026-11-09", 7, {"HRL-Rec a": 0.2}),
+                      "g", "new")  # fmt: skip
+    assert quality.kept_runs(arm) == []  # alone, the arm's folder has no zoo
+    (run,) = quality.kept_runs(arm, zoo)
+    assert set(run["auc"]) == {"lr", "HRL-Rec a"} and run["codes"] == {"old", "new"}
+
+
+def test_the_table_gives_an_arms_ablations_their_difference_from_the_arm_and_checks_the_control(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Table 4 for an arm: the arm's ablation is judged against the arm, and the control against the kept zoo."""
+    arm, variant = "HRL-Rec a", "HRL-Rec a, w/o GRU (mean pooling + dense)"
+    runs = []
+    for ds in ("2026-11-09", "2026-11-10"):
+        for seed in (7, 8):
+            zoo = _unit(ds, seed, {"hrlrec": 0.2, "lr": 0.8, "din": 0.4}, n_boot=50)
+            same = {**_unit(ds, seed, {"HRL-Rec this code": 0.2}, n_boot=50)}  # the same seed's noise: the same AUC
+            runs.append(quality.merged([zoo, same, _unit(ds, seed + 100, {arm: 0.2, variant: 0.9}, n_boot=50)]))
+    args = type("Args", (), {"json": tmp_path / "table.json", "arm_label": "a"})()
+    quality.summarise(runs, ["2026-11-09", "2026-11-10"], [7, 8], tmp_path, args)
+    out = capsys.readouterr().out
+    assert f"| minus {arm} |" in out
+    row = next(line for line in out.splitlines() if line.startswith(f"| {variant} |"))
+    point, lo, hi = quality.paired_bootstrap(runs, [variant], arm)[variant]
+    assert hi < 0 and f"{point:+.4f} [{lo:+.4f}, {hi:+.4f}] |" in row
+    assert "scores as the kept zoo's in 4 of 4 runs" in out
+    table = json.loads(args.json.read_text())
+    assert table["arm"] == arm and table["minus_arm"][arm] == [0.0, 0.0, 0.0]
