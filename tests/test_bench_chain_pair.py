@@ -94,3 +94,36 @@ def test_a_file_that_is_not_a_chain_is_named(tmp_path: Path) -> None:
     bad.write_text("{")
     with pytest.raises(SystemExit, match="not a readable chain JSON"):
         chain_pair.load_rows(bad)
+
+
+def test_pairs_of_several_seeds_are_judged_with_the_seed_as_the_unit() -> None:
+    """Three seeds' pairs: shifts -2 %, 0 %, -1 % in clicks; the seed interval is made of the three pair means."""
+    pairs = [chain_pair.paired(_chain(clicks_factor=f), _chain()) for f in (0.98, 1.0, 0.99)]
+    both = chain_pair.across_seeds(pairs)["clicks_per_list_percent"]
+    assert both["seeds"]["values"] == pytest.approx([-2.0, 0.0, -1.0])
+    assert both["seeds"]["days"] == 3 and both["seeds"]["mean"] == pytest.approx(-1.0)
+    _, low, high = chain_pair.t_interval([-2.0, 0.0, -1.0])
+    assert (both["seeds"]["low"], both["seeds"]["high"]) == pytest.approx((low, high))
+    assert low < 0 < high  # three seeds: "no difference", although every day of two pairs is below
+    assert both["pooled_days"]["days"] == 42 and both["pooled_days"]["new_below"] == 28
+    assert both["pooled_days"]["high"] < 0  # the pooled days, a reference only, would call it lower
+
+
+def test_the_committed_attention_chains_give_the_three_seed_figures_docs_results_quotes() -> None:
+    """The shared attention's chains against A, B, C (docs/results.md, twelfth session)."""
+    prefix = "2026-11-16-14d-hours4-unseen-mean-"
+    pairs = [chain_pair.paired(chain_pair.load_rows(CHAINS / f"{prefix}attention-train-seed-{s}.json"),
+                               chain_pair.load_rows(CHAINS / f"{prefix}train-seed-{s}.json"))
+             for s in ("default", "8", "9")]  # fmt: skip
+    both = chain_pair.across_seeds(pairs)
+    clicks = both["clicks_per_list_percent"]["seeds"]
+    assert [round(v, 2) for v in clicks["values"]] == [-1.78, 0.17, -0.89]
+    assert (round(clicks["mean"], 2), round(clicks["low"], 2), round(clicks["high"], 2)) == (-0.83, -3.26, 1.60)
+    auc = both["auc"]["seeds"]
+    assert [round(v, 4) for v in auc["values"]] == [-0.0001, 0.0015, 0.0006]
+
+
+def test_an_odd_number_of_chains_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("sys.argv", ["chain_pair.py", str(tmp_path / "a.json")])
+    with pytest.raises(SystemExit, match="chains come in pairs"):
+        chain_pair.main()
