@@ -243,10 +243,11 @@ def merged(units: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def kept_runs(folder: Path, zoo_from: Path | None = None) -> list[dict[str, Any]]:
-    """Every kept (day, seed) run in `folder` (and `zoo_from`) that has its zoo, whatever code made it."""
+    """Every kept (day, seed) run in `folder` that has its zoo (there or in `zoo_from`), whatever code made it."""
     units: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    folders = [folder] + ([zoo_from] if zoo_from is not None and zoo_from.resolve() != folder.resolve() else [])
-    paths = [p for f in folders for p in sorted(f.glob("[0-9]*_seed*_*.json"))]  # not a killed write's temporaries
+    paths = sorted(folder.glob("[0-9]*_seed*_*.json"))  # not the hidden temporary files of a killed write
+    if zoo_from is not None and zoo_from.resolve() != folder.resolve():  # only the zoo: not another arm's variants
+        paths += sorted(zoo_from.glob("[0-9]*_seed*_zoo.json"))
     for path in paths:
         unit = kept_unit(path, None)
         if unit is not None:

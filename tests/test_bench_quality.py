@@ -157,6 +157,9 @@ def test_an_arms_units_kept_apart_join_the_zoo_of_another_folder(tmp_path: Path)
     quality.keep_unit(quality.unit_path(zoo, "2026-11-09", 7, ""), _unit("2026-11-09", 7, {"lr": 0.8}), "f", "old")
     quality.keep_unit(quality.unit_path(arm, "2026-11-09", 7, "a"), _unit("2026-11-09", 7, {"HRL-Rec a": 0.2}),
                       "g", "new")  # fmt: skip
+    variant = "w/o GRU (mean pooling + dense)"  # the kept tables' own ablation: not a row of the arm's table
+    quality.keep_unit(quality.unit_path(zoo, "2026-11-09", 7, variant),
+                      _unit("2026-11-09", 7, {f"HRL-Rec {variant}": 0.5}), "f", "old")  # fmt: skip
     assert quality.kept_runs(arm) == []  # alone, the arm's folder has no zoo
     (run,) = quality.kept_runs(arm, zoo)
     assert set(run["auc"]) == {"lr", "HRL-Rec a"} and run["codes"] == {"old", "new"}
