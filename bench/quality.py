@@ -43,7 +43,10 @@ override. The zoo is read from `--zoo-from` (default `--units`) whatever code
 made it, so the control shows whether this code's HRL-Rec still scores as the
 kept zoo's: when it does to the last digit in every run, the arm's rows
 compare with the kept baselines as if trained beside them. A missing zoo unit
-is an error naming its file, before any training.
+is an error naming its file, before any training, unless `--no-zoo` allows
+it: such a run (e.g. a training seed the kept tables lack) has no baselines,
+so it joins only the arm-against-control comparison printed last, over every
+run that has both.
 """
 
 from __future__ import annotations
@@ -242,8 +245,9 @@ def merged(units: list[dict[str, Any]]) -> dict[str, Any]:
     return run
 
 
-def kept_runs(folder: Path, zoo_from: Path | None = None) -> list[dict[str, Any]]:
-    """Every kept (day, seed) run in `folder` that has its zoo (there or in `zoo_from`), whatever code made it."""
+def kept_runs(folder: Path, zoo_from: Path | None = None, require_zoo: bool = True) -> list[dict[str, Any]]:
+    """Every kept (day, seed) run in `folder` that has its zoo (there or in `zoo_from`; any run when not
+    `require_zoo`), whatever code made it."""
     units: dict[tuple[str, int], list[dict[str, Any]]] = {}
     paths = sorted(folder.glob("[0-9]*_seed*_*.json"))  # not the hidden temporary files of a killed write
     if zoo_from is not None and zoo_from.resolve() != folder.resolve():  # only the zoo: not another arm's variants
@@ -254,7 +258,7 @@ def kept_runs(folder: Path, zoo_from: Path | None = None) -> list[dict[str, Any]
             units.setdefault((unit["day"], unit["seed"]), []).append(unit)
     runs = []
     for (ds, seed), found in sorted(units.items()):
-        if not any("lr" in u["auc"] for u in found):
+        if require_zoo and not any("lr" in u["auc"] for u in found):
             print(f"{ds} seed {seed}: only ablation variants kept, no zoo; left out", flush=True)
             continue
         runs.append(merged(found))
@@ -318,6 +322,8 @@ def main() -> None:
                         "(and each ablation on it), beside the kept zoo; see above")  # fmt: skip
     parser.add_argument("--zoo-from", type=Path, default=None, help="with --arm: the folder of the kept zoo units "
                         "(default --units), so an arm's units can be kept apart from the tables they join")  # fmt: skip
+    parser.add_argument("--no-zoo", action="store_true", help="with --arm: train the runs whose zoo is not kept "
+                        "too; they join only the arm-against-control comparison")  # fmt: skip
     parser.add_argument("-S", dest="overrides", action="append", default=[])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -331,7 +337,8 @@ def main() -> None:
     variants = arm_variants(*arm, args.ablations) if arm else {"": [], **(ABLATIONS if args.ablations else {})}
     args.arm_label = arm[0] if arm else None
     if args.summarise:
-        runs = [r for r in kept_runs(kept, zoo_from) if r["day"] in days and r["seed"] in seeds]
+        every = [r for r in kept_runs(kept, zoo_from, require_zoo=False) if r["day"] in days and r["seed"] in seeds]
+        runs = [r for r in every if "lr" in r["auc"]]
         if not runs:
             raise SystemExit(f"no kept runs for {args.days} x {args.seeds} in {kept}")
         days = sorted({r["day"] for r in runs})
@@ -341,6 +348,8 @@ def main() -> None:
         if len(codes) > 1:
             print(f"WARNING: the kept runs were made by {len(codes)} versions of the code ({', '.join(codes)})")
         summarise(runs, days, seeds, root, args)
+        if arm:
+            arm_against_control(every, f"HRL-Rec {arm[0]}")
         return
     code, data = code_fingerprint(), {}
     for ds in days:  # each day's data once, before any training
@@ -350,12 +359,14 @@ def main() -> None:
     if arm:  # the zoo is read, never trained, in an arm run: fail before any training when one is missing
         zoos = {(ds, seed): kept_unit(unit_path(zoo_from, ds, seed, ""), None) for seed in seeds for ds in days}
         missing = [str(unit_path(zoo_from, ds, seed, "")) for (ds, seed), unit in zoos.items() if unit is None]
-        if missing:
-            raise SystemExit(f"--arm needs the kept zoo of every day and seed; missing or unreadable: {missing}")
+        if missing and not args.no_zoo:
+            raise SystemExit(f"--arm needs the kept zoo of every day and seed (or --no-zoo); missing or unreadable: "
+                             f"{missing}")  # fmt: skip
     runs: list[dict[str, Any]] = []
     for seed in seeds:  # seed by seed over all days: a stopped bench has covered every day first
         for ds in days:
-            units, how = ([zoos[ds, seed]], ["zoo read"]) if arm else ([], [])
+            zoo = zoos[ds, seed] if arm else None
+            units, how = ([zoo], ["zoo read"]) if zoo else ([], ["no zoo"] if arm else [])
             for label, extra in variants.items():
                 cfg = config.load(None, [*args.overrides, f"ds={ds}", f"train.seed={seed}", *extra])
                 fingerprint, path = unit_fingerprint(code, data[ds], cfg), unit_path(kept, ds, seed, label)
@@ -374,7 +385,25 @@ def main() -> None:
             aucs = {m: round(v, 4) for m, v in run["auc"].items()}
             print(f"{ds} seed {seed}: {aucs} [{'; '.join(how)}]", flush=True)
             print(f"  best epoch / epochs run: {run['epochs']}", flush=True)
-    summarise(runs, days, seeds, root, args)
+    with_zoo = [r for r in runs if "lr" in r["auc"]]
+    if with_zoo:
+        summarise(with_zoo, sorted({r["day"] for r in with_zoo}), sorted({r["seed"] for r in with_zoo}), root, args)
+    if arm:
+        arm_against_control(runs, f"HRL-Rec {arm[0]}")
+
+
+def arm_against_control(runs: list[dict[str, Any]], arm: str) -> None:
+    """The arm minus this code's HRL-Rec over every run that has both, zoo or not: both intervals and runs below."""
+    control = f"HRL-Rec {CONTROL}"
+    both = [r for r in runs if arm in r["auc"] and control in r["auc"]]
+    if not both:
+        print(f"\nNo run has both {arm} and {control}.")
+        return
+    _, lo, hi = paired_bootstrap(both, [arm], control)[arm]
+    mean, t_lo, t_hi, below = across_runs(both, [arm], control)[arm]
+    print(f"\n{arm} minus {control} over {len(both)} runs ({len({r['seed'] for r in both})} seeds x "
+          f"{len({r['day'] for r in both})} days): {mean:+.5f}, paired bootstrap [{lo:+.5f}, {hi:+.5f}], over the "
+          f"runs [{t_lo:+.5f}, {t_hi:+.5f}], below in {below:.0f} of {len(both)}")  # fmt: skip
 
 
 def train_unit(ws: Workspace, ds: str, seed: int, label: str, n_boot: int) -> dict[str, Any]:

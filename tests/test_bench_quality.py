@@ -186,3 +186,27 @@ def test_the_table_gives_an_arms_ablations_their_difference_from_the_arm_and_che
     assert "scores as the kept zoo's in 4 of 4 runs" in out
     table = json.loads(args.json.read_text())
     assert table["arm"] == arm and table["minus_arm"][arm] == [0.0, 0.0, 0.0]
+
+
+def test_runs_without_a_zoo_join_only_the_arm_against_control_comparison(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A seed the kept tables lack: its run is read with require_zoo=False and counted in the arm-control line."""
+    arm, control = "HRL-Rec a", "HRL-Rec this code"
+    for seed, zoo in ((7, True), (10, False)):
+        if zoo:
+            quality.keep_unit(quality.unit_path(tmp_path, "2026-11-09", seed, ""),
+                              _unit("2026-11-09", seed, {"lr": 0.8}), "f", "c")  # fmt: skip
+        quality.keep_unit(quality.unit_path(tmp_path, "2026-11-09", seed, "this code"),
+                          _unit("2026-11-09", seed, {control: 0.3}), "f", "c")  # fmt: skip
+        quality.keep_unit(quality.unit_path(tmp_path, "2026-11-09", seed, "a"),
+                          _unit("2026-11-09", seed, {arm: 0.35}), "f", "c")  # fmt: skip
+    assert [r["seed"] for r in quality.kept_runs(tmp_path)] == [7]
+    every = quality.kept_runs(tmp_path, require_zoo=False)
+    assert [r["seed"] for r in every] == [7, 10]
+    quality.arm_against_control(every, arm)
+    out = capsys.readouterr().out
+    mean = sum(r["auc"][arm] - r["auc"][control] for r in every) / 2
+    assert f"{arm} minus {control} over 2 runs (2 seeds x 1 days): {mean:+.5f}" in out
+    quality.arm_against_control(every, "HRL-Rec b")
+    assert "No run has both" in capsys.readouterr().out
