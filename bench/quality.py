@@ -91,11 +91,7 @@ def parse_arm(text: str) -> tuple[str, list[str]]:
     if not sep or not label.strip() or not overrides or any("=" not in o for o in overrides):
         raise SystemExit(f"--arm {text!r}: expected LABEL=key=value[;key=value], e.g. "
                          "'shared attention=model.encoder_sharing=attention'")  # fmt: skip
-    if (
-        label.strip() == CONTROL
-        or label.strip() in ABLATIONS
-        or unit_path(Path(), "d", 0, label).name.endswith("_zoo.json")
-    ):
+    if label.strip() == CONTROL or label.strip() in ABLATIONS or unit_slug(label) == "zoo":
         raise SystemExit(f"--arm {text!r}: the label {label.strip()!r} is taken; choose another")
     return label.strip(), overrides
 
@@ -175,8 +171,12 @@ def unit_fingerprint(code: str, data: str, cfg: config.Config) -> str:
 
 def unit_path(folder: Path, ds: str, seed: int, label: str) -> Path:
     """One kept unit: the zoo (label "") or one ablation variant, of one day and training seed."""
-    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "zoo"
-    return folder / f"{ds}_seed{seed}_{slug}.json"
+    return folder / f"{ds}_seed{seed}_{unit_slug(label)}.json"
+
+
+def unit_slug(label: str) -> str:
+    """A unit's file-name part: the label in lower case and hyphens; the zoo (label "") is "zoo"."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "zoo"
 
 
 def resample(group: np.ndarray, ds: str, b: int) -> np.ndarray:

@@ -174,7 +174,7 @@ def test_the_table_gives_an_arms_ablations_their_difference_from_the_arm_and_che
     for ds in ("2026-11-09", "2026-11-10"):
         for seed in (7, 8):
             zoo = _unit(ds, seed, {"hrlrec": 0.2, "lr": 0.8, "din": 0.4}, n_boot=50)
-            same = {**_unit(ds, seed, {"HRL-Rec this code": 0.2}, n_boot=50)}  # the same seed's noise: the same AUC
+            same = _unit(ds, seed, {"HRL-Rec this code": 0.2}, n_boot=50)  # the same seed's noise: the same AUC
             runs.append(quality.merged([zoo, same, _unit(ds, seed + 100, {arm: 0.2, variant: 0.9}, n_boot=50)]))
     args = type("Args", (), {"json": tmp_path / "table.json", "arm_label": "a"})()
     quality.summarise(runs, ["2026-11-09", "2026-11-10"], [7, 8], tmp_path, args)
