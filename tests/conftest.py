@@ -38,10 +38,12 @@ SMALL_MODEL = (
     "dataset.tag_buckets=512",
     "gates.export.max_requests=200",
     "gates.export.proof_pool_sizes=[1,7,60]",
-    # A one-epoch model this small leaves many items with near-equal scores, and how many of them
-    # the two runtimes order apart depends on the CPU's instruction set (0 of 200 requests in CI,
-    # 4 on another machine): the degenerate-model check is tested on crafted numbers instead.
-    "gates.export.max_near_tie_share=0.05",
+    # A one-epoch model this small leaves many items with near-equal scores (under the default's shared
+    # field attention 72 % of its placements win by at most 2e-5, 36 % with two encoders), and how many
+    # requests the two runtimes order apart depends on the CPU's instruction set (two encoders: 0 of 200
+    # in CI, 3 or 4 elsewhere; shared attention: 23 here). The parity the tests hold is "identical up
+    # to ties"; the degenerate-model check is tested on crafted numbers instead.
+    "gates.export.max_near_tie_share=0.25",
 )
 
 

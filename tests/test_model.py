@@ -126,7 +126,8 @@ def test_target_networks_lag_the_online_ones(stream: batches.Stream) -> None:
 @pytest.mark.parametrize(
     "ablation",
     ["model.use_gru=false", "model.use_attention=false", "profiles.small.gamma=0", "model.use_similarity_loss=false",
-     "model.use_supervised_loss=false", "model.encoder_sharing=attention", "model.encoder_sharing=all"],
+     "model.use_supervised_loss=false", "model.encoder_sharing=none", "model.encoder_sharing=attention",
+     "model.encoder_sharing=all"],
 )  # fmt: skip
 def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablation: str) -> None:
     _, model = _model(stream, ablation)
@@ -141,7 +142,7 @@ def test_every_ablation_builds_and_trains_a_step(stream: batches.Stream, ablatio
 
 
 def test_one_shared_encoder_is_one_module_whose_states_both_agents_read_and_train(stream: batches.Stream) -> None:
-    _, separate = _model(stream)
+    _, separate = _model(stream, "model.encoder_sharing=none")
     _, shared = _model(stream, "model.encoder_sharing=all")
     assert shared.low_encoder is shared.high_encoder
     encoder = {id(p) for p in shared.high_encoder.parameters()}
@@ -176,9 +177,16 @@ def test_a_shared_attention_feeds_both_grus_the_hra_behaviour_vectors(stream: ba
     torch.testing.assert_close(again.states(b)[0], s_low, rtol=0, atol=0)
 
 
-def test_the_default_model_keeps_two_encoders_built_in_the_papers_order(stream: batches.Stream) -> None:
-    """The LRA's encoder is built first: the option must not redraw the default model's initial weights."""
-    _, model = _model(stream)
+def test_the_default_shares_the_field_attention(stream: batches.Stream) -> None:
+    """params.yaml serves `attention` (adopted on validation units, chains and Tables 2/4: docs/results.md)."""
+    cfg, model = _model(stream)
+    assert cfg.model.encoder_sharing == "attention"
+    assert model.low_encoder.attention is model.high_encoder.attention
+
+
+def test_the_papers_model_keeps_two_encoders_built_in_the_papers_order(stream: batches.Stream) -> None:
+    """The LRA's encoder is built first: the option must not redraw the paper's model's initial weights."""
+    _, model = _model(stream, "model.encoder_sharing=none")
     assert model.low_encoder is not model.high_encoder
     names = [name.split(".")[0] for name, _ in model.named_parameters()]
     assert names.index("low_encoder") < names.index("high_encoder")
