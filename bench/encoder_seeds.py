@@ -14,7 +14,8 @@ is a speed one: this bench answers the quality part on validation days, and benc
 
 What it does: for every training seed s and validation day D (its window landed, ingested,
 validated and built once, in the world of params' `seed`), trains HRL-Rec twice with
-`train.seed=s`, once per arm (`separate`, params' default, the control; the `--sharing` arm), and measures each
+`train.seed=s`, once per arm (`separate`, i.e. `none`, the control, whatever params' default; the `--sharing`
+arm), and measures each
 trained model as the pipeline would: the stability gate's record (its ranking of the day's
 sample), the tracking error against the day's logged mix, the simulator's true clicks per list,
 the state dependence (Spearman per channel) and the test-day AUC of the click head. One JSON line
@@ -30,7 +31,8 @@ The rule (fixed in docs/results.md before any run of this bench):
     Intervals: units resampled with replacement, 10,000 draws (hrlrec.evaluation.intervals.bootstrap_interval).
   - the week-over-week change between the two days is printed for the record only.
   - eligible is not chosen: the default stays `separate` until Tables 2 and 4 and the 14-day
-    chains, measured on the paper's structure, are measured on the shared encoder too.
+    chains, measured on the paper's structure, are measured on the shared encoder too. (They were,
+    for `attention`, which became the default on 2026-12-07: docs/results.md "Adopting attention".)
 """
 
 from __future__ import annotations

@@ -42,7 +42,10 @@ arm's row: Table 4 for the arm), and a control "HRL-Rec this code" with no
 override. The zoo is read from `--zoo-from` (default `--units`) whatever code
 made it, so the control shows whether this code's HRL-Rec still scores as the
 kept zoo's: when it does to the last digit in every run, the arm's rows
-compare with the kept baselines as if trained beside them. A missing zoo unit
+compare with the kept baselines as if trained beside them. The zoo in
+docs/quality-units was trained under `model.encoder_sharing: none`, the
+default then: against it, pass `-S model.encoder_sharing=none` (every
+training takes it, the control too) and give the arm its own sharing. A missing zoo unit
 is an error naming its file, before any training, unless `--no-zoo` allows
 it: such a run (e.g. a training seed the kept tables lack) has no baselines,
 so it joins only the arm-against-control comparison printed last, over every

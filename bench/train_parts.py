@@ -5,7 +5,10 @@
 Needs a workspace whose dataset for `ds` is built (bench/train.py or
 `hrlrec dataset` makes one). Times, on one batch of the profile's size,
 forward plus backward of each part alone (the two state encoders and, inside
-the LRA's, field embedding, field self-attention and the GRU), the model, the
+the LRA's, field embedding, field self-attention and the GRU; under the default
+`model.encoder_sharing: attention` the LRA's embedding and attention are the
+HRA's, so both encoders' rows count them: pass `-S model.encoder_sharing=none`
+for the paper's separate parts), the model, the
 similarity loss and the whole objective. CPU time of this process with one
 intra-op thread, so a busy machine disturbs it less than wall time would.
 """

@@ -147,3 +147,29 @@ def test_an_unreadable_card_exits_2_with_the_file_and_the_reason(trained: Path, 
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr
     assert f"{checkpoints.card_path(weights)}: model card's spec cannot be read (state_dim" in out.stderr
+
+
+def test_a_card_from_before_encoder_sharing_loads_the_two_encoders_it_was_trained_with(
+    trained_workspace: Path, tmp_path: Path
+) -> None:
+    """A model trained before `model.encoder_sharing` existed had the paper's two encoders, whatever today's
+    default: its card (no such key) must load as `none`, not as today's `attention`."""
+    import shutil
+
+    root = tmp_path / "ws"
+    shutil.copytree(trained_workspace, root)
+    ws = Workspace(root, model_config("model.encoder_sharing=none"))
+    train.run(ws, DS, models=["hrlrec"], progress=False)
+    weights = ws.layout.candidate_weights(DS)
+    trained_as = factory.load(weights)
+    _rewrite_card(weights, lambda card: card["spec"]["model"].pop("encoder_sharing"))
+    old = factory.load(weights)
+    assert model_config().model.encoder_sharing == "attention"
+    assert (
+        old.spec.model.encoder_sharing == "none"
+        and old.model.low_encoder.attention is not old.model.high_encoder.attention
+    )
+    stream = batches.load(ws.layout.dataset_day(DS))
+    lists = stream.lists("test")[:50]
+    assert torch.equal(torch.as_tensor(predict(old.model, stream, lists).probs),
+                       torch.as_tensor(predict(trained_as.model, stream, lists).probs))  # fmt: skip

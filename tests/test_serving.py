@@ -80,9 +80,10 @@ def test_step_by_step_states_equal_the_training_encoder(trained_workspace: Path)
                 h = g[encoder](*step, placed, h)
 
 
-def test_the_fused_step_is_the_encoders_then_the_channel_policy(trained_workspace: Path) -> None:
+@pytest.mark.parametrize("sharing", ["none", "attention", "all"])
+def test_the_fused_step_is_the_encoders_then_the_channel_policy(trained_workspace: Path, sharing: str) -> None:
     """`advance` gives bit for bit what lra_encoder, hra_encoder and channel_policy give called in turn."""
-    cfg = model_config()
+    cfg = model_config(f"model.encoder_sharing={sharing}")
     stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
     torch.manual_seed(5)
     model = factory.build("hrlrec", ModelSpec.of(cfg), train.features_of(stream)).eval()

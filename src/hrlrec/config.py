@@ -193,9 +193,10 @@ class ModelConfig(_Strict):
     tau: float = Field(gt=0, le=1)  # soft update rate of the target networks
     use_gru: bool  # ablation: False replaces the GRU by mean pooling + a dense layer
     use_attention: bool  # ablation: False replaces field self-attention by a dense layer
-    # Departure from the paper's two state encoders (3.2, 3.3), off by default (`none`): `attention` gives the
-    # LRA the HRA's behaviour vectors (one field embedding and self-attention over the HRA's fields, two GRUs);
-    # `all` runs one encoder and gives both agents its states (one attention and one GRU per step).
+    # `none`: the paper's two state encoders (3.2, 3.3). `attention`, the default (a departure, adopted in
+    # docs/results.md "Adopting attention"), gives the LRA the HRA's behaviour vectors (one field embedding and
+    # self-attention over the HRA's fields, two GRUs); `all` runs one encoder and gives both agents its states
+    # (one attention and one GRU per step).
     encoder_sharing: Literal["none", "attention", "all"]
     use_similarity_loss: bool  # ablation: drop L_s
     use_supervised_loss: bool  # ablation: drop L_c

@@ -20,6 +20,10 @@ from hrlrec import config
 from hrlrec.config import Config, ModelConfig
 from hrlrec.errors import BadInput
 
+# model.* keys whose default is not what every model had before the key existed: the value such a model had.
+# (`encoder_sharing` came in with `none`, the paper's two encoders; its default became `attention` later.)
+BEFORE_THE_KEY: dict[str, Any] = {"encoder_sharing": "none"}
+
 
 class ModelSpec(BaseModel):
     """Everything that shapes a model's architecture and its losses."""
@@ -53,7 +57,10 @@ class ModelSpec(BaseModel):
         Cards written before specs existed stored the whole pipeline config
         (`config`); their spec is read from it without validating anything
         else. A key of `model:` added after a model was trained takes today's
-        default (a change of architecture then shows as a weights mismatch).
+        default (a change of architecture then shows as a weights mismatch),
+        except the keys of BEFORE_THE_KEY, whose default changed after they
+        were added: a card without one was written while only the old value
+        existed, so it gets that value.
         """
         if "spec" in card:
             if not isinstance(card["spec"], dict):
@@ -72,7 +79,7 @@ class ModelSpec(BaseModel):
         else:
             raise BadInput(f"{source}: model card has no `spec`; it was not written by `hrlrec train`")
         if isinstance(raw.get("model"), dict):
-            raw["model"] = config.merge(config.defaults()["model"], raw["model"], ("model",))
+            raw["model"] = config.merge(config.defaults()["model"], BEFORE_THE_KEY | raw["model"], ("model",))
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
