@@ -45,11 +45,11 @@ kept zoo's: when it does to the last digit in every run, the arm's rows
 compare with the kept baselines as if trained beside them. The zoo in
 docs/quality-units was trained under `model.encoder_sharing: none`, the
 default then: against it, pass `-S model.encoder_sharing=none` (every
-training takes it, the control too) and give the arm its own sharing. A missing zoo unit
-is an error naming its file, before any training, unless `--no-zoo` allows
-it: such a run (e.g. a training seed the kept tables lack) has no baselines,
-so it joins only the arm-against-control comparison printed last, over every
-run that has both.
+training takes it, the control too) and give the arm its own sharing. A
+missing zoo unit is an error naming its file, before any training, unless
+`--no-zoo` allows it: such a run (e.g. a training seed the kept tables lack)
+has no baselines, so it joins only the arm-against-control comparison
+printed last, over every run that has both.
 """
 
 from __future__ import annotations
