@@ -311,3 +311,62 @@ def test_scoring_only_the_chosen_channel_gives_the_whole_pools_logits_for_those_
     real = cand >= 0
     np.testing.assert_allclose(own[real], full[np.nonzero(real)[0], cand[real]], rtol=1e-5, atol=1e-6)
     assert (pool_channel[cand[real]] == np.repeat(channel, real.sum(1))).all()
+
+
+def test_one_partition_gives_the_first_best_and_the_runner_up_gap() -> None:
+    from hrlrec.serving.ranker import TIE, _best_and_gap, _first_best, _runner_up_gap
+
+    inf = np.inf
+    scores = np.array(
+        [
+            [0.1, 0.5, 0.5, 0.2],  # exact tie: the earlier entry, gap 0
+            [0.1, 0.5 - TIE / 2, 0.5, 0.2],  # within TIE: the earlier entry, gap TIE / 2
+            [0.7, 0.5, -inf, 0.2],  # a real gap
+            [-inf, -inf, 0.3, -inf],  # only one available: no rival
+            [-inf, -inf, -inf, -inf],  # nothing available (a request whose pool ran out)
+        ],
+        dtype=np.float32,
+    )
+    first, gap = _best_and_gap(scores)
+    assert first.tolist() == [1, 1, 0, 2, 0]
+    np.testing.assert_allclose(gap[:3], [0.0, TIE / 2, 0.2], atol=1e-7)
+    assert gap[3] == gap[4] == inf
+    assert np.array_equal(first, _first_best(scores)) and np.array_equal(gap, _runner_up_gap(scores))
+    one = scores[:, 2:3]  # a channel of one entry
+    first, gap = _best_and_gap(one)
+    assert first.tolist() == [0] * 5 and (gap == inf).all()
+
+
+def test_softmax_leaves_rows_without_a_channel_at_zero() -> None:
+    from hrlrec.serving.ranker import _softmax
+
+    logits = np.array([[1.0, -np.inf, 3.0, 0.5], [-np.inf] * 4, [-2.0, -np.inf, -np.inf, -np.inf]], np.float32)
+    with np.errstate(all="raise"):  # no nan, no overflow on the empty row
+        probs = _softmax(logits)
+    e = np.exp(np.array([1.0, 3.0, 0.5]) - 3.0)
+    np.testing.assert_allclose(probs[0], [e[0] / e.sum(), 0.0, e[1] / e.sum(), e[2] / e.sum()], rtol=1e-6)
+    assert probs[1].tolist() == [0.0] * 4 and probs[2].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert probs.dtype == np.float32
+
+
+def test_channel_tables_lay_the_pool_out_by_the_models_channel_ids() -> None:
+    from hrlrec.serving.ranker import PreparedPool, channel_members
+
+    channel = np.array([2, 1, 2, 0, 4, 2])
+    rows = np.arange(6 * 5).reshape(6, 5)
+    rows[:, 1] = channel
+    item_part = np.arange(6 * 2, dtype=np.float32).reshape(6, 2)
+    item_cols = np.array([0, 1])
+    pool = PreparedPool(rows, channel, channel_members(channel), item_part, backend=None, item_cols=item_cols)
+    three = pool.tables(3)  # the model has 3 channels: id 4 is never chosen, id 3 has no entry
+    assert three.members.tolist() == [[-1, -1, -1], [1, -1, -1], [0, 2, 5], [-1, -1, -1]]
+    assert np.array_equal(three.present, three.members >= 0)
+    assert np.array_equal(three.parts[2], item_part[[0, 2, 5]])
+    assert np.array_equal(three.parts[1], item_part[[1, 0, 0]])  # padding repeats entry 0 (masked by `present`)
+    assert three.sizes.tolist() == [1, 3, 0]
+    assert np.array_equal(three.item_columns[:6], rows[:, :2])
+    assert np.array_equal(three.item_columns[-1], rows[0, :2])  # what pool index -1 (nothing placed) reads
+    assert pool.tables(3) is three  # made once per channel count
+    six = pool.tables(6)  # more channels than the pool has: empty rows
+    assert six.members.shape == (7, 3) and six.members[4].tolist() == [4, -1, -1] and not six.present[5:].any()
+    assert six.sizes.tolist() == [1, 3, 0, 1, 0, 0]

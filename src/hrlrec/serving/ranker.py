@@ -30,12 +30,17 @@ parity and the serving benchmark all rank with the same code. One position
 costs two graph calls: `item_logits` for the chosen channel's candidates, then
 `advance` (both encoders with the placed item and the next position's channel
 policy, fused). What depends on the pool alone is computed once by
-`Ranker.prepare`; a channel's remaining entries are counted, not searched.
+`Ranker.prepare` and laid out by channel id (`ChannelTables`), so a position
+reads the chosen channel's candidates, their item-tower halves, which of them
+are still free and the placed item's columns with one gather each; a
+channel's remaining entries are counted, not searched. At one request the
+loop's numpy work is about two fifths of a request's time on onnxruntime
+(docs/results.md), so every operation it saves counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,6 +54,7 @@ ITEM_COLUMNS = ("item", "channel")  # plus the tag columns: what a candidate bri
 # item): below it PyTorch, onnxruntime, CPUs and GPUs disagree in the last bits, and a saturated item
 # tower gives exact ties, which would otherwise go to whichever candidate's rounding came out higher.
 TIE = 1e-5
+_LOWEST = np.finfo(np.float32).min
 
 
 @dataclass
@@ -193,6 +199,25 @@ def candidates_of(item_part: np.ndarray, pool_channel: np.ndarray, channel: np.n
 
 
 @dataclass(frozen=True)
+class ChannelTables:
+    """A prepared pool laid out by channel id 0..C, what each ranking position reads with one gather.
+
+    Row c holds channel c's entries in pool order (row 0, and any channel the
+    model lacks, empty). Scoring a request's chosen channel takes its row of
+    `parts`, a placed item's columns come from `item_columns` (whose extra last
+    row, a copy of entry 0, is what pool index -1 reads: the row an encoder
+    ignores at length 0, as entry 0 was before this table), and whether an entry
+    is still free is `present` copied per request and cleared where placed.
+    """
+
+    members: np.ndarray  # (C + 1, W) pool entries per channel id, -1 padding
+    present: np.ndarray  # (C + 1, W) members >= 0
+    parts: np.ndarray  # (C + 1, W, H) `pool_items` of each member (padding repeats entry 0; callers mask it)
+    item_columns: np.ndarray  # (N + 1, I) the pool rows' item columns (ITEM_COLUMNS and tags); row N = row 0
+    sizes: np.ndarray  # (C,) entries per channel id 1..C
+
+
+@dataclass(frozen=True)
 class PreparedPool:
     """A candidate pool with everything that depends on it alone, computed once for every request ranked on it.
 
@@ -207,11 +232,29 @@ class PreparedPool:
     members: np.ndarray  # channel_members(channel)
     item_part: np.ndarray  # (N, H) `pool_items` of the rows
     backend: Backend  # the backend whose `pool_items` made item_part
+    item_cols: np.ndarray  # the F columns a placed item brings (Ranker.item_cols)
+    _tables: dict[int, ChannelTables] = field(default_factory=dict, compare=False, repr=False)
 
     def sizes(self, n_channels: int) -> np.ndarray:
         """(C,) entries per channel id 1..C (ids outside that range are never chosen)."""
         return np.bincount(self.channel[(self.channel > 0) & (self.channel <= n_channels)] - 1,
                            minlength=n_channels)  # fmt: skip
+
+    def tables(self, n_channels: int) -> ChannelTables:
+        """The pool by channel id 0..`n_channels` (the model's C), made once per C and kept."""
+        if n_channels not in self._tables:
+            members = np.full((n_channels + 1, self.members.shape[1]), -1, dtype=np.int64)
+            kept = min(n_channels + 1, len(self.members))
+            members[:kept] = self.members[:kept]
+            item_columns = self.rows[:, self.item_cols]
+            self._tables[n_channels] = ChannelTables(
+                members=members,
+                present=members >= 0,
+                parts=self.item_part[np.maximum(members, 0)],
+                item_columns=np.concatenate([item_columns, item_columns[:1]]),
+                sizes=self.sizes(n_channels),
+            )
+        return self._tables[n_channels]
 
 
 class Ranker:
@@ -228,7 +271,7 @@ class Ranker:
         """`pool` (N, F) with its item-tower half and channel tables, for ranking many requests on it."""
         channel = pool[:, self.col["channel"]].astype(np.int64)
         (item_part,) = self.backend.run("pool_items", pool)
-        return PreparedPool(pool, channel, channel_members(channel), item_part, self.backend)
+        return PreparedPool(pool, channel, channel_members(channel), item_part, self.backend, self.item_cols)
 
     def rank(
         self,
@@ -246,41 +289,47 @@ class Ranker:
         if prepared.backend is not self.backend:
             raise ValueError("the pool was prepared by another ranker's backend; prepare it with this ranker")
         run, K = self.backend.run, self.K
-        B, N = requests.size, prepared.rows.shape[0]
+        B = requests.size
+        sample = policy.channel_choice == "sample"
         if policy.stochastic and (draws is None or draws.channel.shape != (B, K)):
             raise ValueError(f"a stochastic serving policy needs draws of shape {(B, K)}")
         rows = np.arange(B)
-        rows_col = rows[:, None]
-        available = np.ones((B, N), dtype=bool)
         # Every candidate is seen under the request's context at the position being filled.
         context = requests.context.copy()
-        context[:, self.col["position"]] = 1  # position ids start at 1 (0 is padding)
+        position = self.col["position"]
+        context[:, position] = 1  # position ids start at 1 (0 is padding)
         h_low, h_high, logits = self.begin(requests, context)  # logits (B, C): channel id c at column c - 1
-        out = _empty_ranking(B, K, logits.shape[1])
-        left = np.broadcast_to(prepared.sizes(logits.shape[1]), logits.shape).copy()  # entries still available
+        C = logits.shape[1]
+        tables = prepared.tables(C)
+        out = _empty_ranking(B, K, C)
+        left = np.broadcast_to(tables.sizes, (B, C)).copy()  # entries still available per channel
+        free = np.broadcast_to(tables.present, (B, *tables.present.shape)).copy()  # (B, C + 1, W) not placed
+        picked_logits = np.zeros((B, K), dtype=np.float32)
+        # What a placed item's encoder chunk holds besides its row: the request's dense features, feedback
+        # unknown (the same every position).
+        dense_step = requests.context_dense[:, None, :]
+        feedback = np.full((B, 1), UNKNOWN, dtype=np.int64)
         # Per position the loop is a few dozen small numpy operations: at one request each costs its call
-        # overhead, so none is repeated (`np.maximum(x, 0)`, not `clip`, whose Python wrapper costs more).
+        # overhead, so none is repeated and each table is read with one gather (`np.maximum(x, 0)`, not
+        # `clip`, whose Python wrapper costs more).
         for t in range(K):
             is_left = left > 0
             has_any = is_left.any(1)
             masked = np.where(is_left, logits, -np.inf)
             probs = _softmax(masked)  # all zero where nothing is left
-            if policy.channel_choice == "sample":
+            if sample:
                 index, channel_gap = _draw(probs, draws.channel[:, t])
             else:
                 index = _first_best(masked)
                 channel_gap = _runner_up_gap(masked)
-            channel = np.where(has_any, index + 1, 0).astype(np.int64)
-            # (B, W) pool entries of the chosen channel, -1 padding: a chosen channel has entries left, so its
-            # row exists (0: none chosen, the empty row); no range check as `members_of` makes for any id
-            cand = prepared.members[channel]
-            cand_entry = np.maximum(cand, 0)
-            (logit,) = run("item_logits", prepared.item_part[cand_entry], context, requests.context_dense, h_low,
-                           h_high, channel)  # fmt: skip
-            allowed = (cand >= 0) & available[rows_col, cand_entry]
+            # 0 (the empty row of every table) where nothing is left: such a request places -1 and changes nothing
+            channel = np.where(has_any, index + 1, 0)
+            (logit,) = run("item_logits", tables.parts[channel], context, requests.context_dense, h_low, h_high,
+                           channel)  # fmt: skip
+            allowed = free[rows, channel]  # (B, W) the chosen channel's entries not yet placed
             high = np.where(allowed, logit, -np.inf)
-            pick = _first_best(high)  # the hard channel constraint; column of `cand`
-            out.margins[:, t] = np.minimum(channel_gap, _runner_up_gap(high))
+            pick, item_gap = _best_and_gap(high)  # the hard channel constraint; column of the channel's row
+            out.margins[:, t] = np.minimum(channel_gap, item_gap)
             p_item = 1.0
             if policy.epsilon > 0:
                 n_allowed = allowed.sum(1)
@@ -292,21 +341,27 @@ class Ranker:
                 share = policy.epsilon / np.maximum(n_allowed, 1)
                 p_item = np.where(pick == greedy, 1.0 - policy.epsilon, 0.0) + share
                 out.explored[:, t] = explore & has_any
-            item = np.where(has_any, cand[rows, pick], -1)
-            safe = np.maximum(item, 0)
+            item = tables.members[channel, pick]  # -1 where nothing was left: channel 0's row is empty
             out.items[:, t] = item
             out.channels[:, t] = channel
             out.channel_probs[:, t] = probs
             # The channel's share of the propensity: pi(c | s) when drawn, 1 when taken by argmax.
-            p_channel = probs[rows, index] if policy.channel_choice == "sample" else 1.0
+            p_channel = probs[rows, index] if sample else 1.0
             out.propensities[:, t] = np.where(has_any, p_channel * p_item, 0.0)
-            out.scores[:, t] = np.where(has_any, 1.0 / (1.0 + np.exp(-logit[rows, pick])), 0.0)
-            # A request with nothing left changes nothing: its entry is masked with itself, its count less 0.
-            available[rows, safe] &= ~has_any
+            picked_logits[:, t] = logit[rows, pick]
+            # A request with nothing left changes nothing: it clears the empty row's slot and counts 0 less.
+            free[rows, channel, pick] = False
             left[rows, index] -= has_any
             if t + 1 == K:
                 break
-            h_low, h_high, logits = self.step(h_low, h_high, requests, context, prepared.rows[safe], has_any, t + 2)
+            # `advance` with the placed item, read under this position's context, and the channel logits at the
+            # next position; a request with nothing placed keeps its states (length 0).
+            placed = context.copy()
+            placed[:, self.item_cols] = tables.item_columns[item]
+            context[:, position] = t + 2
+            h_low, h_high, logits = run("advance", placed[:, None, :], dense_step, feedback,
+                                        has_any.astype(np.int64), h_low, h_high, context)  # fmt: skip
+        out.scores[:] = np.where(out.items >= 0, 1.0 / (1.0 + np.exp(-picked_logits)), 0.0)
         return out
 
     def begin(self, requests: Requests, context: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -314,17 +369,6 @@ class Ranker:
         h_low, h_high = self.backend.run("initial_state", requests.context)
         history = (requests.seq_cat, requests.seq_dense, requests.feedback, requests.hist_len)
         h_low, h_high, logits = self.backend.run("advance", *history, h_low, h_high, context)
-        return h_low, h_high, logits
-
-    def step(
-        self, h_low: np.ndarray, h_high: np.ndarray, requests: Requests, context: np.ndarray, items: np.ndarray,
-        active: np.ndarray, position: int,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """`advance` and the channel logits for the next `position` in one call (`context`'s position column
-        is set to it in place)."""
-        step = self._placed(requests, context, items, active)
-        context[:, self.col["position"]] = position
-        h_low, h_high, logits = self.backend.run("advance", *step, h_low, h_high, context)
         return h_low, h_high, logits
 
     def encode(self, requests: Requests) -> tuple[np.ndarray, np.ndarray]:
@@ -405,12 +449,15 @@ def _empty_ranking(B: int, K: int, C: int) -> Ranking:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax that leaves all -inf rows at zero."""
-    top = logits.max(1, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
+    """Row-wise softmax that leaves all -inf rows at zero.
+
+    An all -inf row's max is raised to the lowest finite float, so its exp is 0 throughout (not nan);
+    any other row's sum is at least 1 (its best entry contributes exp(0)), so only an empty row's 0 is
+    divided by 1 instead.
+    """
+    top = np.maximum(logits.max(1, keepdims=True), _LOWEST)
     e = np.exp(logits - top)
-    total = e.sum(1, keepdims=True)
-    return e / np.where(total > 0, total, 1)  # an all -inf row has e = 0 throughout: 0 / 1
+    return e / np.maximum(e.sum(1, keepdims=True), 1)
 
 
 def _draw(probs: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -441,3 +488,13 @@ def _first_best(scores: np.ndarray) -> np.ndarray:
     """Per row, the first index whose score is within TIE of the row's best (-inf rows give 0)."""
     best = scores.max(1, keepdims=True)
     return np.argmax(scores >= best - TIE, axis=1)
+
+
+def _best_and_gap(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_first_best` and `_runner_up_gap` of `scores` from one partition (the best is its first column)."""
+    if scores.shape[1] < 2:
+        return _first_best(scores), _runner_up_gap(scores)
+    top2 = -np.partition(-scores, 1, axis=1)[:, :2]
+    first = np.argmax(scores >= top2[:, :1] - TIE, axis=1)
+    rival = np.isfinite(top2[:, 1])  # then the best is finite too; without one, -inf - -inf is never formed
+    return first, np.where(rival, top2[:, 0] - np.where(rival, top2[:, 1], 0), np.inf)
