@@ -34,7 +34,7 @@ policy, fused). What depends on the pool alone is computed once by
 reads the chosen channel's candidates, their item-tower halves, which of them
 are still free and the placed item's columns with one gather each; a
 channel's remaining entries are counted, not searched. At one request the
-loop's numpy work is about two fifths of a request's time on onnxruntime
+loop's numpy work is a quarter to two fifths of a request's time on onnxruntime
 (docs/results.md), so every operation it saves counts.
 """
 
