@@ -9,6 +9,10 @@ that bench/serve.py reports. This bench ranks each request once on onnxruntime, 
 recording every graph output, then ranks it again `--reps` times replaying those outputs in order
 (no graph runs), and prints the mean milliseconds per request of each rep and of the recorded pass.
 The replayed passes take the same decisions as the recorded one (it checks the lists are equal).
+A replayed loop runs back to back with warm caches and no graph work in between, so its figure is
+a lower bound on what the loop costs inside a real request; the recorded pass is one cold pass
+(onnxruntime's first runs, the pool's channel tables made once), not a steady-state latency: for
+that, bench/serve.py.
 Needs a workspace whose candidate for `ds` is trained and exported, as bench/serve.py does.
 """
 

@@ -356,16 +356,15 @@ def test_channel_tables_lay_the_pool_out_by_the_models_channel_ids() -> None:
     rows = np.arange(6 * 5).reshape(6, 5)
     rows[:, 1] = channel
     item_part = np.arange(6 * 2, dtype=np.float32).reshape(6, 2)
-    item_cols = np.array([0, 1])
-    pool = PreparedPool(rows, channel, channel_members(channel), item_part, backend=None, item_cols=item_cols)
+    pool = PreparedPool(rows, channel, channel_members(channel), item_part, backend=None)
     three = pool.tables(3)  # the model has 3 channels: id 4 is never chosen, id 3 has no entry
     assert three.members.tolist() == [[-1, -1, -1], [1, -1, -1], [0, 2, 5], [-1, -1, -1]]
     assert np.array_equal(three.present, three.members >= 0)
     assert np.array_equal(three.parts[2], item_part[[0, 2, 5]])
     assert np.array_equal(three.parts[1], item_part[[1, 0, 0]])  # padding repeats entry 0 (masked by `present`)
     assert three.sizes.tolist() == [1, 3, 0]
-    assert np.array_equal(three.item_columns[:6], rows[:, :2])
-    assert np.array_equal(three.item_columns[-1], rows[0, :2])  # what pool index -1 (nothing placed) reads
+    assert np.array_equal(three.rows[:6], rows)
+    assert np.array_equal(three.rows[-1], rows[0])  # what pool index -1 (nothing placed) reads
     assert pool.tables(3) is three  # made once per channel count
     six = pool.tables(6)  # more channels than the pool has: empty rows
     assert six.members.shape == (7, 3) and six.members[4].tolist() == [4, -1, -1] and not six.present[5:].any()

@@ -200,20 +200,21 @@ def candidates_of(item_part: np.ndarray, pool_channel: np.ndarray, channel: np.n
 
 @dataclass(frozen=True)
 class ChannelTables:
-    """A prepared pool laid out by channel id 0..C, what each ranking position reads with one gather.
+    """A prepared pool laid out by the model's channel ids 0..C, what each ranking position reads with one gather.
 
-    Row c holds channel c's entries in pool order (row 0, and any channel the
-    model lacks, empty). Scoring a request's chosen channel takes its row of
-    `parts`, a placed item's columns come from `item_columns` (whose extra last
-    row, a copy of entry 0, is what pool index -1 reads: the row an encoder
-    ignores at length 0, as entry 0 was before this table), and whether an entry
-    is still free is `present` copied per request and cleared where placed.
+    Row c holds channel c's entries in pool order: row 0 and any id the pool
+    lacks are empty, ids above C (never chosen) are left out. Scoring a
+    request's chosen channel takes its row of `parts`; a placed item's row comes
+    from `rows`, whose extra last row (a copy of entry 0) is what pool index -1
+    reads: the row an encoder ignores at length 0, as entry 0 was before this
+    table. Whether an entry is still free is `present`, copied per request and
+    cleared where placed.
     """
 
     members: np.ndarray  # (C + 1, W) pool entries per channel id, -1 padding
     present: np.ndarray  # (C + 1, W) members >= 0
     parts: np.ndarray  # (C + 1, W, H) `pool_items` of each member (padding repeats entry 0; callers mask it)
-    item_columns: np.ndarray  # (N + 1, I) the pool rows' item columns (ITEM_COLUMNS and tags); row N = row 0
+    rows: np.ndarray  # (N + 1, F) the pool's rows; row N (index -1) = row 0
     sizes: np.ndarray  # (C,) entries per channel id 1..C
 
 
@@ -232,7 +233,6 @@ class PreparedPool:
     members: np.ndarray  # channel_members(channel)
     item_part: np.ndarray  # (N, H) `pool_items` of the rows
     backend: Backend  # the backend whose `pool_items` made item_part
-    item_cols: np.ndarray  # the F columns a placed item brings (Ranker.item_cols)
     _tables: dict[int, ChannelTables] = field(default_factory=dict, compare=False, repr=False)
 
     def sizes(self, n_channels: int) -> np.ndarray:
@@ -246,12 +246,11 @@ class PreparedPool:
             members = np.full((n_channels + 1, self.members.shape[1]), -1, dtype=np.int64)
             kept = min(n_channels + 1, len(self.members))
             members[:kept] = self.members[:kept]
-            item_columns = self.rows[:, self.item_cols]
             self._tables[n_channels] = ChannelTables(
                 members=members,
                 present=members >= 0,
                 parts=self.item_part[np.maximum(members, 0)],
-                item_columns=np.concatenate([item_columns, item_columns[:1]]),
+                rows=np.concatenate([self.rows, self.rows[:1]]),
                 sizes=self.sizes(n_channels),
             )
         return self._tables[n_channels]
@@ -271,7 +270,7 @@ class Ranker:
         """`pool` (N, F) with its item-tower half and channel tables, for ranking many requests on it."""
         channel = pool[:, self.col["channel"]].astype(np.int64)
         (item_part,) = self.backend.run("pool_items", pool)
-        return PreparedPool(pool, channel, channel_members(channel), item_part, self.backend, self.item_cols)
+        return PreparedPool(pool, channel, channel_members(channel), item_part, self.backend)
 
     def rank(
         self,
@@ -304,11 +303,7 @@ class Ranker:
         out = _empty_ranking(B, K, C)
         left = np.broadcast_to(tables.sizes, (B, C)).copy()  # entries still available per channel
         free = np.broadcast_to(tables.present, (B, *tables.present.shape)).copy()  # (B, C + 1, W) not placed
-        picked_logits = np.zeros((B, K), dtype=np.float32)
-        # What a placed item's encoder chunk holds besides its row: the request's dense features, feedback
-        # unknown (the same every position).
-        dense_step = requests.context_dense[:, None, :]
-        feedback = np.full((B, 1), UNKNOWN, dtype=np.int64)
+        picked_logits = []  # (B,) per position: the placed item's click logit
         # Per position the loop is a few dozen small numpy operations: at one request each costs its call
         # overhead, so none is repeated and each table is read with one gather (`np.maximum(x, 0)`, not
         # `clip`, whose Python wrapper costs more).
@@ -348,7 +343,7 @@ class Ranker:
             # The channel's share of the propensity: pi(c | s) when drawn, 1 when taken by argmax.
             p_channel = probs[rows, index] if sample else 1.0
             out.propensities[:, t] = np.where(has_any, p_channel * p_item, 0.0)
-            picked_logits[:, t] = logit[rows, pick]
+            picked_logits.append(logit[rows, pick])
             # A request with nothing left changes nothing: it clears the empty row's slot and counts 0 less.
             free[rows, channel, pick] = False
             left[rows, index] -= has_any
@@ -356,12 +351,11 @@ class Ranker:
                 break
             # `advance` with the placed item, read under this position's context, and the channel logits at the
             # next position; a request with nothing placed keeps its states (length 0).
-            placed = context.copy()
-            placed[:, self.item_cols] = tables.item_columns[item]
+            step = self._placed(requests, context, tables.rows[item], has_any)
             context[:, position] = t + 2
-            h_low, h_high, logits = run("advance", placed[:, None, :], dense_step, feedback,
-                                        has_any.astype(np.int64), h_low, h_high, context)  # fmt: skip
-        out.scores[:] = np.where(out.items >= 0, 1.0 / (1.0 + np.exp(-picked_logits)), 0.0)
+            h_low, h_high, logits = run("advance", *step, h_low, h_high, context)
+        picked = np.stack(picked_logits, 1)
+        out.scores[:] = np.where(out.items >= 0, 1.0 / (1.0 + np.exp(-picked)), 0.0)
         return out
 
     def begin(self, requests: Requests, context: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -451,9 +445,9 @@ def _empty_ranking(B: int, K: int, C: int) -> Ranking:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax that leaves all -inf rows at zero.
 
-    An all -inf row's max is raised to the lowest finite float, so its exp is 0 throughout (not nan);
-    any other row's sum is at least 1 (its best entry contributes exp(0)), so only an empty row's 0 is
-    divided by 1 instead.
+    An all -inf row's max is raised to the lowest finite float32 (the graphs' logits are float32), so
+    its exp is 0 throughout (not nan); a row with a finite best sums to at least 1 (the best contributes
+    exp(0)), so only an empty row's 0 is divided by 1 instead. Logits are finite or -inf (unavailable).
     """
     top = np.maximum(logits.max(1, keepdims=True), _LOWEST)
     e = np.exp(logits - top)
