@@ -315,8 +315,7 @@ class Ranker:
             if sample:
                 index, channel_gap = _draw(probs, draws.channel[:, t])
             else:
-                index = _first_best(masked)
-                channel_gap = _runner_up_gap(masked)
+                index, channel_gap = _best_and_gap(masked)
             # 0 (the empty row of every table) where nothing is left: such a request places -1 and changes nothing
             channel = np.where(has_any, index + 1, 0)
             (logit,) = run("item_logits", tables.parts[channel], context, requests.context_dense, h_low, h_high,
@@ -473,7 +472,16 @@ def _runner_up_gap(scores: np.ndarray) -> np.ndarray:
     """Per row, best minus second-best score (inf when fewer than two are finite)."""
     if scores.shape[1] < 2:
         return np.full(scores.shape[0], np.inf, dtype=np.float32)
-    top2 = -np.partition(-scores, 1, axis=1)[:, :2]
+    return _gap(_top_two(scores))
+
+
+def _top_two(scores: np.ndarray) -> np.ndarray:
+    """(B, 2): each row's best and second-best score, from one partition (needs two columns or more)."""
+    return -np.partition(-scores, 1, axis=1)[:, :2]
+
+
+def _gap(top2: np.ndarray) -> np.ndarray:
+    """Best minus second-best of each `_top_two` row (inf without a finite second)."""
     rival = np.isfinite(top2[:, 1])  # then the best is finite too; without one, -inf - -inf is never formed
     return np.where(rival, top2[:, 0] - np.where(rival, top2[:, 1], 0), np.inf)
 
@@ -488,7 +496,5 @@ def _best_and_gap(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`_first_best` and `_runner_up_gap` of `scores` from one partition (the best is its first column)."""
     if scores.shape[1] < 2:
         return _first_best(scores), _runner_up_gap(scores)
-    top2 = -np.partition(-scores, 1, axis=1)[:, :2]
-    first = np.argmax(scores >= top2[:, :1] - TIE, axis=1)
-    rival = np.isfinite(top2[:, 1])  # then the best is finite too; without one, -inf - -inf is never formed
-    return first, np.where(rival, top2[:, 0] - np.where(rival, top2[:, 1], 0), np.inf)
+    top2 = _top_two(scores)
+    return np.argmax(scores >= top2[:, :1] - TIE, axis=1), _gap(top2)
