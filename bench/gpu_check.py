@@ -21,7 +21,12 @@
 Without CUDA it says so, runs parts 1, 2 (fp32 and bf16 autocast on the CPU,
 with the small profile and 30 steps unless told otherwise) and 4 on the CPU,
 marks part 3 "not run: no CUDA" (the test suite runs 2-process gloo DDP), and
-exits 0. Everything measured goes into one JSON file.
+exits 0. Everything measured goes into one JSON file, `gpu-check.json`, and the
+same as a docs/results.md section, `gpu-check.md`, both rewritten as each part
+ends: a device call has one try, so a part that raises is written down with its
+traceback and the others that do not need it still run, and a stop by the
+budget's SIGTERM keeps what was measured. Exits 1 when a part failed or the
+budget stopped it.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +97,11 @@ def train_once(root: Path, overrides: list[str], ds: str, precision: str, device
 
 def ddp(root: Path, overrides: list[str], ds: str) -> dict[str, Any]:
     gpus = torch.cuda.device_count()
-    torchrun = Path(sys.executable).with_name("torchrun")
     sets = [a for o in overrides for a in ("-S", o)]
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node", str(gpus), "-m", "hrlrec.cli", "--workspace", str(root),
-           *sets, "train", "--ds", ds, "--model", "hrlrec", "--device", "cuda", "--no-progress"]  # fmt: skip
+    # torchrun as a module of this interpreter: a machine's `torchrun` script may belong to another Python.
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(gpus),
+           "-m", "hrlrec.cli", "--workspace", str(root), *sets,
+           "train", "--ds", ds, "--model", "hrlrec", "--device", "cuda", "--no-progress"]  # fmt: skip
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
     body = {"processes": gpus, "backend": "nccl", "returncode": out.returncode,
@@ -105,6 +113,124 @@ def ddp(root: Path, overrides: list[str], ds: str) -> dict[str, Any]:
         body["auc"] = report["models"]["hrlrec"]["auc"]
         body["impressions_per_s"] = report["models"]["hrlrec"].get("impressions_per_s")
     return body
+
+
+def run_parts(
+    out: dict[str, Any], folder: Path, root: Path, overrides: list[str], ds: str, device: str, cuda: bool
+) -> None:
+    """Data, training in fp32 and bf16, DDP, export gate, serving: each saved as it ends, a failure recorded.
+
+    A part that raises is written down with its traceback and the parts that need it are marked not run,
+    so one device call returns every figure it could measure.
+    """
+    errors: dict[str, str] = out.setdefault("errors", {})
+
+    def attempt(name: str, fn, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return timed(name, out, fn, *args, **kwargs)
+        except OutOfTime:
+            raise
+        except Exception:
+            errors[name] = traceback.format_exc()[-3000:]
+            print(f"{name} FAILED:\n{errors[name]}", flush=True)
+            return None
+        finally:
+            save(out, folder)
+
+    ws = Workspace(root, config.load(None, overrides))
+    for step in pipeline.DATA_STEPS:
+        attempt(step, pipeline.run, step, ws, ds)
+        if step in errors:
+            out["not_run"] = f"training, DDP, export and serving: {step} failed"
+            return
+    meta = json.loads((ws.layout.dataset_day(ds) / "meta.json").read_text())
+    out["dataset"] = {"rows": meta["rows"], "lists": meta["lists"], "days": meta["days"], "shards": meta["shards"]}
+    out["training"] = []
+    for precision in ("fp32", "bf16"):
+        result = attempt(f"train {precision}", train_once, root, overrides, ds, precision, device)
+        if result is not None:
+            out["training"].append(result)
+            print(f"  {precision}: AUC {result['auc']:.4f}, {result['impressions_per_s']} impressions/s, "
+                  f"peak CUDA memory {result['peak_cuda_memory_gb']} GB", flush=True)  # fmt: skip
+    if not out["training"]:
+        out["not_run"] = "DDP, export and serving: no precision trained"
+        return
+    if cuda:
+        out["ddp"] = attempt("ddp", ddp, root, overrides, ds) or {"run": False, "reason": "failed: see errors"}
+    else:
+        out["ddp"] = {
+            "run": False,
+            "reason": "no CUDA: NCCL DDP not run (tests/test_training.py runs 2-process gloo DDP)",
+        }
+    # The export gate judges the last trained candidate (bf16, or the DDP one with CUDA).
+    verdict = attempt("export gate", export.run, ws, ds)
+    if verdict is None:
+        out["not_run"] = "serving: the export gate failed"
+        return
+    out["export"] = {"verdict": verdict.level, "reason": verdict.reason, "provider": verdict.numbers.get("provider")}
+    command = [sys.executable, str(ROOT / "bench" / "serve.py"), "--workspace", str(root), "--device", device,
+               "--requests", "200", *[a for o in overrides for a in ("-S", o)]]  # fmt: skip
+    serve = attempt("serve", subprocess.run, command, capture_output=True, text=True, check=False, timeout=600)
+    if serve is None:
+        return
+    out["serve"] = {"returncode": serve.returncode, "table": serve.stdout[-3000:]}
+    if serve.returncode:
+        errors["serve"] = serve.stderr[-3000:]
+    print(serve.stdout[-3000:], flush=True)
+    save(out, folder)
+
+
+class OutOfTime(Exception):
+    """The budget's SIGTERM (scripts/gpu-check.sh runs this under `timeout`): stop, keep what was measured."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise OutOfTime(f"stopped by signal {signum} (the check's time budget ran out)")
+
+
+def save(out: dict[str, Any], folder: Path) -> Path:
+    """Write the JSON and its markdown section, each through a temporary file: a stop leaves the last whole one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "gpu-check.json"
+    for path, text in (
+        (target, json.dumps(out, indent=2, default=str) + "\n"),
+        (folder / "gpu-check.md", section(out)),
+    ):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return target
+
+
+def section(out: dict[str, Any]) -> str:
+    """The check as a docs/results.md section: what ran where, each part's figures or why it did not run."""
+    f = out["facts"]
+    where = f"CUDA on {', '.join(f['gpus'])}" if f["cuda"] else "no CUDA device (CPU parts only)"
+    lines = [f"## GPU check ({out.get('started', '')}, {where})", "",
+             f"`scripts/gpu-check.sh`: Python {f['python']}, torch {f['torch']} (CUDA {f['cuda_version']}), "
+             f"onnxruntime {f['onnxruntime']} with {', '.join(f['onnxruntime_providers'])}; {f['cpu_count']} CPUs; "
+             f"profile {out['profile']}, {out['train_days']} training day(s), {out['steps']} steps.", ""]  # fmt: skip
+    if "dataset" in out:
+        d = out["dataset"]
+        lines.append(f"- dataset: {d['rows']:,} rows, {d['lists']} lists over {d['days']} days")
+    for t in out.get("training", []):
+        lines.append(f"- train {t['precision']} on {t['device']}: AUC {t['auc']:.4f}, {t['impressions_per_s']} "
+                     f"impressions/s, {t['seconds']} s, peak CUDA memory {t['peak_cuda_memory_gb']} GB")  # fmt: skip
+    if "ddp" in out:
+        lines.append(f"- DDP: {json.dumps(out['ddp'], default=str)[:600]}")
+    if "export" in out:
+        e = out["export"]
+        lines.append(f"- export gate: {e['verdict']} on {e['provider']}: {e['reason']}")
+    if "serve" in out:
+        lines += ["- serving (bench/serve.py):", "", "```", out["serve"]["table"].strip(), "```"]
+    for name, error in out.get("errors", {}).items():
+        lines.append(f"- **{name} failed**: `{error.strip().splitlines()[-1] if error.strip() else error}`")
+    if "not_run" in out:
+        lines.append(f"- **not run**: {out['not_run']}")
+    if "stopped" in out:
+        lines.append(f"- **stopped**: {out['stopped']}")
+    lines.append(f"- seconds per part: {json.dumps(out.get('seconds', {}))}")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -131,39 +257,18 @@ def main() -> None:
                  f"serving.device={device}"]  # fmt: skip
     out: dict[str, Any] = {"facts": info, "profile": profile, "train_days": args.train_days, "steps": steps,
                            "workspace": str(root)}  # fmt: skip
-    ws = Workspace(root, config.load(None, overrides))
-    for step in pipeline.DATA_STEPS:
-        timed(step, out, pipeline.run, step, ws, args.ds)
-    meta = json.loads((ws.layout.dataset_day(args.ds) / "meta.json").read_text())
-    out["dataset"] = {"rows": meta["rows"], "lists": meta["lists"], "days": meta["days"], "shards": meta["shards"]}
-    out["training"] = [timed(f"train {p}", out, train_once, root, overrides, args.ds, p, device)
-                       for p in ("fp32", "bf16")]  # fmt: skip
-    for t in out["training"]:
-        print(f"  {t['precision']}: AUC {t['auc']:.4f}, {t['impressions_per_s']} impressions/s, "
-              f"peak CUDA memory {t['peak_cuda_memory_gb']} GB", flush=True)  # fmt: skip
-    out["ddp"] = (
-        timed("ddp", out, ddp, root, overrides, args.ds)
-        if cuda
-        else {"run": False, "reason": "no CUDA: NCCL DDP not run (tests/test_training.py runs 2-process gloo DDP)"}
-    )
-    # The export gate judges the last trained candidate (bf16, or the DDP one with CUDA).
-    verdict = timed("export gate", out, export.run, ws, args.ds)
-    out["export"] = {"verdict": verdict.level, "reason": verdict.reason,
-                     "provider": verdict.numbers.get("provider")}  # fmt: skip
-    serve = subprocess.run([sys.executable, str(ROOT / "bench" / "serve.py"), "--workspace", str(root),
-                            "--device", device, "--requests", "200", *[a for o in overrides for a in ("-S", o)]],
-                           capture_output=True, text=True, check=False, timeout=600)  # fmt: skip
-    out["serve"] = {"returncode": serve.returncode, "table": serve.stdout[-3000:],
-                    **({"stderr_tail": serve.stderr[-2000:]} if serve.returncode else {})}  # fmt: skip
-    print(serve.stdout[-3000:], flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / "gpu-check.json"
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=2, default=str) + "\n")
-    tmp.replace(target)
-    print(f"wrote {target}", flush=True)
+    out["started"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        run_parts(out, args.out, root, overrides, args.ds, device, cuda)
+    except OutOfTime as exc:
+        out["stopped"] = str(exc)
+    target = save(out, args.out)
+    print(f"wrote {target} and {target.with_suffix('.md')}", flush=True)
     if args.workspace is None:
         shutil.rmtree(root, ignore_errors=True)
+    if out.get("errors") or "stopped" in out:
+        raise SystemExit(f"GPU check incomplete: {', '.join(out.get('errors', {})) or out['stopped']} (see {target})")
 
 
 if __name__ == "__main__":
