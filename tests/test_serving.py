@@ -305,3 +305,31 @@ def test_a_graph_exported_with_other_inputs_is_refused(exported: Path, tmp_path:
     (folder / EXPORT_MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BadInput, match=r"channel_policy.onnx takes inputs \(h_low\) .* re-run `hrlrec export`"):
         OrtBackend(folder, device="cpu")
+
+
+def test_every_serving_graph_runs_where_its_inputs_are(trained_workspace: Path) -> None:
+    """A PyTorch backend on a GPU feeds the graphs GPU tensors: none may make a tensor on the CPU.
+
+    Checked on PyTorch's `meta` device (shapes without data), which refuses to mix with CPU tensors as
+    CUDA does; a CPU-only machine can hold this where no GPU is lent.
+    """
+    cfg = model_config()
+    stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
+    torch.manual_seed(7)
+    model = factory.build("hrlrec", ModelSpec.of(cfg), train.features_of(stream)).eval()
+    meta = {name: graph.to("meta") for name, graph in graphs(model).items()}
+    lists = stream.lists("test")[:4]
+    batch = batches.list_batch(stream, lists, cfg.active.history_len, cfg.list_len)
+    m, B = cfg.active.history_len, len(lists)
+    context = batch.seq_cat[torch.arange(B), batch.hist_len]
+    history = [x.to("meta") for x in (batch.seq_cat[:, :m], batch.seq_dense[:, :m], batch.feedback[:, :m],
+                                      batch.hist_len)]  # fmt: skip
+    with torch.no_grad():
+        pool = meta["pool_items"](stream.cat[:20].to("meta"))
+        h_low, h_high = meta["initial_state"](context.to("meta"))
+        h_low, h_high, logits = meta["advance"](*history, h_low, h_high, context.to("meta"))
+        channel = torch.ones(B, dtype=torch.long, device="meta")
+        scores = meta["item_logits"](pool.expand(B, -1, -1), context.to("meta"), batch.seq_dense[:, 0].to("meta"),
+                                     h_low, h_high, channel)  # fmt: skip
+    assert scores.device.type == "meta" and scores.shape == (B, 20) and logits.shape[0] == B
+

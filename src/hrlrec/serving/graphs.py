@@ -65,8 +65,10 @@ class InitialState(nn.Module):
 
     def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         row = context.unsqueeze(1)  # (B, 1, F): one behaviour
-        dense = torch.zeros(row.shape[0], 1, self.low.fields.dense.in_features, dtype=torch.float32)
-        feedback = torch.zeros(row.shape[:2], dtype=torch.long)
+        # On the context's device: a PyTorch backend on CUDA feeds CUDA tensors (the export traces on the CPU).
+        dense = torch.zeros(row.shape[0], 1, self.low.fields.dense.in_features, dtype=torch.float32,
+                            device=context.device)  # fmt: skip
+        feedback = torch.zeros(row.shape[:2], dtype=torch.long, device=context.device)
         out = []
         for enc in (self.high,) if self.shared else (self.low, self.high):
             matrix = enc.fields(row, dense, {"feedback": feedback})  # profile fields ignore dense/feedback
