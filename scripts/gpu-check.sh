@@ -15,6 +15,9 @@
 # GPU_CHECK_BUDGET_S (default 600) bounds the check; what it measured before a stop is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# float32 means float32: no TF32 in cuBLAS or cuDNN (the GRU), so the fp32 run and the export gate's
+# PyTorch/onnxruntime comparison are not moved by 10-bit mantissas (src/hrlrec/serving/backends.py).
+export NVIDIA_TF32_OVERRIDE="${NVIDIA_TF32_OVERRIDE:-0}"
 OUT="${OUT:-.work/gpu-check}"
 mkdir -p "$OUT"
 if [ -n "${PYTHON:-}" ]; then

@@ -333,3 +333,10 @@ def test_every_serving_graph_runs_where_its_inputs_are(trained_workspace: Path) 
                                      h_low, h_high, channel)  # fmt: skip
     assert scores.device.type == "meta" and scores.shape == (B, 20) and logits.shape[0] == B
 
+
+def test_onnxruntime_on_cuda_is_asked_for_float32_without_tf32() -> None:
+    """TF32 would move GPU scores ~1e-3 from the float32 reference the export gate holds to 1e-4."""
+    from hrlrec.serving.backends import session_providers
+
+    assert session_providers([CUDA, CPU]) == [(CUDA, {"use_tf32": "0"}), CPU]
+    assert session_providers([CPU]) == [CPU]

@@ -69,6 +69,19 @@ def providers_for(device: str) -> list[str]:
     return [CUDA, CPU]
 
 
+# TF32 off on the GPU. onnxruntime's CUDA provider allows TF32 in float32 MatMul/Gemm by default (10-bit
+# mantissas), which would move click scores by ~1e-3 against the float32 PyTorch reference the export gate
+# compares with (max_abs_score_diff 1e-4) and serve lists other than the gated ones; these graphs are tiny
+# and latency-bound, so TF32 buys no speed. cuDNN's GRU is not covered by this option: NVIDIA_TF32_OVERRIDE=0
+# in the process's environment turns TF32 off there too (scripts/gpu-check.sh sets it).
+CUDA_OPTIONS = {"use_tf32": "0"}
+
+
+def session_providers(providers: list[str]) -> list[str | tuple[str, dict[str, str]]]:
+    """`providers` as onnxruntime takes them, the CUDA one with CUDA_OPTIONS."""
+    return [(p, dict(CUDA_OPTIONS)) if p == CUDA else p for p in providers]
+
+
 class OrtBackend:
     """The exported graphs of a folder (written by `hrlrec export`) in onnxruntime sessions."""
 
@@ -91,7 +104,9 @@ class OrtBackend:
         self.inputs: dict[str, list[str]] = {}
         providers = wanted
         for graph in manifest["graphs"]:
-            session = ort.InferenceSession(str(folder / f"{graph}.onnx"), options, providers=providers)
+            session = ort.InferenceSession(
+                str(folder / f"{graph}.onnx"), options, providers=session_providers(providers)
+            )
             self.sessions[graph] = session
             self.inputs[graph] = [i.name for i in session.get_inputs()]
             expected = GRAPH_INPUTS.get(graph)
