@@ -310,3 +310,23 @@ def test_take_columns_is_indexing_by_a_list_of_columns() -> None:
     for cols in ([2, 3, 4], [4], [1, 3], [5, 4]):
         taken = take_columns(x, cols)
         assert torch.equal(taken, x[..., cols]) and taken.is_contiguous()
+
+
+def test_the_gru_keeps_float32_under_autocast_and_is_the_plain_call_without() -> None:
+    """bf16 training runs the GRU in float32 (autocast would lower cuDNN's RNN with no loss scaling)."""
+    from hrlrec.models.encoder import gru_float32
+
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(6, 4, batch_first=True)
+    f, h0 = torch.randn(3, 5, 6), torch.randn(1, 3, 4)
+    with torch.no_grad():
+        plain_out, plain_h = gru(f, h0)
+        out, h = gru_float32(gru, f, h0)
+        assert torch.equal(out, plain_out) and torch.equal(h, plain_h)  # no autocast: the plain call
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low_f = torch.nn.functional.linear(f, torch.eye(6))  # what an autocast layer hands the GRU: bf16
+            assert low_f.dtype == torch.bfloat16
+            out, _ = gru_float32(gru, low_f, h0.bfloat16())
+        want, _ = gru(low_f.float(), h0.bfloat16().float())
+    assert out.dtype == torch.float32
+    assert torch.equal(out, want)

@@ -15,6 +15,22 @@ from torch import nn
 from hrlrec.models.layers import PROFILE_FIELDS, FieldEmbedding, FieldSelfAttention
 
 
+def gru_float32(gru: nn.GRU, f: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`gru(f, h0)`, computed in float32 when autocast is on (train.precision bf16, or auto on CUDA).
+
+    Autocast does not run cuDNN's RNN in the autocast dtype: PyTorch's CUDA autocast rule for it
+    casts input, state and weights to float16, and no GradScaler guards float16 gradients in a bf16
+    run; and a recurrence over 60 steps compounds each step's rounding. The GRU is a small share of
+    a step (docs/results.md), so it keeps float32 while the attention and dense layers take bf16.
+    Without autocast (CPU float32 training, the exported graphs) this is the plain call.
+    """
+    device = f.device.type
+    if torch.is_autocast_enabled(device):
+        with torch.autocast(device, enabled=False):
+            return gru(f.float(), h0.float())
+    return gru(f, h0)
+
+
 class StateEncoder(nn.Module):
     """Behaviour sequence -> states s_0..s_K before each list position."""
 
@@ -87,7 +103,7 @@ class StateEncoder(nn.Module):
             # Unpacked: the GRU is causal, so the padding after a sequence's length never reaches a
             # state read below (index <= hist_len + list_len); the states read after the list's end
             # are masked by every loss. Packing gave the same states at 1.7x the GRU's time.
-            out, _ = self.gru(f, h0.unsqueeze(0).contiguous())  # eq. (2), (B, T, S)
+            out, _ = gru_float32(self.gru, f, h0.unsqueeze(0).contiguous())  # eq. (2), (B, T, S)
         else:
             lengths = (hist_len + list_len).clamp(min=1)  # (B,)
             valid = (torch.arange(f.shape[1], device=f.device)[None, :] < lengths[:, None]).float()
