@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -68,6 +69,7 @@ def facts() -> dict[str, Any]:
         "onnxruntime": ort.__version__,
         "onnxruntime_providers": ort.get_available_providers(),
         "cpu_count": os.cpu_count(),
+        "NVIDIA_TF32_OVERRIDE": os.environ.get("NVIDIA_TF32_OVERRIDE"),
     }
 
 
@@ -104,8 +106,10 @@ def ddp(root: Path, overrides: list[str], ds: str) -> dict[str, Any]:
            "train", "--ds", ds, "--model", "hrlrec", "--device", "cuda", "--no-progress"]  # fmt: skip
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
-    body = {"processes": gpus, "backend": "nccl", "returncode": out.returncode,
-            "wall_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
+    # The backend each rank actually started (hrlrec.train.step logs it), not the one hoped for.
+    started = re.findall(r"torchrun: process group (\w+), rank (\d+) of (\d+)", out.stderr)
+    body = {"processes": gpus, "backend": sorted({b for b, _, _ in started}) or None, "ranks_logged": len(started),
+            "returncode": out.returncode, "wall_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
     if out.returncode != 0:
         body["stderr_tail"] = out.stderr[-2000:]
     else:

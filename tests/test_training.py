@@ -199,3 +199,35 @@ def test_precision_chooses_bf16_autocast_only_when_asked_or_on_cuda() -> None:
         warnings.simplefilter("ignore", UserWarning)
         assert isinstance(_autocast("auto", torch.device("cuda")), torch.autocast)
     assert isinstance(_autocast("fp32", torch.device("cuda")), nullcontext)
+
+
+def test_a_torchrun_job_is_recognised_whatever_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hrlrec.train.loop import Dist
+
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    assert Dist.from_env() == Dist(0, 1, 0, False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert Dist.from_env() == Dist(0, 1, 0, True)
+
+
+@pytest.mark.slow
+def test_a_one_process_torchrun_job_starts_the_process_group_and_trains_the_plain_runs_model(
+    ws: Path, tmp_path: Path
+) -> None:
+    """`torchrun --nproc_per_node 1` (a one-GPU machine's DDP check) runs the process group and DDP, and
+    DDP over one process averages nothing away: the same AUC as training without torchrun."""
+    plain = tmp_path / "plain"
+    shutil.copytree(ws, plain)
+    want = train.run(workspace(plain), DS, models=["hrlrec"], device="cpu", progress=False).models["hrlrec"]["auc"]
+    overrides = [a for o in SMALL_MODEL for a in ("-S", o)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1", "-m", "hrlrec.cli",
+           "--workspace", str(ws), *overrides, "train", "--ds", DS, "--model", "hrlrec", "--device", "cpu",
+           "--no-progress"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "torchrun: process group gloo, rank 0 of 1, device cpu" in out.stderr
+    report = json.loads(workspace(ws).layout.result("train").read_text())
+    assert report["models"]["hrlrec"]["auc"] == pytest.approx(want, abs=1e-6)

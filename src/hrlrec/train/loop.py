@@ -46,10 +46,17 @@ class TrainingDiverged(HrlrecError):
 
 @dataclass(frozen=True)
 class Dist:
-    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+    """This process's place in a torchrun job (rank 0 of 1 when run alone).
+
+    `launched` is True under torchrun whatever the world size: a one-process job still starts the process
+    group and wraps the model in DistributedDataParallel, so `torchrun --nproc_per_node 1` on a one-GPU
+    machine runs the NCCL path that more GPUs would (scripts/gpu-check.sh relies on it).
+    """
 
     rank: int = 0
     world: int = 1
+    local_rank: int = 0
+    launched: bool = False
 
     @property
     def main(self) -> bool:
@@ -57,7 +64,9 @@ class Dist:
 
     @classmethod
     def from_env(cls) -> Dist:
-        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+        env = os.environ
+        return cls(int(env.get("RANK", "0")), int(env.get("WORLD_SIZE", "1")), int(env.get("LOCAL_RANK", "0")),
+                   "LOCAL_RANK" in env and "WORLD_SIZE" in env)  # fmt: skip
 
 
 @dataclass
@@ -181,7 +190,7 @@ def fit(
         trainable, lr=_learning_rate(model, cfg), weight_decay=_weight_decay(model, cfg, stream)
     )
     wrapped = objective
-    if rank.world > 1:
+    if rank.launched:
         wrapped = nn.parallel.DistributedDataParallel(objective, find_unused_parameters=True)
     autocast = _autocast(cfg.train.precision, device)
     p = cfg.active
@@ -248,7 +257,7 @@ def fit(
             if rank.main:
                 log.info("%s: stopped at train.max_steps = %d, in epoch %d", name, cfg.train.max_steps, epoch)
             break
-    if rank.world > 1:
+    if rank.launched:
         dist.barrier()
     model.load_state_dict(best_state)
     return FitResult(name, best_state, epoch, best_auc, time.perf_counter() - t0, impressions, history, best_epoch)

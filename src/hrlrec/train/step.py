@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -75,12 +74,30 @@ def run(
     if not (folder / STREAM).is_file():
         raise BadInput(f"{folder}: no dataset for {ds}; run `hrlrec dataset --ds {ds}` first")
     rank = Dist.from_env()
-    if rank.world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() and (device or cfg.train.device) != "cpu" else "gloo"
-        torch.distributed.init_process_group(backend)
     dev = resolve_device(device or cfg.train.device)
-    if dev.type == "cuda" and rank.world > 1:
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    started_group = False
+    if rank.launched:
+        if dev.type == "cuda":
+            dev = torch.device("cuda", rank.local_rank)
+            torch.cuda.set_device(dev)  # before the process group: NCCL binds each rank to its current device
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+            started_group = True
+        log.info("torchrun: process group %s, rank %d of %d, device %s", torch.distributed.get_backend(),
+                 rank.rank, rank.world, dev)  # fmt: skip
+    try:
+        return _train(ws, ds, names, dev, rank, progress, t0)
+    finally:
+        if started_group:
+            torch.distributed.destroy_process_group()
+
+
+def _train(
+    ws: Workspace, ds: str, names: list[str], dev: torch.device, rank: Dist, progress: bool, t0: float
+) -> TrainResult:
+    """`run` on `dev`, once the process group (under torchrun) is up."""
+    cfg, layout = ws.cfg, ws.layout
+    folder = layout.dataset_day(ds)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     stream = batches.load(folder).to(dev)
