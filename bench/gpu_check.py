@@ -2,7 +2,8 @@
 
     python bench/gpu_check.py [--out DIR] [--profile full] [--train-days 1] [--steps 200] [--workspace DIR]
 
-(`scripts/gpu-check.sh` runs this with a 10-minute budget and writes `$OUT/gpu-check.json`.)
+(`scripts/gpu-check.sh` runs this within GPU_CHECK_BUDGET_S, 600 s by default, and writes
+`$OUT/gpu-check.json` and `$OUT/gpu-check.md`.)
 
 1. Simulates, ingests, validates and builds the dataset of one day of
    `--profile` (default full: ~1M impressions a day, m = 50) with a training
@@ -97,9 +98,14 @@ def train_once(root: Path, overrides: list[str], ds: str, precision: str, device
     }
 
 
+def as_sets(overrides: list[str]) -> list[str]:
+    """`overrides` as the command line's `-S key=value` pairs."""
+    return [a for o in overrides for a in ("-S", o)]
+
+
 def ddp(root: Path, overrides: list[str], ds: str) -> dict[str, Any]:
     gpus = torch.cuda.device_count()
-    sets = [a for o in overrides for a in ("-S", o)]
+    sets = as_sets(overrides)
     # torchrun as a module of this interpreter: a machine's `torchrun` script may belong to another Python.
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(gpus),
            "-m", "hrlrec.cli", "--workspace", str(root), *sets,
@@ -161,6 +167,10 @@ def run_parts(
         return
     if cuda:
         out["ddp"] = attempt("ddp", ddp, root, overrides, ds) or {"run": False, "reason": "failed: see errors"}
+        if out["ddp"].get("returncode"):
+            errors["ddp"] = out["ddp"].get("stderr_tail", "")
+        elif out["ddp"].get("run", True) and out["ddp"]["backend"] != ["nccl"]:
+            errors["ddp"] = f"the ranks started process group(s) {out['ddp']['backend']}, not nccl"
     else:
         out["ddp"] = {
             "run": False,
@@ -173,7 +183,7 @@ def run_parts(
         return
     out["export"] = {"verdict": verdict.level, "reason": verdict.reason, "provider": verdict.numbers.get("provider")}
     command = [sys.executable, str(ROOT / "bench" / "serve.py"), "--workspace", str(root), "--device", device,
-               "--requests", "200", *[a for o in overrides for a in ("-S", o)]]  # fmt: skip
+               "--requests", "200", *as_sets(overrides)]  # fmt: skip
     serve = attempt("serve", subprocess.run, command, capture_output=True, text=True, check=False, timeout=600)
     if serve is None:
         return
@@ -184,11 +194,16 @@ def run_parts(
     save(out, folder)
 
 
-class OutOfTime(Exception):
-    """The budget's SIGTERM (scripts/gpu-check.sh runs this under `timeout`): stop, keep what was measured."""
+class OutOfTime(BaseException):
+    """The budget's SIGTERM (scripts/gpu-check.sh runs this under `timeout`): stop, keep what was measured.
+
+    A BaseException, so no `except Exception` on the way (the pipeline's own error wrapping) turns it into
+    an ordinary failure after which the next part would start.
+    """
 
 
 def _stop(signum: int, frame: Any) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # `timeout` signals the whole process group: one stop is enough
     raise OutOfTime(f"stopped by signal {signum} (the check's time budget ran out)")
 
 
@@ -196,14 +211,19 @@ def save(out: dict[str, Any], folder: Path) -> Path:
     """Write the JSON and its markdown section, each through a temporary file: a stop leaves the last whole one."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "gpu-check.json"
-    for path, text in (
-        (target, json.dumps(out, indent=2, default=str) + "\n"),
-        (folder / "gpu-check.md", section(out)),
-    ):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+    _replace(target, json.dumps(out, indent=2, default=str) + "\n")  # first: the figures never wait on the prose
+    try:
+        text = section(out)
+    except Exception:  # a figure the section cannot format must not lose the JSON or stop the check
+        text = f"(gpu-check.md could not be written; gpu-check.json has the figures)\n\n{traceback.format_exc()}"
+    _replace(folder / "gpu-check.md", text)
     return target
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def section(out: dict[str, Any]) -> str:
@@ -267,10 +287,13 @@ def main() -> None:
         run_parts(out, args.out, root, overrides, args.ds, device, cuda)
     except OutOfTime as exc:
         out["stopped"] = str(exc)
+    except Exception:  # outside any part (the workspace, the dataset's meta): written down like a part's
+        out.setdefault("errors", {})["check"] = traceback.format_exc()[-3000:]
+    finally:
+        if args.workspace is None:
+            shutil.rmtree(root, ignore_errors=True)
     target = save(out, args.out)
     print(f"wrote {target} and {target.with_suffix('.md')}", flush=True)
-    if args.workspace is None:
-        shutil.rmtree(root, ignore_errors=True)
     if out.get("errors") or "stopped" in out:
         raise SystemExit(f"GPU check incomplete: {', '.join(out.get('errors', {})) or out['stopped']} (see {target})")
 

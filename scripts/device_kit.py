@@ -101,7 +101,8 @@ def download(pinned: dict[str, str], dest: Path, python: str = DEVICE_PYTHON) ->
 
 
 def pack(wheels: list[Path], kit: Path, part_mib: float, python: str = DEVICE_PYTHON) -> dict:
-    """Cut `wheels` into folders part-1..part-n under `kit`, none over `part_mib` MiB, each with the manifest.
+    """Cut `wheels` into folders part-1..part-n under `kit`, each with at most `part_mib` MiB of slices and the
+    manifest (a few KB more).
 
     Wheels are laid end to end, smallest first, so the small ones travel whole in the first part and the
     large one (onnxruntime-gpu) is sliced across the rest; a slice is a byte range of one wheel.
@@ -179,6 +180,28 @@ def join(kit: Path, dest: Path, only_whole_in: int | None = None) -> list[Path]:
     return out
 
 
+def check(kit: Path, upto: int) -> list[str]:
+    """Every slice of parts 1..`upto` present with its size and sha256: what a carrying call verifies.
+
+    A machine that went back between calls comes back bare; the next call would find the earlier parts
+    gone only at the install, after the check's whole budget was spent. This finds it at once.
+    """
+    manifest = read_manifest(kit)
+    found = []
+    for entry in manifest["wheels"]:
+        for piece in entry["slices"]:
+            if piece["part"] > upto:
+                continue
+            path = kit / f"part-{piece['part']}" / piece["file"]
+            if not path.is_file():
+                raise KitError(f"{path} is missing: part {piece['part']} is not on this machine (was it restarted "
+                               f"since that call?); give the machine back and start the plan again")  # fmt: skip
+            if path.stat().st_size != piece["bytes"] or sha256(path) != piece["sha256"]:
+                raise KitError(f"{path}: size or sha256 differs from the manifest's: carry part {piece['part']} again")
+            found.append(piece["file"])
+    return found
+
+
 def install(kit: Path, target: Path, only_whole_in: int | None = None, python: str = sys.executable) -> list[str]:
     """Install the kit's wheels into `target` (a folder for PYTHONPATH), offline, with no dependency resolution.
 
@@ -199,7 +222,7 @@ def install(kit: Path, target: Path, only_whole_in: int | None = None, python: s
     return [w.name for w in wheels]
 
 
-def plan(kit: Path) -> str:
+def plan(kit: Path, budget_s: int = 480) -> str:
     """The device calls that carry the kit and run the check, one line each, in order."""
     manifest = read_manifest(kit)
     n = manifest["parts"]
@@ -213,14 +236,14 @@ def plan(kit: Path) -> str:
         if i == 1:
             command = "bash scripts/device-smoke.sh"
         elif i < n:
-            command = "ls -l .device-kit"
+            command = f"python3 scripts/device_kit.py check --upto {i}"
         else:
-            command = "set -o pipefail; GPU_CHECK_BUDGET_S=480 bash scripts/gpu-check.sh 2>&1 | tee $OUT/gpu-check.log"
+            command = (f"set -o pipefail; GPU_CHECK_BUDGET_S={budget_s} bash scripts/gpu-check.sh 2>&1 "
+                       f"| tee $OUT/gpu-check.log")  # fmt: skip
         lines.append(f"call {i}: carry [.device-kit/part-{i}] ({sizes[i] / MiB:.1f} MiB), command: {command}")
-    lines.append(
-        "# timeout_s 600 on the last call (its 480 s check, the kit's install and the copy back fit in it); then"
-    )
-    lines.append("# give_back, and add $OUT/gpu-check.md to docs/results.md")
+    lines += ["# the last call: timeout_s 600, and --budget-s at most status's budget_left_s minus ~120 s (the kit's",
+              "# install, the copy back); a call that fails or finds parts missing: give_back and stop; at the end",
+              "# give_back, and add $OUT/gpu-check.md to docs/results.md"]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -244,6 +267,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     plan_p = sub.add_parser("plan", help="print the device calls")
     plan_p.add_argument("--kit", type=Path, default=ROOT / ".device-kit")
+    plan_p.add_argument("--budget-s", type=int, default=480, help="the check's budget in the last call")
+    check_p = sub.add_parser("check", help="verify the parts carried so far (there)")
+    check_p.add_argument("--kit", type=Path, default=ROOT / ".device-kit")
+    check_p.add_argument("--upto", type=int, required=True, help="the last part carried")
     install_p = sub.add_parser("install", help="join the carried parts and install them into a folder (there)")
     install_p.add_argument("--kit", type=Path, default=ROOT / ".device-kit")
     install_p.add_argument("--target", type=Path, required=True)
@@ -256,13 +283,18 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.verb == "build":
             with tempfile.TemporaryDirectory(prefix="hrlrec-wheels-") as scratch:
-                wheels = download(pins(args.constraints), args.wheels or Path(scratch), args.python)
+                # One cache folder per Python: a wheel's name and version do not tell cp311 from cp312.
+                cache = (args.wheels or Path(scratch)) / f"python{args.python}"
+                wheels = download(pins(args.constraints), cache, args.python)
                 manifest = pack(wheels, args.kit, args.part_mib, args.python)
             total = sum(w["bytes"] for w in manifest["wheels"])
             print(f"{args.kit}: {len(manifest['wheels'])} wheels, {total / MiB:.1f} MiB in {manifest['parts']} parts")
             print(plan(args.kit))
         elif args.verb == "plan":
-            print(plan(args.kit))
+            print(plan(args.kit, args.budget_s))
+        elif args.verb == "check":
+            found = check(args.kit, args.upto)
+            print(f"{args.kit}: parts 1-{args.upto} here, {len(found)} slices, every sha256 as in the manifest")
         else:
             names = install(args.kit, args.target, 1 if args.first_part_only else None)
             print(f"installed {len(names)} wheels into {args.target}: {', '.join(names)}")

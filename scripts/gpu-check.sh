@@ -36,4 +36,5 @@ else
     echo "no .device-kit here: packages this Python lacks will fail to import (scripts/device_kit.py build)" >&2
   fi
 fi
-exec timeout --signal=TERM "${GPU_CHECK_BUDGET_S:-600}" "$PY" bench/gpu_check.py --out "$OUT" "$@"
+# TERM at the budget (the check writes "stopped" and what it measured), KILL 20 s later if it has not ended.
+exec timeout --signal=TERM --kill-after=20 "${GPU_CHECK_BUDGET_S:-600}" "$PY" bench/gpu_check.py --out "$OUT" "$@"

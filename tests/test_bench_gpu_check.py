@@ -75,3 +75,68 @@ def test_the_budgets_sigterm_becomes_an_exception_the_check_catches() -> None:
             time.sleep(5)  # interrupted by the handler's exception
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class _Verdict:
+    level, reason, numbers = "PASS", "PASS: identical", {"provider": "CUDAExecutionProvider"}
+
+
+def _parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, train_fails: tuple[str, ...] = (), ddp_rc: int = 0):
+    """run_parts with each part replaced (this tests the check's bookkeeping; the parts run for real in the
+    device's check and its rehearsal, docs/results.md)."""
+    from types import SimpleNamespace
+
+    from hrlrec import config
+    from hrlrec.workspace import Workspace
+
+    calls: list[str] = []
+    monkeypatch.setattr(check.pipeline, "run", lambda step, ws, ds: calls.append(step))
+
+    def train_once(root, overrides, ds, precision, device):
+        calls.append(f"train {precision}")
+        if precision in train_fails:
+            raise RuntimeError(f"CUDA error in {precision}")
+        return {"precision": precision, "device": device, "auc": 0.75, "impressions_per_s": 1.0, "seconds": 1.0,
+                "peak_cuda_memory_gb": 1.0}  # fmt: skip
+
+    monkeypatch.setattr(check, "train_once", train_once)
+    ddp_body = {
+        "processes": 1,
+        "backend": ["nccl"] if ddp_rc == 0 else [],
+        "ranks_logged": 1 - ddp_rc,
+        "returncode": ddp_rc,
+        "wall_s": 1.0,
+        **({"stderr_tail": "NCCL error: unhandled"} if ddp_rc else {}),
+    }
+    monkeypatch.setattr(check, "ddp", lambda root, overrides, ds: calls.append("ddp") or ddp_body)
+    monkeypatch.setattr(check.export, "run", lambda ws, ds: calls.append("export") or _Verdict())
+    serve = SimpleNamespace(returncode=0, stdout="runtime p50\n", stderr="")
+    monkeypatch.setattr(check.subprocess, "run", lambda *a, **k: calls.append("serve") or serve)
+    root = tmp_path / "ws"
+    overrides = ["profile=small", "ds=2026-11-08"]
+    meta = Workspace(root, config.load(None, overrides)).layout.dataset_day("2026-11-08") / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"rows": 10, "lists": {"train": 1}, "days": ["2026-11-08"], "shards": 1}))
+    out = {"facts": FACTS, "profile": "small", "train_days": 1, "steps": 2, "started": "now"}
+    check.run_parts(out, tmp_path / "out", root, overrides, "2026-11-08", "cuda", True)
+    return out, calls, (tmp_path / "out" / "gpu-check.md").read_text()
+
+
+def test_a_failed_ddp_run_is_an_error_and_the_other_parts_still_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out, calls, text = _parts(monkeypatch, tmp_path, ddp_rc=1)
+    assert out["errors"] == {"ddp": "NCCL error: unhandled"}
+    assert calls[-3:] == ["ddp", "export", "serve"]
+    assert "**ddp failed**: `NCCL error: unhandled`" in text and "export gate: PASS" in text
+
+
+def test_a_failed_precision_is_written_down_and_none_trained_stops_what_needs_a_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out, calls, text = _parts(monkeypatch, tmp_path, train_fails=("bf16",))
+    assert list(out["errors"]) == ["train bf16"] and "export" in calls and "serve" in calls
+    assert "**train bf16 failed**: `RuntimeError: CUDA error in bf16`" in text
+    out, calls, text = _parts(monkeypatch, tmp_path / "again", train_fails=("fp32", "bf16"))
+    assert out["not_run"] == "DDP, export and serving: no precision trained"
+    assert "ddp" not in calls and "export" not in calls and "serve" not in calls

@@ -330,3 +330,14 @@ def test_the_gru_keeps_float32_under_autocast_and_is_the_plain_call_without() ->
         want, _ = gru(low_f.float(), h0.bfloat16().float())
     assert out.dtype == torch.float32
     assert torch.equal(out, want)
+
+
+def test_the_states_keep_float32_under_bf16_autocast(stream: batches.Stream) -> None:
+    """The encoders call the float32 GRU: under autocast the states stay float32 (bf16 without it)."""
+    cfg = model_config()
+    torch.manual_seed(0)
+    model = factory.build("hrlrec", ModelSpec.of(cfg), features_of(stream))
+    batch = batches.list_batch(stream, stream.lists("train")[:8], cfg.active.history_len, cfg.list_len)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        low, high = model.states(batch)
+    assert low.dtype == torch.float32 and high.dtype == torch.float32

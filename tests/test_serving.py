@@ -310,8 +310,9 @@ def test_a_graph_exported_with_other_inputs_is_refused(exported: Path, tmp_path:
 def test_every_serving_graph_runs_where_its_inputs_are(trained_workspace: Path) -> None:
     """A PyTorch backend on a GPU feeds the graphs GPU tensors: none may make a tensor on the CPU.
 
-    Checked on PyTorch's `meta` device (shapes without data), which refuses to mix with CPU tensors as
-    CUDA does; a CPU-only machine can hold this where no GPU is lent.
+    Checked on PyTorch's `meta` device (shapes without data), which a CPU-only machine has: like CUDA it
+    refuses a CPU tensor in a linear layer, a concatenation or an addition (not as embedding indices,
+    which it takes from the CPU; a CPU zero row of dense features was the bug this catches).
     """
     cfg = model_config()
     stream = batches.load(workspace(trained_workspace).layout.dataset_day(DS))
@@ -321,17 +322,23 @@ def test_every_serving_graph_runs_where_its_inputs_are(trained_workspace: Path) 
     lists = stream.lists("test")[:4]
     batch = batches.list_batch(stream, lists, cfg.active.history_len, cfg.list_len)
     m, B = cfg.active.history_len, len(lists)
-    context = batch.seq_cat[torch.arange(B), batch.hist_len]
+    context = batch.seq_cat[torch.arange(B), batch.hist_len].to("meta")
     history = [x.to("meta") for x in (batch.seq_cat[:, :m], batch.seq_dense[:, :m], batch.feedback[:, :m],
                                       batch.hist_len)]  # fmt: skip
     with torch.no_grad():
         pool = meta["pool_items"](stream.cat[:20].to("meta"))
-        h_low, h_high = meta["initial_state"](context.to("meta"))
-        h_low, h_high, logits = meta["advance"](*history, h_low, h_high, context.to("meta"))
+        h_low, h_high = meta["initial_state"](context)
+        low = meta["lra_encoder"](*history, h_low)
+        high = meta["hra_encoder"](*history, h_high)
+        logits = meta["channel_policy"](low, context)
+        h_low, h_high, logits = meta["advance"](*history, h_low, h_high, context)
         channel = torch.ones(B, dtype=torch.long, device="meta")
-        scores = meta["item_logits"](pool.expand(B, -1, -1), context.to("meta"), batch.seq_dense[:, 0].to("meta"),
-                                     h_low, h_high, channel)  # fmt: skip
-    assert scores.device.type == "meta" and scores.shape == (B, 20) and logits.shape[0] == B
+        scores = meta["item_logits"](pool.expand(B, -1, -1), context, batch.seq_dense[:, 0].to("meta"), h_low,
+                                     h_high, channel)  # fmt: skip
+        ran = {"pool_items", "initial_state", "lra_encoder", "hra_encoder", "channel_policy", "advance", "item_logits"}
+    assert ran == set(meta)
+    assert all(t.device.type == "meta" for t in (low, high, logits, scores))
+    assert scores.shape == (B, 20) and logits.shape[0] == B
 
 
 def test_onnxruntime_on_cuda_is_asked_for_float32_without_tf32() -> None:

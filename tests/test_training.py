@@ -211,6 +211,9 @@ def test_a_torchrun_job_is_recognised_whatever_its_size(monkeypatch: pytest.Monk
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.setenv("LOCAL_RANK", "0")
     assert Dist.from_env() == Dist(0, 1, 0, True)
+    monkeypatch.delenv("LOCAL_RANK")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # another launcher: RANK and WORLD_SIZE only
+    assert Dist.from_env() == Dist(0, 2, 0, True)
 
 
 @pytest.mark.slow

@@ -65,8 +65,10 @@ class Dist:
     @classmethod
     def from_env(cls) -> Dist:
         env = os.environ
-        return cls(int(env.get("RANK", "0")), int(env.get("WORLD_SIZE", "1")), int(env.get("LOCAL_RANK", "0")),
-                   "LOCAL_RANK" in env and "WORLD_SIZE" in env)  # fmt: skip
+        world = int(env.get("WORLD_SIZE", "1"))
+        # A launcher that sets RANK and WORLD_SIZE alone (not torchrun) still shards the data: it needs the group.
+        launched = ("LOCAL_RANK" in env and "WORLD_SIZE" in env) or world > 1
+        return cls(int(env.get("RANK", "0")), world, int(env.get("LOCAL_RANK", "0")), launched)
 
 
 @dataclass
