@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.hrlrec-setup
 WORKSPACE ?= .work/demo
 
-.PHONY: setup run test test-fast lint bench lock clean services
+.PHONY: setup run test test-fast lint bench lock clean services device-kit
 
 setup: $(STAMP)
 
@@ -42,6 +42,11 @@ bench: setup
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/serve.py --workspace $(WORKSPACE)
+
+# The GPU check's packages for a lent device machine, in parts that fit its calls, and the calls to make
+# (scripts/device_kit.py; README, Benchmarks).
+device-kit: setup
+	$(BIN)/python scripts/device_kit.py build
 
 # Re-resolve the pins in a scratch venv and rewrite constraints.txt.
 lock:
