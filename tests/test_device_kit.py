@@ -159,3 +159,19 @@ def test_a_carrying_call_finds_an_earlier_part_gone_at_once(tmp_path: Path, whee
         path.unlink()
     with pytest.raises(kit_mod.KitError, match=r"part-1/.* is missing: part 1 is not on this machine"):
         kit_mod.check(kit, 2)
+
+
+def test_the_device_side_verbs_need_the_standard_library_alone(tmp_path: Path, wheels: list[Path]) -> None:
+    """`plan`, `check` and `install` run on the device's python3 before anything is installed: with
+    site-packages switched off (`-S -I`) they must still import and run."""
+    kit = tmp_path / ".device-kit"
+    kit_mod.pack(wheels, kit, part_mib=1)
+    script = str(ROOT / "scripts" / "device_kit.py")
+    for verb in (["plan"], ["check", "--upto", "3"]):
+        done = subprocess.run([sys.executable, "-S", "-I", script, *verb, "--kit", str(kit)], capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    # and the module itself, imported the same way (install's pip is the device's own, run as a subprocess)
+    done = subprocess.run([sys.executable, "-S", "-I", "-c", f"import runpy; runpy.run_path({script!r})"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
