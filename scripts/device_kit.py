@@ -1,7 +1,8 @@
 """The device kit: the packages the lent GPU machine lacks for the GPU check, carried in parts that fit its calls.
 
     python scripts/device_kit.py build [--kit .device-kit] [--part-mib 56]   # here: download, pack, split
-    python scripts/device_kit.py plan [--kit .device-kit]                    # the device calls, in order
+    python scripts/device_kit.py plan [--kit .device-kit] [--budget-s 480]  # the device calls, in order
+    python3 scripts/device_kit.py check --upto K                            # there: parts 1..K all here
     python3 scripts/device_kit.py install --kit .device-kit --target DIR     # there: join, check, install
 
 Why it exists: the device tool's machines (image 'cuda') run their own Python 3.12 with a CUDA build of
@@ -15,8 +16,8 @@ per part (`.device-kit/part-1`, ...), each with the same MANIFEST.json (every wh
 size and sha256). A warm device machine keeps ignored paths between calls, so the parts travel one per
 call, back to back inside its idle window, and the last call runs `scripts/gpu-check.sh`, which installs
 the kit (`install`: every slice present and its checksum right, or a clear error naming the missing or
-damaged one; a temporary folder renamed into place, so a failed install leaves none). `install` and
-`plan` use the standard library alone: they run on the device's python3.
+damaged one; a temporary folder renamed into place, so a failed install leaves none). `install`, `check`
+and `plan` use the standard library alone: they run on the device's python3 before anything is installed.
 """
 
 from __future__ import annotations
