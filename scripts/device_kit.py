@@ -153,6 +153,17 @@ def read_manifest(kit: Path) -> dict:
     raise KitError(f"{kit}: no part folder with a {MANIFEST}; was the kit built (scripts/device_kit.py build)?")
 
 
+def _verified(kit: Path, piece: dict, missing: str) -> Path:
+    """The slice file of `piece`, present with the manifest's size and sha256; `missing` says why it may not be."""
+    path = kit / f"part-{piece['part']}" / piece["file"]
+    if not path.is_file():
+        raise KitError(f"{path} is missing: {missing}")
+    if path.stat().st_size != piece["bytes"] or sha256(path) != piece["sha256"]:
+        raise KitError(f"{path}: size or sha256 differs from the manifest's: damaged in transfer; carry part "
+                       f"{piece['part']} again")  # fmt: skip
+    return path
+
+
 def join(kit: Path, dest: Path, only_whole_in: int | None = None) -> list[Path]:
     """Reassemble every wheel of `kit` into `dest`, checking each slice and each wheel against the manifest.
 
@@ -166,15 +177,9 @@ def join(kit: Path, dest: Path, only_whole_in: int | None = None) -> list[Path]:
         wheel = dest / entry["wheel"]
         with wheel.open("wb") as f:
             for piece in entry["slices"]:
-                path = kit / f"part-{piece['part']}" / piece["file"]
-                if not path.is_file():
-                    raise KitError(f"{path} is missing: part {piece['part']} of {manifest['parts']} was not carried "
-                                   f"to this machine (or the machine was restarted since)")  # fmt: skip
-                data = path.read_bytes()
-                if len(data) != piece["bytes"] or hashlib.sha256(data).hexdigest() != piece["sha256"]:
-                    raise KitError(f"{path}: {len(data)} bytes whose sha256 differs from the manifest's: damaged "
-                                   f"in transfer; carry part {piece['part']} again")  # fmt: skip
-                f.write(data)
+                missing = (f"part {piece['part']} of {manifest['parts']} was not carried to this machine (or the "
+                           f"machine was restarted since)")  # fmt: skip
+                f.write(_verified(kit, piece, missing).read_bytes())
         if sha256(wheel) != entry["sha256"]:
             raise KitError(f"{entry['wheel']}: reassembled wheel's sha256 differs from the manifest's")
         out.append(wheel)
@@ -193,13 +198,9 @@ def check(kit: Path, upto: int) -> list[str]:
         for piece in entry["slices"]:
             if piece["part"] > upto:
                 continue
-            path = kit / f"part-{piece['part']}" / piece["file"]
-            if not path.is_file():
-                raise KitError(f"{path} is missing: part {piece['part']} is not on this machine (was it restarted "
-                               f"since that call?); give the machine back and start the plan again")  # fmt: skip
-            if path.stat().st_size != piece["bytes"] or sha256(path) != piece["sha256"]:
-                raise KitError(f"{path}: size or sha256 differs from the manifest's: carry part {piece['part']} again")
-            found.append(piece["file"])
+            missing = (f"part {piece['part']} is not on this machine (was it restarted since that call?); give "
+                       f"the machine back and start the plan again")  # fmt: skip
+            found.append(_verified(kit, piece, missing).name)
     return found
 
 
