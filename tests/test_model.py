@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hrlrec.data import batches
 from hrlrec.data.batches import PAD, UNKNOWN
@@ -260,24 +261,58 @@ def test_self_attention_is_multihead_attention_in_values_and_gradients() -> None
         torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-4)
 
 
-def test_best_cosine_is_the_masked_max_in_values_and_action_gradients() -> None:
-    """The similarity loss's shortcut (only the winner is differentiated) changes no number."""
+def test_best_cosine_is_the_max_in_values_and_action_gradients() -> None:
+    """Without groups every candidate is searched: the plain max of the cosines, the same gradients."""
     from hrlrec.models.agents import cosine_scores
     from hrlrec.train.objective import best_cosine
 
     torch.manual_seed(5)
     cand = torch.randn(40, 8)
-    allowed = torch.rand(6, 3, 40) < 0.3
-    allowed[0, 0] = False  # no candidate allowed: -1, no gradient
     actions = torch.randn(6, 3, 8, requires_grad=True)
-    ours = best_cosine(actions, cand, allowed)
+    ours = best_cosine(actions, cand)
     ours.sum().backward()
     grad = actions.grad.clone()
     actions.grad = None
-    reference = cosine_scores(actions, cand).masked_fill(~allowed, -1.0).max(-1).values
+    reference = cosine_scores(actions, cand).max(-1).values
     reference.sum().backward()
     torch.testing.assert_close(ours, reference)
     torch.testing.assert_close(grad, actions.grad)
+
+
+def _masked_best_cosine(actions: torch.Tensor, cand: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """The similarity loss's search as first written: a (..., N) mask, argmax, the winner's cosine."""
+    from hrlrec.models.agents import cosine_scores
+
+    with torch.no_grad():
+        best = cosine_scores(actions, cand).masked_fill(~allowed, float("-inf")).argmax(-1)
+    value = (F.normalize(actions, dim=-1) * F.normalize(cand, dim=-1)[best]).sum(-1)
+    return torch.where(allowed.any(-1), value, torch.full_like(value, -1.0))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_best_cosine_by_group_is_the_masked_search_bit_for_bit(seed: int) -> None:
+    """The HRA's search per channel slice gives the masked search's values and gradients, exactly.
+
+    Unsorted groups, a group with no candidate (-1, no gradient), a group absent from the actions and
+    duplicated candidates (a tie, which both must give to the same winner) are all drawn.
+    """
+    from hrlrec.train.objective import best_cosine
+
+    torch.manual_seed(seed)
+    n = int(torch.randint(1, 60, ()))
+    cand = torch.randn(n, 8)
+    cand[n // 2] = cand[0]
+    cand_group = torch.randint(0, 5, (n,))
+    group = torch.randint(0, 6, (4, 3))
+    group[0, 0] = 5  # no candidate has group 5
+    actions = torch.randn(4, 3, 8, requires_grad=True)
+    ours = best_cosine(actions, cand, cand_group, group)
+    ours.sum().backward()
+    grad = actions.grad.clone()
+    actions.grad = None
+    reference = _masked_best_cosine(actions, cand, cand_group[None, None, :] == group[..., None])
+    reference.sum().backward()
+    assert torch.equal(ours, reference) and torch.equal(grad, actions.grad)
     assert ours[0, 0] == -1.0 and grad[0, 0].abs().sum() == 0
 
 

@@ -174,8 +174,8 @@ class HRLRec(nn.Module):
         """Click probabilities of the logged items (B, K): how offline AUC is measured (Table 2)."""
         return torch.sigmoid(self.forward(batch, noise=False).logits)
 
-    def candidates(self, batch: ListBatch, pool: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Up to `pool` logged items of the batch as one candidate pool: embeddings (N, A), channels, mask.
+    def candidates(self, batch: ListBatch, pool: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Up to `pool` logged items of the batch as one candidate pool: embeddings (N, A) and channels (N,).
 
         The paper's candidates are the top 200 items per channel; a pool of that
         order drawn from the batch keeps the similarity loss linear in the batch.
@@ -187,8 +187,7 @@ class HRLRec(nn.Module):
         if len(idx) > pool:
             idx = idx[torch.randperm(len(idx), device=idx.device)[:pool]]
         cat, dense = cat[idx], dense[idx]
-        ones = torch.ones(len(idx), dtype=torch.bool, device=idx.device)
-        return self.items(cat, dense), cat[:, self.channel_col], ones
+        return self.items(cat, dense), cat[:, self.channel_col]
 
     def update_targets(self, tau: float) -> None:
         self.lra.update_targets(tau)

@@ -150,32 +150,67 @@ class HRLRecObjective(nn.Module):
 
         The HRA's action is conditioned on the logged channel c_t, so its candidates are that channel's.
         """
-        cand, cand_channel, cand_mask = self.model.candidates(batch, self.pool)
+        cand, cand_channel = self.model.candidates(batch, self.pool)
         cand = cand.detach()
         mask = batch.list_mask.float()
-        low = best_cosine(a_low, cand, cand_mask.expand(*a_low.shape[:-1], -1))  # (B, K)
+        low = best_cosine(a_low, cand)  # (B, K)
         channel = batch.list_cat[..., self.model.channel_col]  # (B, K)
-        in_channel = cand_mask & (cand_channel[None, None, :] == channel[..., None])
-        high = best_cosine(a_high, cand, in_channel)  # a channel absent from the pool: -1
+        high = best_cosine(a_high, cand, cand_channel, channel)  # a channel absent from the pool: -1
         return -_masked_mean(low, mask) - _masked_mean(high, mask)
 
 
-def best_cosine(actions: torch.Tensor, cand: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-    """max over the allowed candidates of cos(action, candidate); -1 where none is allowed. (..., A) -> (...).
+def best_cosine(
+    actions: torch.Tensor,
+    cand: torch.Tensor,
+    cand_group: torch.Tensor | None = None,
+    group: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """max of cos(action, candidate) over the candidates (N, A), or over those of the action's own group.
+
+    (..., A) -> (...). With `cand_group` (N,) and `group` (...), an action only sees the candidates
+    whose group is its own (the HRA: its channel's); -1 where its group has none.
 
     The same values and action gradients as a masked max over all (..., N) cosines,
     but the gradient only ever reaches the best candidate, so the search runs
     without autograd and only the winner's cosine is differentiated: the masked
     (B, K, N) score tensor was 15 % of a training step, mostly its backward copies.
-    `cand` (N, A) is a constant (the similarity loss trains the actions, eq. 17).
+    The search itself makes no (..., N) mask either (the masks' fill, copy, any and
+    compare were 8 % of a step): see `_argmax_by_group`. `cand` is a constant (the
+    similarity loss trains the actions, eq. 17).
     """
+    found = None
     with torch.no_grad():
-        scores = cosine_scores(actions, cand).masked_fill(~allowed, float("-inf"))
-        best = scores.argmax(-1)  # (...)
-        found = allowed.any(-1)
+        if group is None:
+            best = cosine_scores(actions, cand).argmax(-1)  # (...)
+        else:
+            order = torch.argsort(cand_group, stable=True)  # each group one slice, in its own order
+            cand, cand_group = cand[order], cand_group[order]
+            best, found = _argmax_by_group(cosine_scores(actions, cand), cand_group, group)
     winner = F.normalize(cand, dim=-1)[best]  # (..., A)
     value = (F.normalize(actions, dim=-1) * winner).sum(-1)
-    return torch.where(found, value, torch.full_like(value, -1.0))
+    return value if found is None else torch.where(found, value, torch.full_like(value, -1.0))
+
+
+def _argmax_by_group(
+    scores: torch.Tensor, cand_group: torch.Tensor, group: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per action, the argmax of `scores` (..., N) among the candidates of its group, and whether it has any.
+
+    `cand_group` (N,) is sorted, so each group's candidates are one slice of the last dimension: every
+    group's slice is searched for all actions (N comparisons per action in all, as one masked search
+    would make) and each action keeps its own group's answer. A tie goes to the first candidate in
+    the slice, as a masked argmax gives it the first in the unsorted pool when the sort is stable.
+    """
+    values, counts = torch.unique_consecutive(cand_group, return_counts=True)
+    best = torch.zeros(group.shape, dtype=torch.long, device=scores.device)
+    found = torch.zeros(group.shape, dtype=torch.bool, device=scores.device)
+    start = 0
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        mine = group == value
+        best = torch.where(mine, scores[..., start : start + count].argmax(-1) + start, best)
+        found |= mine
+        start += count
+    return best, found
 
 
 class BCEObjective(nn.Module):
