@@ -99,7 +99,7 @@ def test_gather_is_advanced_indexing_of_rows() -> None:
 
 def _lists_by_key(stream: batches.Stream) -> dict[tuple[int, int, int], int]:
     """Each list by (logged list id, hashed user, weekday) of its first row: the same in any row order."""
-    first = stream.offset
+    first = np.array(stream.offset)  # a writable copy: torch warns when indexed by a read-only (Arrow) array
     keys = zip(
         stream.session_id[first].tolist(),
         stream.cat[first, stream.column("user")].tolist(),
