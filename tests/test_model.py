@@ -289,31 +289,55 @@ def _masked_best_cosine(actions: torch.Tensor, cand: torch.Tensor, allowed: torc
     return torch.where(allowed.any(-1), value, torch.full_like(value, -1.0))
 
 
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast"])
 @pytest.mark.parametrize("seed", range(20))
-def test_best_cosine_by_group_is_the_masked_search_bit_for_bit(seed: int) -> None:
+def test_best_cosine_by_group_is_the_masked_search_bit_for_bit(seed: int, bf16: bool) -> None:
     """The HRA's search per channel slice gives the masked search's values and gradients, exactly.
 
     Unsorted groups, a group with no candidate (-1, no gradient), a group absent from the actions and
-    duplicated candidates (a tie, which both must give to the same winner) are all drawn.
+    duplicated candidates are drawn. Under bf16 autocast (CUDA's default precision) the cosines are
+    rounded to 8 bits of mantissa, so exact ties between different candidates are common: a search
+    that broke them otherwise than the masked argmax (the first in the pool) would differ here.
     """
     from hrlrec.train.objective import best_cosine
 
     torch.manual_seed(seed)
-    n = int(torch.randint(1, 60, ()))
+    n = int(torch.randint(1, 300, ()))
     cand = torch.randn(n, 8)
     cand[n // 2] = cand[0]
     cand_group = torch.randint(0, 5, (n,))
-    group = torch.randint(0, 6, (4, 3))
+    group = torch.randint(0, 6, (16, 3))
     group[0, 0] = 5  # no candidate has group 5
-    actions = torch.randn(4, 3, 8, requires_grad=True)
-    ours = best_cosine(actions, cand, cand_group, group)
-    ours.sum().backward()
-    grad = actions.grad.clone()
-    actions.grad = None
-    reference = _masked_best_cosine(actions, cand, cand_group[None, None, :] == group[..., None])
-    reference.sum().backward()
+    actions = torch.randn(16, 3, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        ours = best_cosine(actions, cand, cand_group, group)
+        ours.float().sum().backward()
+        grad = actions.grad.clone()
+        actions.grad = None
+        reference = _masked_best_cosine(actions, cand, cand_group[None, None, :] == group[..., None])
+        reference.float().sum().backward()
     assert torch.equal(ours, reference) and torch.equal(grad, actions.grad)
     assert ours[0, 0] == -1.0 and grad[0, 0].abs().sum() == 0
+
+
+def test_best_cosine_by_group_breaks_an_exact_tie_as_the_masked_search() -> None:
+    """Two different candidates of one group at exactly the same cosine: the first in the pool wins.
+
+    The action (1, 0) is at 45 degrees from both (1, 1) and (1, -1), in float arithmetic too; the
+    winner decides the gradient's direction. A group sorted before theirs sits between them, so a sort
+    that did not keep the pool's order inside a group would put the second first.
+    """
+    from hrlrec.train.objective import best_cosine
+
+    cand = torch.tensor([[5.0, 5.0], [0.0, -3.0], [-1.0, 0.0], [2.0, -2.0]])
+    cand_group = torch.tensor([2, 1, 1, 2])
+    group = torch.tensor([2])
+    actions = torch.tensor([[1.0, 0.0]], requires_grad=True)
+    ours = best_cosine(actions, cand, cand_group, group)
+    ours.sum().backward()
+    reference = _masked_best_cosine(actions.detach().requires_grad_(), cand, (cand_group == 2)[None, :])
+    assert torch.equal(ours, reference)
+    assert actions.grad[0, 1] > 0  # d cos / d a_y points to the winner: (1, 1), the first in the pool
 
 
 @pytest.mark.parametrize("padding", [0, None])

@@ -179,12 +179,13 @@ def best_cosine(
     similarity loss trains the actions, eq. 17).
     """
     found = None
+    if group is not None:
+        order = torch.argsort(cand_group, stable=True)  # each group one slice, in the pool's order
+        cand, cand_group = cand[order], cand_group[order]
     with torch.no_grad():
         if group is None:
             best = cosine_scores(actions, cand).argmax(-1)  # (...)
         else:
-            order = torch.argsort(cand_group, stable=True)  # each group one slice, in its own order
-            cand, cand_group = cand[order], cand_group[order]
             best, found = _argmax_by_group(cosine_scores(actions, cand), cand_group, group)
     winner = F.normalize(cand, dim=-1)[best]  # (..., A)
     value = (F.normalize(actions, dim=-1) * winner).sum(-1)
@@ -196,7 +197,8 @@ def _argmax_by_group(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per action, the argmax of `scores` (..., N) among the candidates of its group, and whether it has any.
 
-    `cand_group` (N,) is sorted, so each group's candidates are one slice of the last dimension: every
+    `cand_group` (N,) must be sorted (unchecked: a check would cost a device sync per step), so each group's
+    candidates are one slice of the last dimension: every
     group's slice is searched for all actions (N comparisons per action in all, as one masked search
     would make) and each action keeps its own group's answer. A tie goes to the first candidate in
     the slice, as a masked argmax gives it the first in the unsorted pool when the sort is stable.
