@@ -18,9 +18,11 @@
 4. Runs the export gate (onnxruntime on CUDAExecutionProvider when it loads; the
    gate says which provider ran) and `bench/serve.py --device cuda` (latency and
    throughput, onnxruntime vs PyTorch).
+5. Compares the similarity loss's grouped search with the masked one it
+   replaced, on the device (`similarity_search`: bit-identical or not, ms).
 
 Without CUDA it says so, runs parts 1, 2 (fp32 and bf16 autocast on the CPU,
-with the small profile and 30 steps unless told otherwise) and 4 on the CPU,
+with the small profile and 30 steps unless told otherwise), 4 and 5 on the CPU,
 marks part 3 "not run: no CUDA" (the test suite runs 2-process gloo DDP), and
 exits 0. Everything measured goes into one JSON file, `gpu-check.json`, and the
 same as a docs/results.md section, `gpu-check.md`, both rewritten as each part
@@ -96,6 +98,54 @@ def train_once(root: Path, overrides: list[str], ds: str, precision: str, device
         "seconds": m.get("seconds"),
         "peak_cuda_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 3) if device == "cuda" else None,
     }
+
+
+def similarity_search(device: str, draws: int = 20) -> dict[str, Any]:
+    """The similarity loss's grouped search (what training runs) against the masked one it replaced, on `device`.
+
+    At the full profile's training shapes (256 lists x 10 positions, a pool of 800 over 4 channels, actions
+    of 32), in fp32 and under bf16 autocast: in how many of `draws` drawn batches the two give bit-identical
+    values and action gradients, and each one's milliseconds a call (forward and backward). On the CPU they
+    are identical (tests/test_model.py); on CUDA the sorted pool's matmul is assumed, not seen, to give each
+    cosine the unsorted pool's value (docs/results.md): this is where that is seen. A figure, not a gate.
+    """
+    from hrlrec.train.objective import best_cosine, masked_best_cosine
+
+    dev = torch.device(device)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    found: dict[str, Any] = {}
+    for precision in ("fp32", "bf16"):
+        identical, seconds = 0, {"grouped": 0.0, "masked": 0.0}
+        for seed in range(draws):
+            g = torch.Generator().manual_seed(seed)
+            cand = torch.randn(800, 32, generator=g).to(dev)
+            cand_channel = torch.randint(1, 5, (800,), generator=g).to(dev)
+            channel = torch.randint(1, 5, (256, 10), generator=g).to(dev)
+            actions = torch.randn(256, 10, 32, generator=g).to(dev)
+            allowed = cand_channel[None, None, :] == channel[..., None]
+            got = {}
+            for name in ("grouped", "masked"):
+                a = actions.clone().requires_grad_()
+                sync()
+                t0 = time.perf_counter()
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    if name == "grouped":
+                        value = best_cosine(a, cand, cand_channel, channel)
+                    else:
+                        value = masked_best_cosine(a, cand, allowed)
+                    value.float().sum().backward()
+                sync()
+                seconds[name] += time.perf_counter() - t0
+                got[name] = (value.detach(), a.grad)
+            (v1, g1), (v2, g2) = got.values()
+            identical += bool(torch.equal(v1, v2) and torch.equal(g1, g2))
+        found[precision] = {"identical": identical, "draws": draws,
+                            **{f"{k}_ms": round(v / draws * 1000, 3) for k, v in seconds.items()}}  # fmt: skip
+    return found
 
 
 def as_sets(overrides: list[str]) -> list[str]:
@@ -190,6 +240,11 @@ def run_parts(
         errors["serve"] = serve.stderr[-3000:]
     print(serve.stdout[-3000:], flush=True)
     save(out, folder)
+    # Last: a figure no other part needs, a second or two (docs/results.md, "without masks").
+    search = attempt("similarity search", similarity_search, device)
+    if search is not None:
+        out["similarity_search"] = search
+        save(out, folder)
 
 
 class OutOfTime(BaseException):
@@ -245,6 +300,10 @@ def section(out: dict[str, Any]) -> str:
         lines.append(f"- export gate: {e['verdict']} on {e['provider']}: {e['reason']}")
     if "serve" in out:
         lines += ["- serving (bench/serve.py):", "", "```", out["serve"]["table"].strip(), "```"]
+    if "similarity_search" in out:
+        each = "; ".join(f"{p} {r['identical']} of {r['draws']} bit-identical, grouped {r['grouped_ms']} ms, "
+                         f"masked {r['masked_ms']} ms" for p, r in out["similarity_search"].items())  # fmt: skip
+        lines.append(f"- similarity search, grouped (training's) against masked: {each}")
     for name, error in out.get("errors", {}).items():
         lines.append(f"- **{name} failed**: `{error.strip().splitlines()[-1] if error.strip() else error}`")
     if "not_run" in out:

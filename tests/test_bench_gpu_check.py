@@ -112,6 +112,8 @@ def _parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, train_fails: tupl
     monkeypatch.setattr(check.export, "run", lambda ws, ds: calls.append("export") or _Verdict())
     serve = SimpleNamespace(returncode=0, stdout="runtime p50\n", stderr="")
     monkeypatch.setattr(check.subprocess, "run", lambda *a, **k: calls.append("serve") or serve)
+    search = {"fp32": {"identical": 20, "draws": 20, "grouped_ms": 1.0, "masked_ms": 1.2}}
+    monkeypatch.setattr(check, "similarity_search", lambda device: calls.append("similarity search") or search)
     root = tmp_path / "ws"
     overrides = ["profile=small", "ds=2026-11-08"]
     meta = Workspace(root, config.load(None, overrides)).layout.dataset_day("2026-11-08") / "meta.json"
@@ -127,8 +129,9 @@ def test_a_failed_ddp_run_is_an_error_and_the_other_parts_still_run(
 ) -> None:
     out, calls, text = _parts(monkeypatch, tmp_path, ddp_rc=1)
     assert out["errors"] == {"ddp": "NCCL error: unhandled"}
-    assert calls[-3:] == ["ddp", "export", "serve"]
+    assert calls[-4:] == ["ddp", "export", "serve", "similarity search"]
     assert "**ddp failed**: `NCCL error: unhandled`" in text and "export gate: PASS" in text
+    assert "fp32 20 of 20 bit-identical" in text
 
 
 def test_a_failed_precision_is_written_down_and_none_trained_stops_what_needs_a_model(
@@ -140,3 +143,15 @@ def test_a_failed_precision_is_written_down_and_none_trained_stops_what_needs_a_
     out, calls, text = _parts(monkeypatch, tmp_path / "again", train_fails=("fp32", "bf16"))
     assert out["not_run"] == "DDP, export and serving: no precision trained"
     assert "ddp" not in calls and "export" not in calls and "serve" not in calls
+
+
+def test_the_similarity_search_part_compares_the_two_searches_for_real() -> None:
+    """Part 5 on the CPU: the grouped and masked searches, real torch, identical in every draw (as the tests of
+    tests/test_model.py say); the section reports the count and both timings."""
+    found = check.similarity_search("cpu", draws=2)
+    assert set(found) == {"fp32", "bf16"}
+    for figures in found.values():
+        assert figures["identical"] == figures["draws"] == 2
+        assert figures["grouped_ms"] > 0 and figures["masked_ms"] > 0
+    text = check.section(_result(similarity_search=found))
+    assert "similarity search, grouped (training's) against masked: fp32 2 of 2 bit-identical" in text

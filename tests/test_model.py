@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from hrlrec.data import batches
 from hrlrec.data.batches import PAD, UNKNOWN
@@ -279,16 +278,6 @@ def test_best_cosine_is_the_max_in_values_and_action_gradients() -> None:
     torch.testing.assert_close(grad, actions.grad)
 
 
-def _masked_best_cosine(actions: torch.Tensor, cand: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-    """The similarity loss's search as first written: a (..., N) mask, argmax, the winner's cosine."""
-    from hrlrec.models.agents import cosine_scores
-
-    with torch.no_grad():
-        best = cosine_scores(actions, cand).masked_fill(~allowed, float("-inf")).argmax(-1)
-    value = (F.normalize(actions, dim=-1) * F.normalize(cand, dim=-1)[best]).sum(-1)
-    return torch.where(allowed.any(-1), value, torch.full_like(value, -1.0))
-
-
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast"])
 @pytest.mark.parametrize("seed", range(20))
 def test_best_cosine_by_group_is_the_masked_search_bit_for_bit(seed: int, bf16: bool) -> None:
@@ -299,7 +288,7 @@ def test_best_cosine_by_group_is_the_masked_search_bit_for_bit(seed: int, bf16: 
     rounded to 8 bits of mantissa, so exact ties between different candidates are common: a search
     that broke them otherwise than the masked argmax (the first in the pool) would differ here.
     """
-    from hrlrec.train.objective import best_cosine
+    from hrlrec.train.objective import best_cosine, masked_best_cosine
 
     torch.manual_seed(seed)
     n = int(torch.randint(1, 300, ()))
@@ -314,7 +303,7 @@ def test_best_cosine_by_group_is_the_masked_search_bit_for_bit(seed: int, bf16: 
         ours.float().sum().backward()
         grad = actions.grad.clone()
         actions.grad = None
-        reference = _masked_best_cosine(actions, cand, cand_group[None, None, :] == group[..., None])
+        reference = masked_best_cosine(actions, cand, cand_group[None, None, :] == group[..., None])
         reference.float().sum().backward()
     assert torch.equal(ours, reference) and torch.equal(grad, actions.grad)
     assert ours[0, 0] == -1.0 and grad[0, 0].abs().sum() == 0
@@ -327,7 +316,7 @@ def test_best_cosine_by_group_breaks_an_exact_tie_as_the_masked_search() -> None
     winner decides the gradient's direction. A group sorted before theirs sits between them, so a sort
     that did not keep the pool's order inside a group would put the second first.
     """
-    from hrlrec.train.objective import best_cosine
+    from hrlrec.train.objective import best_cosine, masked_best_cosine
 
     cand = torch.tensor([[5.0, 5.0], [0.0, -3.0], [-1.0, 0.0], [2.0, -2.0]])
     cand_group = torch.tensor([2, 1, 1, 2])
@@ -335,7 +324,7 @@ def test_best_cosine_by_group_breaks_an_exact_tie_as_the_masked_search() -> None
     actions = torch.tensor([[1.0, 0.0]], requires_grad=True)
     ours = best_cosine(actions, cand, cand_group, group)
     ours.sum().backward()
-    reference = _masked_best_cosine(actions.detach().requires_grad_(), cand, (cand_group == 2)[None, :])
+    reference = masked_best_cosine(actions.detach().requires_grad_(), cand, (cand_group == 2)[None, :])
     assert torch.equal(ours, reference)
     assert actions.grad[0, 1] > 0  # d cos / d a_y points to the winner: (1, 1), the first in the pool
 

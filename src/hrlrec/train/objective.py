@@ -192,6 +192,18 @@ def best_cosine(
     return value if found is None else torch.where(found, value, torch.full_like(value, -1.0))
 
 
+def masked_best_cosine(actions: torch.Tensor, cand: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """`best_cosine` as first written: the argmax over a (..., N) mask of allowed candidates.
+
+    Training does not call it. It is the reference the grouped search must equal bit for bit, in values
+    and action gradients: tests/test_model.py on the CPU, bench/gpu_check.py on the device.
+    """
+    with torch.no_grad():
+        best = cosine_scores(actions, cand).masked_fill(~allowed, float("-inf")).argmax(-1)
+    value = (F.normalize(actions, dim=-1) * F.normalize(cand, dim=-1)[best]).sum(-1)
+    return torch.where(allowed.any(-1), value, torch.full_like(value, -1.0))
+
+
 def _argmax_by_group(
     scores: torch.Tensor, cand_group: torch.Tensor, group: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
