@@ -1,4 +1,5 @@
-"""The GPU check in one run: training in fp32 and bf16, DDP over every GPU, export and serving on CUDA.
+"""The GPU check in one run: training in fp32 and bf16, DDP over every GPU, export and serving on CUDA, and
+the similarity loss's search compared with its masked reference on the device.
 
     python bench/gpu_check.py [--out DIR] [--profile full] [--train-days 1] [--steps 200] [--workspace DIR]
 
@@ -19,7 +20,9 @@
    gate says which provider ran) and `bench/serve.py --device cuda` (latency and
    throughput, onnxruntime vs PyTorch).
 5. Compares the similarity loss's grouped search with the masked one it
-   replaced, on the device (`similarity_search`: bit-identical or not, ms).
+   replaced, on the device (`similarity_search`: bit-identical or not, ms). It
+   needs no other part and takes seconds, so it runs first: no failure or stop
+   of the others can lose it.
 
 Without CUDA it says so, runs parts 1, 2 (fp32 and bf16 autocast on the CPU,
 with the small profile and 30 steps unless told otherwise), 4 and 5 on the CPU,
@@ -105,9 +108,11 @@ def similarity_search(device: str, draws: int = 20) -> dict[str, Any]:
 
     At the full profile's training shapes (256 lists x 10 positions, a pool of 800 over 4 channels, actions
     of 32), in fp32 and under bf16 autocast: in how many of `draws` drawn batches the two give bit-identical
-    values and action gradients, and each one's milliseconds a call (forward and backward). On the CPU they
-    are identical (tests/test_model.py); on CUDA the sorted pool's matmul is assumed, not seen, to give each
-    cosine the unsorted pool's value (docs/results.md): this is where that is seen. A figure, not a gate.
+    values and action gradients, and each one's milliseconds a call (forward, the masked one's mask
+    included, and backward, outside autocast as training runs it; one untimed draw first, which search
+    goes first alternating). On the CPU they are identical (tests/test_model.py); on CUDA the sorted
+    pool's matmul is assumed, not seen, to give each cosine the unsorted pool's value (docs/results.md):
+    this is where that is seen. A figure, not a gate.
     """
     from hrlrec.train.objective import best_cosine, masked_best_cosine
 
@@ -117,32 +122,35 @@ def similarity_search(device: str, draws: int = 20) -> dict[str, Any]:
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
+    def search(name: str, precision: str, actions, cand, cand_channel, channel):
+        a = actions.clone().requires_grad_()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            if name == "grouped":
+                value = best_cosine(a, cand, cand_channel, channel)
+            else:
+                value = masked_best_cosine(a, cand, cand_channel[None, None, :] == channel[..., None])
+        value.float().sum().backward()
+        return value.detach(), a.grad
+
     found: dict[str, Any] = {}
     for precision in ("fp32", "bf16"):
         identical, seconds = 0, {"grouped": 0.0, "masked": 0.0}
-        for seed in range(draws):
-            g = torch.Generator().manual_seed(seed)
-            cand = torch.randn(800, 32, generator=g).to(dev)
-            cand_channel = torch.randint(1, 5, (800,), generator=g).to(dev)
-            channel = torch.randint(1, 5, (256, 10), generator=g).to(dev)
-            actions = torch.randn(256, 10, 32, generator=g).to(dev)
-            allowed = cand_channel[None, None, :] == channel[..., None]
+        for draw in range(-1, draws):  # draw -1: the kernels' first launches, not timed nor counted
+            g = torch.Generator().manual_seed(max(draw, 0))
+            batch = (torch.randn(256, 10, 32, generator=g).to(dev), torch.randn(800, 32, generator=g).to(dev),
+                     torch.randint(1, 5, (800,), generator=g).to(dev),
+                     torch.randint(1, 5, (256, 10), generator=g).to(dev))  # fmt: skip
             got = {}
-            for name in ("grouped", "masked"):
-                a = actions.clone().requires_grad_()
+            for name in ("grouped", "masked") if draw % 2 == 0 else ("masked", "grouped"):
                 sync()
                 t0 = time.perf_counter()
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                    if name == "grouped":
-                        value = best_cosine(a, cand, cand_channel, channel)
-                    else:
-                        value = masked_best_cosine(a, cand, allowed)
-                    value.float().sum().backward()
+                got[name] = search(name, precision, *batch)
                 sync()
-                seconds[name] += time.perf_counter() - t0
-                got[name] = (value.detach(), a.grad)
-            (v1, g1), (v2, g2) = got.values()
-            identical += bool(torch.equal(v1, v2) and torch.equal(g1, g2))
+                if draw >= 0:
+                    seconds[name] += time.perf_counter() - t0
+            if draw >= 0:
+                (v1, g1), (v2, g2) = got["grouped"], got["masked"]
+                identical += bool(torch.equal(v1, v2) and torch.equal(g1, g2))
         found[precision] = {"identical": identical, "draws": draws,
                             **{f"{k}_ms": round(v / draws * 1000, 3) for k, v in seconds.items()}}  # fmt: skip
     return found
@@ -178,7 +186,8 @@ def ddp(root: Path, overrides: list[str], ds: str) -> dict[str, Any]:
 def run_parts(
     out: dict[str, Any], folder: Path, root: Path, overrides: list[str], ds: str, device: str, cuda: bool
 ) -> None:
-    """Data, training in fp32 and bf16, DDP, export gate, serving: each saved as it ends, a failure recorded.
+    """The similarity search, data, training in fp32 and bf16, DDP, export gate, serving: each saved as it
+    ends, a failure recorded.
 
     A part that raises is written down with its traceback and the parts that need it are marked not run,
     so one device call returns every figure it could measure.
@@ -195,6 +204,9 @@ def run_parts(
         finally:
             save(out, folder)
 
+    search = attempt("similarity search", similarity_search, device)
+    if search is not None:
+        out["similarity_search"] = search
     ws = Workspace(root, config.load(None, overrides))
     for step in pipeline.DATA_STEPS:
         attempt(step, pipeline.run, step, ws, ds)
@@ -240,11 +252,6 @@ def run_parts(
         errors["serve"] = serve.stderr[-3000:]
     print(serve.stdout[-3000:], flush=True)
     save(out, folder)
-    # Last: a figure no other part needs, a second or two (docs/results.md, "without masks").
-    search = attempt("similarity search", similarity_search, device)
-    if search is not None:
-        out["similarity_search"] = search
-        save(out, folder)
 
 
 class OutOfTime(BaseException):

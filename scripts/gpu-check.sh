@@ -5,7 +5,8 @@
 #
 # With CUDA: the full profile trained 200 steps in fp32 and in bf16 (impressions/s, peak CUDA
 # memory, AUC), torchrun DDP with NCCL on every visible GPU, the export gate and bench/serve.py on
-# CUDAExecutionProvider. Without CUDA it says so, runs the CPU parts on the small profile and
+# CUDAExecutionProvider, and (first, seconds) the similarity loss's grouped search against its masked
+# reference on the device. Without CUDA it says so, runs the CPU parts on the small profile and
 # exits 0.
 #
 # Which Python: $PYTHON if set; else the project's .venv (`make setup`) when it runs here; else the

@@ -129,7 +129,7 @@ def test_a_failed_ddp_run_is_an_error_and_the_other_parts_still_run(
 ) -> None:
     out, calls, text = _parts(monkeypatch, tmp_path, ddp_rc=1)
     assert out["errors"] == {"ddp": "NCCL error: unhandled"}
-    assert calls[-4:] == ["ddp", "export", "serve", "similarity search"]
+    assert calls[0] == "similarity search" and calls[-3:] == ["ddp", "export", "serve"]
     assert "**ddp failed**: `NCCL error: unhandled`" in text and "export gate: PASS" in text
     assert "fp32 20 of 20 bit-identical" in text
 

@@ -300,13 +300,21 @@ def test_best_cosine_by_group_is_the_masked_search_bit_for_bit(seed: int, bf16: 
     actions = torch.randn(16, 3, 8, requires_grad=True)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         ours = best_cosine(actions, cand, cand_group, group)
-        ours.float().sum().backward()
-        grad = actions.grad.clone()
-        actions.grad = None
+    ours.float().sum().backward()  # outside autocast, as training runs its backward
+    grad = actions.grad.clone()
+    actions.grad = None
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         reference = masked_best_cosine(actions, cand, cand_group[None, None, :] == group[..., None])
-        reference.float().sum().backward()
+    reference.float().sum().backward()
     assert torch.equal(ours, reference) and torch.equal(grad, actions.grad)
     assert ours[0, 0] == -1.0 and grad[0, 0].abs().sum() == 0
+
+
+def test_best_cosine_takes_both_groupings_or_neither() -> None:
+    from hrlrec.train.objective import best_cosine
+
+    with pytest.raises(ValueError, match="cand_group and group"):
+        best_cosine(torch.randn(2, 4), torch.randn(5, 4), cand_group=torch.zeros(5, dtype=torch.long))
 
 
 def test_best_cosine_by_group_breaks_an_exact_tie_as_the_masked_search() -> None:

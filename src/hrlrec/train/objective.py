@@ -178,6 +178,8 @@ def best_cosine(
     compare were 8 % of a step): see `_argmax_by_group`. `cand` is a constant (the
     similarity loss trains the actions, eq. 17).
     """
+    if (cand_group is None) != (group is None):
+        raise ValueError("best_cosine: give both cand_group and group (a grouped search) or neither")
     found = None
     if group is not None:
         order = torch.argsort(cand_group, stable=True)  # each group one slice, in the pool's order
@@ -209,7 +211,7 @@ def _argmax_by_group(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per action, the argmax of `scores` (..., N) among the candidates of its group, and whether it has any.
 
-    `cand_group` (N,) must be sorted (unchecked: a check would cost a device sync per step), so each group's
+    `cand_group` (N,) must be sorted (its one caller, `best_cosine`, sorts the pool), so each group's
     candidates are one slice of the last dimension: every
     group's slice is searched for all actions (N comparisons per action in all, as one masked search
     would make) and each action keeps its own group's answer. A tie goes to the first candidate in
