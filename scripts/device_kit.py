@@ -49,6 +49,10 @@ DEVICE_LACKS = (
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")  # fmt: skip
 DEVICE_PYTHON = "3.12"
+# The last call runs the check under the device tool's per-call limit, after the kit's install and before the
+# copy back (~60 s together), and gpu-check.sh's `timeout` allows a stopped check 20 s more: the budget left.
+CALL_LIMIT_S, INSTALL_AND_COPY_S, STOP_GRACE_S = 600, 60, 20
+MAX_BUDGET_S = CALL_LIMIT_S - INSTALL_AND_COPY_S - STOP_GRACE_S
 
 
 class KitError(Exception):
@@ -225,7 +229,17 @@ def install(kit: Path, target: Path, only_whole_in: int | None = None, python: s
 
 
 def plan(kit: Path, budget_s: int = 480) -> str:
-    """The device calls that carry the kit and run the check, one line each, in order."""
+    """The device calls that carry the kit and run the check, one line each, in order.
+
+    A budget over MAX_BUDGET_S is refused: the device tool would kill the last call at its 600 s limit
+    before the check's own stop, so the check could not end its part cleanly.
+    """
+    if not 0 < budget_s <= MAX_BUDGET_S:
+        raise KitError(
+            f"--budget-s {budget_s}: the check's budget must be 1-{MAX_BUDGET_S} s (the last call's {CALL_LIMIT_S} s "
+            f"limit less ~{INSTALL_AND_COPY_S} s for the kit's install and the copy back and the stop's "
+            f"{STOP_GRACE_S} s grace); with less device time left, give what status's budget_left_s allows"
+        )
     manifest = read_manifest(kit)
     n = manifest["parts"]
     sizes = {i: sum(s["bytes"] for w in manifest["wheels"] for s in w["slices"] if s["part"] == i)
@@ -243,9 +257,10 @@ def plan(kit: Path, budget_s: int = 480) -> str:
             command = (f"set -o pipefail; GPU_CHECK_BUDGET_S={budget_s} bash scripts/gpu-check.sh 2>&1 "
                        f"| tee $OUT/gpu-check.log")  # fmt: skip
         lines.append(f"call {i}: carry [.device-kit/part-{i}] ({sizes[i] / MiB:.1f} MiB), command: {command}")
-    lines += ["# the last call: timeout_s 600, and --budget-s at most status's budget_left_s minus ~120 s (the kit's",
-              "# install, the copy back); a call that fails or finds parts missing: give_back and stop; at the end",
-              "# give_back, and add $OUT/gpu-check.md to docs/results.md"]  # fmt: skip
+    lines += [f"# the last call: timeout_s {CALL_LIMIT_S}; --budget-s at most {MAX_BUDGET_S}, and at most status's "
+              "budget_left_s after calls 1-4",
+              "# less ~120 s (the kit's install, the copy back); a call that fails or finds parts missing: give_back",
+              "# and stop; at the end give_back, and add $OUT/gpu-check.md to docs/results.md"]  # fmt: skip
     return "\n".join(lines)
 
 

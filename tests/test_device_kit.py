@@ -145,6 +145,17 @@ def test_the_plan_carries_one_part_per_call_and_runs_the_check_last(tmp_path: Pa
     assert "carry [.device-kit/part-3]" in lines[2] and "scripts/gpu-check.sh" in lines[2]
 
 
+@pytest.mark.parametrize("budget", [0, 781, kit_mod.MAX_BUDGET_S + 1])
+def test_a_budget_the_last_call_cannot_hold_is_refused(tmp_path: Path, wheels: list[Path], budget: int) -> None:
+    """`plan --budget-s` over 600 s less the install, copy back and stop grace would be killed by the device tool
+    before the check's own stop; the error names the parameter and the largest budget."""
+    kit = tmp_path / ".device-kit"
+    kit_mod.pack(wheels, kit, part_mib=1)
+    with pytest.raises(kit_mod.KitError, match=rf"--budget-s {budget}: .* 1-{kit_mod.MAX_BUDGET_S} s"):
+        kit_mod.plan(kit, budget)
+    assert f"GPU_CHECK_BUDGET_S={kit_mod.MAX_BUDGET_S} " in kit_mod.plan(kit, kit_mod.MAX_BUDGET_S)
+
+
 def test_a_part_limit_under_a_mebibyte_is_refused(tmp_path: Path, wheels: list[Path]) -> None:
     with pytest.raises(kit_mod.KitError, match=r"--part-mib 0\.5"):
         kit_mod.pack(wheels, tmp_path / ".device-kit", part_mib=0.5)
