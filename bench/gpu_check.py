@@ -122,7 +122,10 @@ def similarity_search(device: str, draws: int = 20) -> dict[str, Any]:
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
-    def search(name: str, precision: str, actions, cand, cand_channel, channel):
+    def search(
+        name: str, precision: str, actions: torch.Tensor, cand: torch.Tensor, cand_channel: torch.Tensor,
+        channel: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         a = actions.clone().requires_grad_()
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             if name == "grouped":

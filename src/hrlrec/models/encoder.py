@@ -20,8 +20,9 @@ def gru_float32(gru: nn.GRU, f: torch.Tensor, h0: torch.Tensor) -> tuple[torch.T
 
     Autocast does not run cuDNN's RNN in the autocast dtype: PyTorch's CUDA autocast rule for it
     casts input, state and weights to float16, and no GradScaler guards float16 gradients in a bf16
-    run; and a recurrence over 60 steps compounds each step's rounding. The GRU is a small share of
-    a step (docs/results.md), so it keeps float32 while the attention and dense layers take bf16.
+    run; and a recurrence over 60 steps compounds each step's rounding. So it keeps float32 while the
+    attention and dense layers take bf16 (on the CPU the two GRUs are about a quarter of a float32
+    step, docs/results.md; what float32 costs them on a GPU is not measured yet).
     Without autocast (CPU float32 training, the exported graphs) this is the plain call.
     """
     device = f.device.type

@@ -212,10 +212,10 @@ def _argmax_by_group(
     """Per action, the argmax of `scores` (..., N) among the candidates of its group, and whether it has any.
 
     `cand_group` (N,) must be sorted (its one caller, `best_cosine`, sorts the pool), so each group's
-    candidates are one slice of the last dimension: every
-    group's slice is searched for all actions (N comparisons per action in all, as one masked search
-    would make) and each action keeps its own group's answer. A tie goes to the first candidate in
-    the slice, as a masked argmax gives it the first in the unsorted pool when the sort is stable.
+    candidates are one slice of the last dimension: every group's slice is searched for all actions
+    (N comparisons per action in all, as one masked search would make) and each action keeps its own
+    group's answer. A tie goes to the first candidate in the slice, as a masked argmax gives it the
+    first in the unsorted pool when the sort is stable.
     """
     values, counts = torch.unique_consecutive(cand_group, return_counts=True)
     best = torch.zeros(group.shape, dtype=torch.long, device=scores.device)
